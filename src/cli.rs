@@ -1,0 +1,180 @@
+//! The command line: `serve` (default), `migrate`, `api-key create`. Every flag is also an
+//! environment variable, so containers configure authlink with env alone.
+
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+
+use crate::{
+    AppState, Settings,
+    catalog::Catalog,
+    config::{DatabaseArgs, ServeArgs},
+    crypto::{Sealer, new_api_key, sha256},
+    store::{Store, postgres::PgStore},
+};
+
+/// Self-hosted auth-link broker, wire-compatible with Composio's v3/v3.1 API.
+#[derive(Debug, Parser)]
+#[command(name = "authlink", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Arguments of `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default). Applies pending migrations first.
+    Serve(ServeCommand),
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Manage project API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a project (created if needed). The key is printed once, as the last
+    /// line of stdout, and stored only as a SHA-256 hash.
+    Create {
+        /// Project name.
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeCommand {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Log output format.
+    #[arg(long, env = "AUTHLINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Errors that end the process; the message names the variable or step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("catalog: {0}")]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(cmd)) => serve(cmd).await,
+        Some(Command::Migrate { db }) => {
+            init_tracing(LogFormat::Text);
+            connect(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Some(Command::ApiKey(ApiKeyCommand::Create { project, db })) => {
+            init_tracing(LogFormat::Text);
+            let project = project.trim();
+            if project.is_empty() || project.len() > 128 {
+                return Err(CliError::Config("--project must be 1 to 128 characters".into()));
+            }
+            let store = connect(&db).await?;
+            let key = new_api_key();
+            let hint: String = key.chars().rev().take(4).collect::<String>().chars().rev().collect();
+            store.create_api_key(project, &sha256(&key), &hint).await?;
+            println!("Created an API key for project `{project}`. It is shown only once; send it as x-api-key:");
+            println!("{key}");
+            Ok(())
+        }
+    }
+}
+
+async fn connect(db: &DatabaseArgs) -> Result<PgStore, CliError> {
+    let url = db.database_url.as_deref().ok_or_else(|| {
+        CliError::Config("DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/authlink)".into())
+    })?;
+    Ok(PgStore::connect(url, db.db_max_connections).await?)
+}
+
+async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
+    init_tracing(cmd.log_format);
+    let key = cmd.serve.encryption_key.clone().ok_or_else(|| {
+        CliError::Config(
+            "AUTHLINK_ENCRYPTION_KEY is required to serve: 32 bytes, base64 (try `openssl rand -base64 32`)".into(),
+        )
+    })?;
+    let catalog = Catalog::embedded()?;
+    let store = connect(&cmd.db).await?;
+    let sealer = Sealer::new(&key, &[]);
+    let settings = Settings::from_args(&cmd.serve);
+    let listener = TcpListener::bind(cmd.serve.listen)
+        .await
+        .map_err(|source| CliError::Io { context: format!("AUTHLINK_LISTEN: cannot bind {}", cmd.serve.listen), source })?;
+    tracing::info!(
+        listen = %cmd.serve.listen,
+        public_url = %settings.public_base,
+        toolkits = catalog.len(),
+        key_id = sealer.current_key_id(),
+        "authlink ready"
+    );
+    let state = AppState::new(Arc::new(store), catalog, sealer, settings);
+    crate::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|source| CliError::Io { context: "server".into(), source })?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Resolves on SIGINT or SIGTERM; axum then stops accepting and drains in-flight requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, draining");
+}

@@ -1,0 +1,237 @@
+//! Callback URLs and the operator's allowlist: the guard that keeps authlink from becoming an open
+//! redirect. A [`CallbackUrl`] can only be built through an allowlist check.
+
+use std::{fmt, net::IpAddr, str::FromStr};
+
+use url::{Host, Url};
+
+/// Why a callback URL was refused. The messages are shown to API callers verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("must be an absolute URL")]
+    NotAbsolute,
+    #[error("must use http or https")]
+    Scheme,
+    #[error("must not contain user information")]
+    UserInfo,
+    #[error("must not contain a fragment")]
+    Fragment,
+    #[error("must be at most 2048 characters")]
+    TooLong,
+    #[error("is not allowed: only loopback URLs are accepted until the operator sets AUTHLINK_CALLBACK_ALLOWLIST")]
+    NotLoopback,
+    #[error("does not match any prefix in the operator's AUTHLINK_CALLBACK_ALLOWLIST")]
+    NotAllowed,
+}
+
+/// One allowlist entry: scheme, host, port and leading path segments that must match exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Prefix {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    segments: Vec<String>,
+}
+
+impl Prefix {
+    fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not an absolute URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("`{raw}` must use http or https"));
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(format!("`{raw}` must not contain a query, fragment or user information"));
+        }
+        let host = url.host_str().ok_or_else(|| format!("`{raw}` has no host"))?;
+        Ok(Self {
+            scheme: url.scheme().to_owned(),
+            host: host.to_owned(),
+            port: url.port_or_known_default(),
+            segments: segments(&url),
+        })
+    }
+
+    fn matches(&self, url: &Url) -> bool {
+        url.scheme() == self.scheme
+            && url.host_str() == Some(self.host.as_str())
+            && url.port_or_known_default() == self.port
+            && segments(url).starts_with(&self.segments)
+    }
+}
+
+/// Path segments without the empty one a trailing slash leaves, so `/cb/` and `/cb` are the same
+/// prefix and `/cb` never matches `/cbevil`.
+fn segments(url: &Url) -> Vec<String> {
+    url.path_segments()
+        .map(|s| s.filter(|seg| !seg.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// The operator's list of allowed callback URL prefixes (`AUTHLINK_CALLBACK_ALLOWLIST`).
+/// Empty means "loopback only", a safe default for development.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallbackAllowlist(Vec<Prefix>);
+
+impl FromStr for CallbackAllowlist {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(Prefix::parse)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
+impl CallbackAllowlist {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Checks a raw URL and returns it as a [`CallbackUrl`] when it is safe to redirect to.
+    pub fn check(&self, raw: &str) -> Result<CallbackUrl, CallbackError> {
+        if raw.len() > 2048 {
+            return Err(CallbackError::TooLong);
+        }
+        let url = Url::parse(raw).map_err(|_| CallbackError::NotAbsolute)?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(CallbackError::Scheme);
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(CallbackError::NotAbsolute);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(CallbackError::UserInfo);
+        }
+        if url.fragment().is_some() {
+            return Err(CallbackError::Fragment);
+        }
+        if self.0.is_empty() {
+            return if is_loopback(&url) { Ok(CallbackUrl(url)) } else { Err(CallbackError::NotLoopback) };
+        }
+        if self.0.iter().any(|p| p.matches(&url)) {
+            Ok(CallbackUrl(url))
+        } else {
+            Err(CallbackError::NotAllowed)
+        }
+    }
+}
+
+/// A callback URL that passed the allowlist. Only [`CallbackAllowlist::check`] makes one, except
+/// for values read back from the database, which were checked when they were written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackUrl(Url);
+
+impl CallbackUrl {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Rebuilds a URL stored by authlink itself (checked on the way in).
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        Url::parse(raw).ok().map(Self)
+    }
+
+    /// The URL with extra query parameters appended, keeping the existing ones.
+    pub fn with_params(&self, params: &[(&str, &str)]) -> Url {
+        let mut url = self.0.clone();
+        url.query_pairs_mut().extend_pairs(params);
+        url
+    }
+}
+
+impl fmt::Display for CallbackUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(s: &str) -> CallbackAllowlist {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn empty_allowlist_accepts_only_loopback() {
+        let l = CallbackAllowlist::default();
+        for ok in ["http://localhost:3000/cb", "http://127.0.0.1/cb", "http://127.8.9.1:1/x", "http://[::1]:80/", "http://app.localhost/cb"] {
+            assert!(l.check(ok).is_ok(), "{ok}");
+        }
+        for bad in ["https://evil.example/cb", "http://localhost.evil.com/cb", "http://10.0.0.1/cb", "http://127.0.0.1.nip.io/"] {
+            assert_eq!(l.check(bad), Err(CallbackError::NotLoopback), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shape_rules() {
+        let l = CallbackAllowlist::default();
+        let cases = [
+            ("/relative", CallbackError::NotAbsolute),
+            ("not a url", CallbackError::NotAbsolute),
+            ("javascript:alert(1)", CallbackError::Scheme),
+            ("ftp://localhost/x", CallbackError::Scheme),
+            ("http://user:pw@localhost/cb", CallbackError::UserInfo),
+            ("http://user@localhost/cb", CallbackError::UserInfo),
+            ("http://localhost/cb#frag", CallbackError::Fragment),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(l.check(raw), Err(want), "{raw}");
+        }
+        assert_eq!(l.check(&format!("http://localhost/{}", "a".repeat(2100))), Err(CallbackError::TooLong));
+    }
+
+    #[test]
+    fn prefixes_match_scheme_host_port_and_whole_segments() {
+        let l = list("https://app.example.com/oauth/, http://dev.example.com:8080");
+        for ok in [
+            "https://app.example.com/oauth",
+            "https://app.example.com/oauth/done?x=1",
+            "https://APP.example.com:443/oauth/a/b",
+            "http://dev.example.com:8080/anything",
+        ] {
+            assert!(l.check(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://app.example.com/oauth/done",
+            "https://app.example.com:8443/oauth/done",
+            "https://app.example.com/oauthx",
+            "https://app.example.com/other",
+            "https://app.example.com/oauth/../evil",
+            "https://app.example.com.evil.com/oauth",
+            "https://evil.com/app.example.com/oauth",
+            "http://dev.example.com/anything",
+            "http://localhost/cb",
+        ] {
+            assert_eq!(l.check(bad), Err(CallbackError::NotAllowed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_allowlist_entries_are_config_errors() {
+        assert!("ftp://x".parse::<CallbackAllowlist>().is_err());
+        assert!("https://x/cb?q=1".parse::<CallbackAllowlist>().is_err());
+        assert!("nope".parse::<CallbackAllowlist>().is_err());
+        assert!("".parse::<CallbackAllowlist>().unwrap().is_empty());
+    }
+
+    #[test]
+    fn params_are_appended_keeping_existing_ones() {
+        let cb = CallbackAllowlist::default().check("http://localhost/cb?user_id=u").unwrap();
+        let url = cb.with_params(&[("status", "success"), ("connected_account_id", "ca_x")]);
+        assert_eq!(url.as_str(), "http://localhost/cb?user_id=u&status=success&connected_account_id=ca_x");
+    }
+}

@@ -1,0 +1,19 @@
+//! Domain values, parsed once at the edge into types that cannot hold invalid values.
+//!
+//! Nothing below the HTTP layer re-validates: if a function takes a [`ToolkitSlug`] the slug is
+//! lowercase and well-formed, if it takes a [`CallbackUrl`] the URL passed the allowlist.
+
+pub mod acl;
+pub mod callback;
+pub mod ids;
+pub mod session;
+pub mod slug;
+pub mod status;
+pub mod token;
+
+pub use acl::{AccountType, AclConfig};
+pub use callback::{CallbackAllowlist, CallbackUrl};
+pub use ids::{AuthConfigId, ConnectedAccountId, SessionId};
+pub use slug::ToolkitSlug;
+pub use status::AccountStatus;
+pub use token::LinkToken;

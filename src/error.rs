@@ -1,0 +1,206 @@
+//! The one error type of the HTTP API and its mapping to the contract's envelope:
+//! `{"error":{"message","code","slug","status","request_id","suggested_fix","errors"}}`.
+//!
+//! What the client sees is decided here, per variant; causes of internal errors are logged inside
+//! the request's span and never sent. Codes and slugs reuse Composio's where they are known
+//! (contract §3) so SDKs that match on them keep working.
+
+use std::fmt;
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use crate::{domain::ids::InvalidId, http::request_id::current_request_id, store::StoreError};
+
+/// Result alias used by handlers and services.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// One bad field of a request: rendered as `path: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Everything an API request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Invalid request: {}", join(.0))]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Invalid toolkit slugs: {}. Please provide valid toolkit slugs.", .0.join(", "))]
+    InvalidToolkitSlugs(Vec<String>),
+    #[error("Toolkit {toolkit} is not enabled for session {session}.")]
+    ToolkitNotEnabled { toolkit: String, session: String },
+    #[error(
+        "authlink has no auth config for toolkit {0}: create one with POST /api/v3.1/auth_configs (use_custom_auth, OAUTH2) or pin one in the session's auth_configs."
+    )]
+    NoManagedAuth(String),
+    #[error("Could not use connected account(s): {0}")]
+    InvalidConnectedAccountIds(String),
+    #[error("Invalid auth config: {0}")]
+    InvalidAuthConfig(String),
+    #[error("acl_config_for_shared is only valid on SHARED accounts (this account is PRIVATE).")]
+    AclOnlyForShared,
+    #[error("{0}")]
+    InvalidId(#[from] InvalidId),
+
+    #[error("No API key provided: send your project key in the x-api-key header.")]
+    NoApiKey,
+    #[error("Invalid API key: {0}")]
+    InvalidApiKey(String),
+    #[error("Multiple authentication modes were provided; send exactly one of x-api-key, x-user-api-key, x-org-api-key.")]
+    MultipleAuthModes,
+    #[error("{0} is not supported by authlink; send a project key in x-api-key.")]
+    UnsupportedAuthMode(&'static str),
+
+    #[error("Tool router session {0} not found.")]
+    SessionNotFound(String),
+    #[error("No connected account found with id {0}.")]
+    ConnectedAccountNotFound(String),
+    #[error("Auth config {0} not found.")]
+    AuthConfigNotFound(String),
+    #[error("No route for {0}.")]
+    RouteNotFound(String),
+    #[error("Method {0} is not allowed on this path.")]
+    MethodNotAllowed(String),
+
+    #[error("A connected account with alias `{alias}` already exists for this user and toolkit {toolkit}.")]
+    AliasTaken { alias: String, toolkit: String },
+    #[error("The session was changed concurrently (config_version {0}); read it again and retry.")]
+    SessionVersionConflict(i64),
+
+    #[error("The database is not reachable.")]
+    Unavailable,
+    #[error("Internal server error.")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+impl ApiError {
+    /// A single-field validation error.
+    pub fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(path, message)])
+    }
+
+    /// Wraps any unexpected failure; the cause is logged, the client sees a generic message.
+    pub fn internal(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(err))
+    }
+
+    /// HTTP status, Composio numeric code and slug of each variant.
+    pub fn parts(&self) -> (StatusCode, u32, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::Validation(_) | Self::BadRequest(_) => (S::BAD_REQUEST, 4300, "ToolRouterV2_BadRequest"),
+            Self::InvalidToolkitSlugs(_) => (S::BAD_REQUEST, 4305, "ToolRouterV2_InvalidToolkitSlugs"),
+            Self::ToolkitNotEnabled { .. } => (S::BAD_REQUEST, 4306, "ToolRouterV2_ToolkitNotEnabled"),
+            Self::NoManagedAuth(_) => (S::BAD_REQUEST, 4308, "ToolRouterV2_NoManagedAuth"),
+            Self::InvalidConnectedAccountIds(_) => {
+                (S::BAD_REQUEST, 4309, "ToolRouterV2_InvalidConnectedAccountIds")
+            }
+            Self::InvalidAuthConfig(_) => (S::BAD_REQUEST, 1900, "AuthConfig_BadRequest"),
+            Self::AclOnlyForShared => (S::BAD_REQUEST, 4310, "ConnectedAccount_AclOnlyForShared"),
+            Self::InvalidId(_) => (S::BAD_REQUEST, 4300, "ToolRouterV2_BadRequest"),
+            Self::NoApiKey => (S::UNAUTHORIZED, 906, "Auth_NoAuthProvided"),
+            Self::InvalidApiKey(_) => (S::UNAUTHORIZED, 801, "APIKey_InvalidAPIKey"),
+            Self::MultipleAuthModes | Self::UnsupportedAuthMode(_) => {
+                (S::UNAUTHORIZED, 10401, "HTTP_Unauthorized")
+            }
+            Self::SessionNotFound(_) => (S::NOT_FOUND, 4304, "ToolRouterV2_SessionNotFound"),
+            Self::ConnectedAccountNotFound(_) => (S::NOT_FOUND, 1803, "ConnectedAccount_NotFound"),
+            Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
+            Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
+            Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, 405, "HTTP_MethodNotAllowed"),
+            Self::AliasTaken { .. } => (S::CONFLICT, 1810, "ConnectedAccount_AliasAlreadyExists"),
+            Self::SessionVersionConflict(_) => (S::CONFLICT, 4311, "ToolRouterV2_ConfigVersionConflict"),
+            Self::Unavailable => (S::SERVICE_UNAVAILABLE, 503, "HTTP_ServiceUnavailable"),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "HTTP_InternalServerError"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::internal(err)
+    }
+}
+
+/// The envelope's inner object.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable; SDKs substring-match some messages.
+    pub message: String,
+    /// Composio numeric error code.
+    pub code: u32,
+    /// Stable machine-readable name of the error.
+    pub slug: &'static str,
+    /// Equal to the HTTP status.
+    pub status: u16,
+    /// The request id, also sent as the `x-request-id` header.
+    pub request_id: String,
+    pub suggested_fix: String,
+    /// One entry per bad field, `path: rule`.
+    pub errors: Vec<String>,
+}
+
+/// `{"error": ErrorBody}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, slug) = self.parts();
+        match &self {
+            Self::Internal(cause) => tracing::error!(error.cause = %cause, error.debug = ?cause, "request failed"),
+            Self::Unavailable => tracing::warn!(error.slug = slug, "database unreachable"),
+            _ => tracing::info!(error.slug = slug, error.message = %self, "request rejected"),
+        }
+        let errors = match &self {
+            Self::Validation(fields) => fields.iter().map(ToString::to_string).collect(),
+            _ => Vec::new(),
+        };
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                message: self.to_string(),
+                code,
+                slug,
+                status: status.as_u16(),
+                request_id: current_request_id().unwrap_or_default(),
+                suggested_fix: String::new(),
+                errors,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if status == StatusCode::CONFLICT {
+            headers.insert("x-should-retry", HeaderValue::from_static("false"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert("www-authenticate", HeaderValue::from_static("ApiKey header=\"x-api-key\""));
+        }
+        response
+    }
+}

@@ -1,0 +1,334 @@
+//! `auth_configs`: create (custom OAuth2 apps), retrieve, list (contract §8). Client secrets are
+//! sealed before they reach the store and never returned.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::{
+    common::iso,
+    extract::{LenientQuery, Project, ValidatedJson},
+};
+use crate::{
+    AppState,
+    domain::{AuthConfigId, ToolkitSlug},
+    error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
+    service::auth_configs::{self, NewOAuth2Config},
+    store::{AuthConfigFilter, AuthConfigRecord, Cursor},
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ToolkitInput {
+    pub slug: String,
+}
+
+/// `scopes` as a list or a comma/space separated string.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Scopes {
+    List(Vec<String>),
+    Joined(String),
+}
+
+impl Scopes {
+    fn into_vec(self) -> Vec<String> {
+        let raw = match self {
+            Self::List(l) => l,
+            Self::Joined(s) => s.split([',', ' ']).map(str::to_owned).collect(),
+        };
+        let mut out: Vec<String> = raw.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        out.dedup();
+        out
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct CredentialsInput {
+    #[validate(length(min = 1, max = 512))]
+    pub client_id: String,
+    #[validate(length(min = 1, max = 4096))]
+    pub client_secret: String,
+    pub scopes: Option<Scopes>,
+    /// Required for toolkits outside the catalog; overrides the catalog's otherwise.
+    pub authorization_url: Option<String>,
+    /// Required for toolkits outside the catalog; overrides the catalog's otherwise.
+    pub token_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct AuthConfigInput {
+    /// Only `use_custom_auth`: authlink manages no OAuth apps of its own.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Only `OAUTH2` (camelCase key, as Composio's wire format).
+    #[serde(rename = "authScheme")]
+    pub auth_scheme: Option<String>,
+    #[validate(length(min = 1, max = 256))]
+    pub name: Option<String>,
+    #[validate(nested)]
+    pub credentials: Option<CredentialsInput>,
+}
+
+/// Body of `POST auth_configs`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct CreateAuthConfigRequest {
+    pub toolkit: ToolkitInput,
+    #[validate(nested)]
+    pub auth_config: Option<AuthConfigInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedAuthConfig {
+    pub id: String,
+    pub auth_scheme: String,
+    pub is_composio_managed: bool,
+    pub restrict_to_following_tools: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolkitSlugOut {
+    pub slug: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreateAuthConfigResponse {
+    pub toolkit: ToolkitSlugOut,
+    pub auth_config: CreatedAuthConfig,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolkitOut {
+    pub slug: String,
+    pub logo: String,
+}
+
+/// Credentials as shown: never the secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CredentialsOut {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+}
+
+/// An auth config as returned by retrieve and list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthConfigResponse {
+    pub id: String,
+    pub uuid: String,
+    pub name: String,
+    pub no_of_connections: i64,
+    /// `ENABLED` or `DISABLED`.
+    pub status: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub toolkit: ToolkitOut,
+    pub auth_scheme: String,
+    pub is_composio_managed: bool,
+    pub credentials: CredentialsOut,
+    #[schema(value_type = Object)]
+    pub tool_access_config: serde_json::Value,
+    pub is_enabled_for_tool_router: bool,
+    pub created_at: String,
+    pub last_updated_at: String,
+}
+
+impl AuthConfigResponse {
+    fn new(state: &AppState, c: AuthConfigRecord) -> Self {
+        let digest = Sha256::digest(c.id.as_str());
+        let uuid = uuid::Builder::from_random_bytes(digest[..16].try_into().expect("16 bytes")).into_uuid();
+        let logo = state.catalog.get(&c.toolkit).and_then(|p| p.logo.clone()).unwrap_or_default();
+        Self {
+            uuid: uuid.to_string(),
+            id: c.id.to_string(),
+            name: c.name,
+            no_of_connections: c.no_of_connections,
+            status: if c.is_enabled { "ENABLED" } else { "DISABLED" },
+            kind: "custom",
+            toolkit: ToolkitOut { slug: c.toolkit.to_string(), logo },
+            auth_scheme: c.auth_scheme,
+            is_composio_managed: c.is_composio_managed,
+            credentials: CredentialsOut {
+                client_id: c.client_id,
+                scopes: c.scopes,
+                authorization_url: c.authorization_url,
+                token_url: c.token_url,
+            },
+            tool_access_config: serde_json::json!({
+                "tools_available_for_execution": [], "tools_for_connected_account_creation": []
+            }),
+            is_enabled_for_tool_router: c.is_enabled,
+            created_at: iso(c.created_at),
+            last_updated_at: iso(c.updated_at),
+        }
+    }
+}
+
+/// Query of the listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ListQuery {
+    pub toolkit_slug: Option<String>,
+    pub is_composio_managed: Option<bool>,
+    pub show_disabled: Option<bool>,
+    pub search: Option<String>,
+    pub cursor: Option<String>,
+    /// 1..=1000, default 20.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthConfigList {
+    pub items: Vec<AuthConfigResponse>,
+    pub next_cursor: Option<String>,
+    pub total_pages: i64,
+    pub current_page: i64,
+    pub total_items: i64,
+}
+
+/// An endpoint URL: https, or http on a loopback host (for local providers and tests).
+fn endpoint(errors: &mut Vec<FieldError>, path: &str, raw: Option<String>) -> Option<String> {
+    let raw = raw?;
+    let ok = url::Url::parse(&raw).is_ok_and(|u| match u.scheme() {
+        "https" => u.host_str().is_some(),
+        "http" => matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
+        _ => false,
+    });
+    if !ok {
+        errors.push(FieldError::new(path, "must be an https URL (http only on a loopback host)"));
+    }
+    Some(raw)
+}
+
+/// Registers the app's own OAuth2 client for a toolkit.
+#[utoipa::path(post, path = "/api/v3.1/auth_configs", tag = "auth_configs",
+    request_body = CreateAuthConfigRequest,
+    responses(
+        (status = 201, body = CreateAuthConfigResponse),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    Project(project): Project,
+    ValidatedJson(body): ValidatedJson<CreateAuthConfigRequest>,
+) -> ApiResult<(StatusCode, Json<CreateAuthConfigResponse>)> {
+    let mut errors = Vec::new();
+    let toolkit = ToolkitSlug::parse(&body.toolkit.slug)
+        .map_err(|e| errors.push(FieldError::new("toolkit.slug", e.to_string())))
+        .ok();
+    let Some(input) = body.auth_config else {
+        return Err(ApiError::InvalidAuthConfig(
+            "authlink manages no OAuth apps: send auth_config {type: use_custom_auth, authScheme: OAUTH2, credentials: {client_id, client_secret}}".into(),
+        ));
+    };
+    if input.kind != "use_custom_auth" {
+        errors.push(FieldError::new("auth_config.type", "only use_custom_auth is supported: authlink manages no OAuth apps"));
+    }
+    if input.auth_scheme.as_deref() != Some("OAUTH2") {
+        errors.push(FieldError::new("auth_config.authScheme", "only OAUTH2 is supported"));
+    }
+    let Some(creds) = input.credentials else {
+        errors.push(FieldError::new("auth_config.credentials", "is required"));
+        return Err(ApiError::Validation(errors));
+    };
+    let authorization_url = endpoint(&mut errors, "auth_config.credentials.authorization_url", creds.authorization_url);
+    let token_url = endpoint(&mut errors, "auth_config.credentials.token_url", creds.token_url);
+    let (Some(toolkit), true) = (toolkit, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let new = NewOAuth2Config {
+        toolkit,
+        name: input.name,
+        client_id: creds.client_id,
+        client_secret: creds.client_secret,
+        scopes: creds.scopes.map(Scopes::into_vec).unwrap_or_default(),
+        authorization_url,
+        token_url,
+    };
+    let created = auth_configs::create(&state, project, new).await?;
+    tracing::info!(auth_config_id = %created.id, toolkit = %created.toolkit, "auth config created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateAuthConfigResponse {
+            toolkit: ToolkitSlugOut { slug: created.toolkit.to_string() },
+            auth_config: CreatedAuthConfig {
+                id: created.id.to_string(),
+                auth_scheme: created.auth_scheme,
+                is_composio_managed: false,
+                restrict_to_following_tools: Vec::new(),
+            },
+        }),
+    ))
+}
+
+/// Reads one auth config (without its secret).
+#[utoipa::path(get, path = "/api/v3.1/auth_configs/{id}", tag = "auth_configs",
+    params(("id" = String, Path, description = "`ac_…` id")),
+    responses(
+        (status = 200, body = AuthConfigResponse),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    Project(project): Project,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AuthConfigResponse>> {
+    let config = auth_configs::get(&state, project, &AuthConfigId::parse(&id)?).await?;
+    Ok(Json(AuthConfigResponse::new(&state, config)))
+}
+
+/// Lists auth configs, newest first.
+#[utoipa::path(get, path = "/api/v3.1/auth_configs", tag = "auth_configs",
+    params(ListQuery),
+    responses(
+        (status = 200, body = AuthConfigList),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Project(project): Project,
+    LenientQuery(q): LenientQuery<ListQuery>,
+) -> ApiResult<Json<AuthConfigList>> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be an integer from 1 to 1000"));
+    }
+    let toolkit = q
+        .toolkit_slug
+        .as_deref()
+        .map(ToolkitSlug::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("toolkit_slug", e.to_string()))?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| Cursor::decode(c).ok_or_else(|| ApiError::field("cursor", "is not a cursor returned by this API")))
+        .transpose()?;
+    let filter = AuthConfigFilter {
+        toolkit,
+        is_composio_managed: q.is_composio_managed,
+        show_disabled: q.show_disabled.unwrap_or(false),
+        search: q.search,
+        limit,
+        after,
+    };
+    let page = auth_configs::list(&state, project, &filter).await?;
+    Ok(Json(AuthConfigList {
+        total_pages: (page.total_items + limit - 1) / limit,
+        current_page: page.current_page,
+        total_items: page.total_items,
+        next_cursor: page.next_cursor,
+        items: page.items.into_iter().map(|c| AuthConfigResponse::new(&state, c)).collect(),
+    }))
+}

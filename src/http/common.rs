@@ -1,0 +1,107 @@
+//! Request and response pieces shared by several resources: the SHARED-account `experimental`
+//! block, user-id list rules and timestamp formatting.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
+
+use crate::{
+    domain::{AccountType, AclConfig, CallbackUrl},
+    error::{ApiError, ApiResult},
+};
+
+/// ISO-8601 with milliseconds and `Z`, as Composio sends.
+pub fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Each user id is 1..=256 characters; reports the first bad index as `field[i]`.
+pub fn user_id_items(ids: &[String]) -> Result<(), ValidationError> {
+    match ids.iter().position(|id| id.is_empty() || id.chars().count() > 256) {
+        None => Ok(()),
+        Some(i) => {
+            let mut err = ValidationError::new("item_length");
+            err.add_param(Cow::from("index"), &i);
+            err.message = Some(Cow::from("length must be 1..256"));
+            Err(err)
+        }
+    }
+}
+
+/// `acl_config_for_shared` as sent.
+#[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+pub struct AclInput {
+    pub allow_all_users: Option<bool>,
+    /// At most 1000 ids, each 1..256 characters.
+    #[validate(length(max = 1000), custom(function = "user_id_items"))]
+    pub allowed_user_ids: Option<Vec<String>>,
+    /// At most 1000 ids, each 1..256 characters. The deny list always wins.
+    #[validate(length(max = 1000), custom(function = "user_id_items"))]
+    pub not_allowed_user_ids: Option<Vec<String>>,
+}
+
+impl From<AclInput> for AclConfig {
+    fn from(input: AclInput) -> Self {
+        Self {
+            allow_all_users: input.allow_all_users.unwrap_or(false),
+            allowed_user_ids: input.allowed_user_ids.unwrap_or_default(),
+            not_allowed_user_ids: input.not_allowed_user_ids.unwrap_or_default(),
+        }
+    }
+}
+
+/// `experimental` of a link request.
+#[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+pub struct LinkExperimental {
+    /// PRIVATE (default) or SHARED; fixed at creation.
+    pub account_type: Option<AccountType>,
+    #[validate(nested)]
+    pub acl_config_for_shared: Option<AclInput>,
+}
+
+impl LinkExperimental {
+    /// The account type and ACL; an ACL on a PRIVATE account is refused with the exact message
+    /// the SDKs look for.
+    pub fn resolve(experimental: Option<Self>) -> ApiResult<(AccountType, Option<AclConfig>)> {
+        let e = experimental.unwrap_or_default();
+        let account_type = e.account_type.unwrap_or_default();
+        match (account_type, e.acl_config_for_shared) {
+            (AccountType::Private, Some(_)) => Err(ApiError::AclOnlyForShared),
+            (AccountType::Private, None) => Ok((AccountType::Private, None)),
+            (AccountType::Shared, acl) => Ok((AccountType::Shared, Some(acl.unwrap_or_default().into()))),
+        }
+    }
+}
+
+/// `experimental` of link and account responses.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExperimentalOut {
+    pub account_type: AccountType,
+    /// Present for SHARED accounts, with all three fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acl_config_for_shared: Option<AclConfig>,
+}
+
+impl ExperimentalOut {
+    pub fn new(account_type: AccountType, acl: Option<&AclConfig>) -> Self {
+        Self {
+            account_type,
+            acl_config_for_shared: match account_type {
+                AccountType::Shared => Some(acl.cloned().unwrap_or_default()),
+                AccountType::Private => None,
+            },
+        }
+    }
+}
+
+/// Checks an optional callback URL against the operator's allowlist, naming the field.
+pub fn callback(
+    allowlist: &crate::domain::CallbackAllowlist,
+    field: &str,
+    raw: Option<&str>,
+) -> ApiResult<Option<CallbackUrl>> {
+    raw.map(|raw| allowlist.check(raw).map_err(|e| ApiError::field(field, e.to_string()))).transpose()
+}

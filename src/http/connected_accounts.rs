@@ -1,0 +1,333 @@
+//! `connected_accounts`: retrieve, list, patch, delete (contract §7), plus the retired legacy
+//! create, answered the way Composio answers it.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use super::{
+    common::{AclInput, ExperimentalOut, iso},
+    extract::{LenientQuery, Project, ValidatedJson, comma_list},
+};
+use crate::{
+    AppState,
+    domain::{AccountStatus, AccountType, AuthConfigId, ConnectedAccountId, ToolkitSlug},
+    error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
+    service::accounts,
+    store::{AccountFilter, AccountRecord, Cursor, OrderBy},
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthConfigRef {
+    pub id: String,
+    pub auth_scheme: String,
+    pub is_composio_managed: bool,
+    pub is_disabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolkitRef {
+    pub slug: String,
+}
+
+/// `state`: `{authScheme, val:{status, …}}` (camelCase on the wire, as Composio).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountState {
+    #[serde(rename = "authScheme")]
+    pub auth_scheme: String,
+    #[schema(value_type = Object)]
+    pub val: serde_json::Value,
+}
+
+/// A connected account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountResponse {
+    pub id: String,
+    pub status: AccountStatus,
+    pub status_reason: Option<String>,
+    pub auth_config: AuthConfigRef,
+    pub toolkit: ToolkitRef,
+    pub user_id: String,
+    pub is_disabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub state: AccountState,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub params: serde_json::Value,
+    pub alias: Option<String>,
+    pub experimental: ExperimentalOut,
+}
+
+impl From<AccountRecord> for AccountResponse {
+    fn from(a: AccountRecord) -> Self {
+        Self {
+            id: a.id.to_string(),
+            status: a.status,
+            status_reason: a.status_reason,
+            state: AccountState {
+                auth_scheme: a.auth_scheme.clone(),
+                val: serde_json::json!({"status": a.status.as_str()}),
+            },
+            auth_config: AuthConfigRef {
+                id: a.auth_config_id.to_string(),
+                auth_scheme: a.auth_scheme,
+                is_composio_managed: a.auth_config_is_managed,
+                is_disabled: a.auth_config_is_disabled,
+            },
+            toolkit: ToolkitRef { slug: a.toolkit.to_string() },
+            user_id: a.user_id,
+            is_disabled: a.is_disabled,
+            created_at: iso(a.created_at),
+            updated_at: iso(a.updated_at),
+            data: serde_json::json!({}),
+            params: serde_json::json!({}),
+            alias: a.alias,
+            experimental: ExperimentalOut::new(a.account_type, a.acl.as_ref()),
+        }
+    }
+}
+
+/// Query of the listing. Arrays are comma-joined in one key.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ListQuery {
+    pub user_ids: Option<String>,
+    pub toolkit_slugs: Option<String>,
+    pub statuses: Option<String>,
+    pub auth_config_ids: Option<String>,
+    pub connected_account_ids: Option<String>,
+    pub cursor: Option<String>,
+    /// 1..=1000, default 20.
+    pub limit: Option<String>,
+    /// `created_at` (default) or `updated_at`.
+    pub order_by: Option<String>,
+    /// `desc` (default) or `asc`.
+    pub order_direction: Option<String>,
+    /// `PRIVATE` (default), `SHARED` or `ALL`.
+    pub account_type: Option<String>,
+}
+
+impl ListQuery {
+    fn into_filter(self) -> ApiResult<AccountFilter> {
+        let mut errors = Vec::new();
+        let mut parse_all = |key: &str, raw: Option<&str>, ok: &dyn Fn(&str) -> bool| -> Vec<String> {
+            let items = comma_list(raw);
+            for (i, item) in items.iter().enumerate() {
+                if !ok(item) {
+                    errors.push(FieldError::new(format!("{key}[{i}]"), format!("`{item}` is not valid here")));
+                }
+            }
+            items
+        };
+        let toolkits = parse_all("toolkit_slugs", self.toolkit_slugs.as_deref(), &|s| ToolkitSlug::parse(s).is_ok());
+        let statuses = parse_all("statuses", self.statuses.as_deref(), &|s| AccountStatus::parse(s).is_some());
+        let acs = parse_all("auth_config_ids", self.auth_config_ids.as_deref(), &|s| AuthConfigId::parse(s).is_ok());
+        let ids = parse_all("connected_account_ids", self.connected_account_ids.as_deref(), &|s| {
+            ConnectedAccountId::parse(s).is_ok()
+        });
+        let user_ids = comma_list(self.user_ids.as_deref());
+        let limit = match self.limit.as_deref().map(str::parse::<f64>) {
+            None => 20,
+            Some(Ok(n)) if (1.0..=1000.0).contains(&n) && n.fract() == 0.0 => n as i64,
+            Some(_) => {
+                errors.push(FieldError::new("limit", "must be an integer from 1 to 1000"));
+                20
+            }
+        };
+        let order_by = match self.order_by.as_deref() {
+            None | Some("created_at") => OrderBy::CreatedAt,
+            Some("updated_at") => OrderBy::UpdatedAt,
+            Some(_) => {
+                errors.push(FieldError::new("order_by", "must be created_at or updated_at"));
+                OrderBy::CreatedAt
+            }
+        };
+        let descending = match self.order_direction.as_deref() {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(_) => {
+                errors.push(FieldError::new("order_direction", "must be asc or desc"));
+                true
+            }
+        };
+        let account_type = match self.account_type.as_deref() {
+            None | Some("PRIVATE") => Some(AccountType::Private),
+            Some("SHARED") => Some(AccountType::Shared),
+            Some("ALL") => None,
+            Some(_) => {
+                errors.push(FieldError::new("account_type", "must be PRIVATE, SHARED or ALL"));
+                None
+            }
+        };
+        let after = match self.cursor.as_deref() {
+            None => None,
+            Some(raw) => Cursor::decode(raw).or_else(|| {
+                errors.push(FieldError::new("cursor", "is not a cursor returned by this API"));
+                None
+            }),
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(AccountFilter {
+            user_ids,
+            toolkits: toolkits.iter().filter_map(|s| ToolkitSlug::parse(s).ok()).collect(),
+            statuses: statuses.iter().filter_map(|s| AccountStatus::parse(s)).collect(),
+            auth_config_ids: acs.iter().filter_map(|s| AuthConfigId::parse(s).ok()).collect(),
+            ids: ids.iter().filter_map(|s| ConnectedAccountId::parse(s).ok()).collect(),
+            account_type,
+            order_by,
+            descending,
+            limit,
+            after,
+        })
+    }
+}
+
+/// A page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountList {
+    pub items: Vec<AccountResponse>,
+    pub next_cursor: Option<String>,
+    pub total_pages: i64,
+    pub current_page: i64,
+    pub total_items: i64,
+}
+
+/// Body of PATCH.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct UpdateAccountRequest {
+    /// New alias; `null` removes it.
+    #[serde(default, deserialize_with = "nullable_alias")]
+    #[schema(value_type = Option<String>)]
+    pub alias: Option<Option<String>>,
+    #[validate(nested)]
+    pub experimental: Option<UpdateAccountExperimental>,
+}
+
+fn nullable_alias<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct UpdateAccountExperimental {
+    #[validate(nested)]
+    pub acl_config_for_shared: Option<AclInput>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateAccountResponse {
+    pub id: String,
+    pub status: AccountStatus,
+    pub success: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeleteAccountResponse {
+    pub success: bool,
+}
+
+/// Reads one connected account.
+#[utoipa::path(get, path = "/api/v3.1/connected_accounts/{id}", tag = "connected_accounts",
+    params(("id" = String, Path, description = "`ca_…` id")),
+    responses(
+        (status = 200, body = AccountResponse),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    ))]
+pub async fn get(
+    State(state): State<AppState>,
+    Project(project): Project,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccountResponse>> {
+    let account = accounts::get(&state, project, &ConnectedAccountId::parse(&id)?).await?;
+    Ok(Json(account.into()))
+}
+
+/// Lists connected accounts, newest first, with cursor pagination. SHARED accounts only with
+/// `account_type=SHARED|ALL`.
+#[utoipa::path(get, path = "/api/v3.1/connected_accounts", tag = "connected_accounts",
+    params(ListQuery),
+    responses(
+        (status = 200, body = AccountList),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Project(project): Project,
+    LenientQuery(query): LenientQuery<ListQuery>,
+) -> ApiResult<Json<AccountList>> {
+    let filter = query.into_filter()?;
+    let page = accounts::list(&state, project, &filter).await?;
+    Ok(Json(AccountList {
+        total_pages: (page.total_items + filter.limit - 1) / filter.limit,
+        current_page: page.current_page,
+        total_items: page.total_items,
+        next_cursor: page.next_cursor,
+        items: page.items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Changes the alias or, for SHARED accounts, the ACL.
+#[utoipa::path(patch, path = "/api/v3.1/connected_accounts/{id}", tag = "connected_accounts",
+    params(("id" = String, Path, description = "`ca_…` id")),
+    request_body = UpdateAccountRequest,
+    responses(
+        (status = 200, body = UpdateAccountResponse),
+        (status = 400, description = "Invalid body, or an ACL on a PRIVATE account", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "Alias taken", body = ErrorEnvelope),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    Project(project): Project,
+    Path(id): Path<String>,
+    ValidatedJson(body): ValidatedJson<UpdateAccountRequest>,
+) -> ApiResult<Json<UpdateAccountResponse>> {
+    let id = ConnectedAccountId::parse(&id)?;
+    if let Some(Some(alias)) = &body.alias {
+        if alias.is_empty() || alias.chars().count() > 256 {
+            return Err(ApiError::field("alias", "length must be 1..256"));
+        }
+    }
+    let acl = body.experimental.and_then(|e| e.acl_config_for_shared).map(Into::into);
+    let account = accounts::update(&state, project, &id, body.alias, acl).await?;
+    Ok(Json(UpdateAccountResponse { id: account.id.to_string(), status: account.status, success: true }))
+}
+
+/// Soft-deletes an account; later reads answer 404.
+#[utoipa::path(delete, path = "/api/v3.1/connected_accounts/{id}", tag = "connected_accounts",
+    params(("id" = String, Path, description = "`ca_…` id")),
+    responses(
+        (status = 200, body = DeleteAccountResponse),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    ))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Project(project): Project,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeleteAccountResponse>> {
+    accounts::delete(&state, project, &ConnectedAccountId::parse(&id)?).await?;
+    Ok(Json(DeleteAccountResponse { success: true }))
+}
+
+/// The legacy initiate endpoint is retired, as on Composio for managed OAuth.
+#[utoipa::path(post, path = "/api/v3.1/connected_accounts", tag = "connected_accounts",
+    responses((status = 400, description = "Always: use connected_accounts/link", body = ErrorEnvelope)))]
+pub async fn legacy_create(project: Project) -> ApiError {
+    let _ = project;
+    ApiError::BadRequest(
+        "Legacy connected account creation is not supported. Use POST /api/v3.1/connected_accounts/link instead."
+            .to_owned(),
+    )
+}

@@ -1,0 +1,223 @@
+//! Extractors that turn every rejection into the contract's error envelope: JSON bodies with
+//! field paths in their errors, the API key → project lookup, and lenient query strings.
+
+use std::borrow::Cow;
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    http::{StatusCode, request::Parts},
+};
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::{
+    AppState,
+    crypto::{mask_key, sha256},
+    error::{ApiError, FieldError},
+    store::ProjectId,
+};
+
+/// Largest accepted request body. A maximal SHARED ACL (2 × 1000 ids of 256 bytes) fits.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body, deserialized with field paths in its errors and then checked with `validator`.
+/// The content type is not enforced: curl users often forget it, and the API key header already
+/// rules out cross-site form posts.
+#[derive(Debug)]
+pub struct ValidatedJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidatedJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let value: T = parse_json(&bytes)?;
+        value.validate().map_err(|e| ApiError::Validation(flatten(&e)))?;
+        Ok(Self(value))
+    }
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::field("body", format!("must be at most {MAX_BODY_BYTES} bytes"))
+    } else {
+        ApiError::field("body", "could not be read")
+    }
+}
+
+/// Deserializes JSON, naming the field that failed.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.inner();
+        if inner.is_eof() && bytes.iter().all(u8::is_ascii_whitespace) {
+            return ApiError::field("body", "must be a JSON object");
+        }
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::field("body", format!("is not valid JSON ({inner})"));
+        }
+        let message = inner.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+            let full = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+            return ApiError::field(full, "is required");
+        }
+        let at = if path == "." { "body".to_owned() } else { path };
+        ApiError::field(at, message)
+    })
+}
+
+/// Flattens `validator`'s nested errors into `path: rule` entries, sorted for stable output.
+pub fn flatten(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    walk(errors, "", &mut out);
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn walk(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    let at = match e.params.get("index") {
+                        Some(i) => format!("{path}[{i}]"),
+                        None => path.clone(),
+                    };
+                    out.push(FieldError::new(at, describe(e)));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => walk(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    walk(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &validator::ValidationError) -> String {
+    if let Some(message) = &e.message {
+        return message.to_string();
+    }
+    let param = |k: &str| e.params.get(k).map(ToString::to_string);
+    match (e.code.as_ref(), param("min"), param("max")) {
+        ("length", Some(min), Some(max)) => format!("length must be {min}..{max}"),
+        ("length", Some(min), None) => format!("length must be at least {min}"),
+        ("length", None, Some(max)) => format!("length must be at most {max}"),
+        ("range", Some(min), Some(max)) => format!("must be between {min} and {max}"),
+        ("url", _, _) => "must be an absolute URL".to_owned(),
+        (code, _, _) => Cow::from(code).into_owned(),
+    }
+}
+
+/// The caller's project, from `x-api-key`. Exactly one credential header is accepted, as
+/// Composio does; user and org keys are not supported by authlink.
+#[derive(Debug, Clone, Copy)]
+pub struct Project(pub ProjectId);
+
+impl FromRequestParts<AppState> for Project {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = &parts.headers;
+        let present: Vec<&'static str> = ["x-api-key", "x-user-api-key", "x-org-api-key"]
+            .into_iter()
+            .filter(|h| headers.contains_key(*h))
+            .collect();
+        match present.as_slice() {
+            [] => return Err(ApiError::NoApiKey),
+            ["x-api-key"] => {}
+            [single] => return Err(ApiError::UnsupportedAuthMode(single)),
+            _ => return Err(ApiError::MultipleAuthModes),
+        }
+        let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+        if key.is_empty() {
+            return Err(ApiError::NoApiKey);
+        }
+        match state.api_keys.project_for(state.store.as_ref(), &sha256(key)).await? {
+            Some(project) => Ok(Self(project)),
+            None => Err(ApiError::InvalidApiKey(mask_key(key))),
+        }
+    }
+}
+
+/// A query string parsed into `T` with contract-envelope errors. Empty values (`key=`, which
+/// the TypeScript client sends for null) are dropped first, so they read as absent.
+#[derive(Debug)]
+pub struct LenientQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for LenientQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(raw.as_bytes()).into_owned().filter(|(_, v)| !v.is_empty()).collect();
+        let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+        serde_urlencoded_from_str(&encoded).map(Self)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(encoded: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(&format!("/?{encoded}").parse().map_err(|_| ApiError::field("query", "is malformed"))?)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::field("query", e.body_text().trim_start_matches("Failed to deserialize query string: ").to_owned()))
+}
+
+/// Splits a comma-joined query array (`user_ids=u1%2Cu2`), dropping empty items.
+pub fn comma_list(value: Option<&str>) -> Vec<String> {
+    value
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        toolkit: String,
+        nested: Option<Nested>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Nested {
+        flag: bool,
+    }
+
+    fn err(json: &str) -> Vec<String> {
+        match parse_json::<Body>(json.as_bytes()).unwrap_err() {
+            ApiError::Validation(f) => f.iter().map(ToString::to_string).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(err(""), ["body: must be a JSON object"]);
+        assert!(err("{").first().unwrap().starts_with("body: is not valid JSON"));
+        assert_eq!(err("{}"), ["toolkit: is required"]);
+        assert_eq!(err(r#"{"toolkit":1}"#), ["toolkit: invalid type: integer `1`, expected a string"]);
+        assert_eq!(err(r#"{"toolkit":"x","nested":{}}"#), ["nested.flag: is required"]);
+        assert_eq!(err(r#"{"toolkit":"x","nested":{"flag":"yes"}}"#), ["nested.flag: invalid type: string \"yes\", expected a boolean"]);
+        assert_eq!(err("[]"), ["body: invalid type: sequence, expected struct Body"]);
+    }
+
+    #[test]
+    fn comma_lists() {
+        assert_eq!(comma_list(Some("a,b,,c ")), ["a", "b", "c"]);
+        assert!(comma_list(None).is_empty());
+    }
+}

@@ -1,0 +1,82 @@
+//! authlink: a self-hosted auth-link broker, wire-compatible with Composio's v3/v3.1 API.
+//!
+//! The request path is `http` (routing, extraction, response shapes) → `service` (the rules) →
+//! `store` (SQL). [`app`] builds the whole router from an [`AppState`]; `main` and the tests
+//! share it, and [`serve`] runs it on any listener with graceful shutdown.
+#![forbid(unsafe_code)]
+
+pub mod api_keys;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod store;
+
+use std::{future::Future, ops::Deref, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+
+pub use http::app;
+
+use crate::{
+    api_keys::ApiKeyCache, catalog::Catalog, config::ServeArgs, crypto::Sealer, domain::CallbackAllowlist,
+    store::Store,
+};
+
+/// Runtime settings the services read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base of `redirect_url` and `mcp.url`, without trailing slash.
+    pub public_base: String,
+    pub link_ttl: Duration,
+    pub callback_allowlist: CallbackAllowlist,
+}
+
+impl Settings {
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Self {
+            public_base: args.public_base(),
+            link_ttl: args.link_ttl(),
+            callback_allowlist: args.callback_allowlist.clone(),
+        }
+    }
+}
+
+/// Everything a request handler may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts behind [`AppState`].
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub catalog: Catalog,
+    pub sealer: Sealer,
+    pub settings: Settings,
+    pub api_keys: ApiKeyCache,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, catalog: Catalog, sealer: Sealer, settings: Settings) -> Self {
+        Self(Arc::new(Inner { store, catalog, sealer, settings, api_keys: ApiKeyCache::default() }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

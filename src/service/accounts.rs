@@ -1,0 +1,52 @@
+//! Connected accounts: read, list, patch (alias, SHARED ACL), soft delete.
+
+use crate::{
+    AppState,
+    domain::{AccountType, AclConfig, ConnectedAccountId},
+    error::{ApiError, ApiResult},
+    store::{AccountFilter, AccountPatch, AccountRecord, Page, ProjectId, StoreError},
+};
+
+pub async fn get(state: &AppState, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<AccountRecord> {
+    state.store.account(project, id).await?.ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))
+}
+
+pub async fn list(state: &AppState, project: ProjectId, filter: &AccountFilter) -> ApiResult<Page<AccountRecord>> {
+    Ok(state.store.list_accounts(project, filter).await?)
+}
+
+/// Changes the alias and/or the ACL. The account type never changes; an ACL is only valid on a
+/// SHARED account.
+pub async fn update(
+    state: &AppState,
+    project: ProjectId,
+    id: &ConnectedAccountId,
+    alias: Option<Option<String>>,
+    acl: Option<AclConfig>,
+) -> ApiResult<AccountRecord> {
+    let current = get(state, project, id).await?;
+    if acl.is_some() && current.account_type != AccountType::Shared {
+        return Err(ApiError::AclOnlyForShared);
+    }
+    let patch = AccountPatch { alias: alias.clone(), acl };
+    state
+        .store
+        .update_account(project, id, &patch)
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict(c) if c == "connected_account_alias_key" => ApiError::AliasTaken {
+                alias: alias.flatten().unwrap_or_default(),
+                toolkit: current.toolkit.to_string(),
+            },
+            other => other.into(),
+        })?
+        .ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))
+}
+
+pub async fn delete(state: &AppState, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<()> {
+    if state.store.delete_account(project, id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::ConnectedAccountNotFound(id.to_string()))
+    }
+}

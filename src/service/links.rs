@@ -1,0 +1,120 @@
+//! Link creation, the heart of authlink: resolve the toolkit and its auth config, pick the
+//! callback, and write an INITIATED account plus a single-use link token atomically.
+
+use chrono::{DateTime, Utc};
+
+use crate::{
+    AppState,
+    domain::{
+        AccountType, AclConfig, AuthConfigId, CallbackUrl, ConnectedAccountId, LinkToken, SessionId, ToolkitSlug,
+    },
+    error::{ApiError, ApiResult},
+    store::{AccountRecord, AuthConfigRecord, NewLink, ProjectId, StoreError},
+};
+
+/// What the caller asked for, already parsed.
+#[derive(Debug, Clone)]
+pub struct LinkRequest {
+    pub alias: Option<String>,
+    pub callback_url: Option<CallbackUrl>,
+    pub account_type: AccountType,
+    /// Only ever set for SHARED accounts (the edge rejects it on PRIVATE).
+    pub acl: Option<AclConfig>,
+}
+
+/// A created link: the token exists only here, in memory, and in the response.
+#[derive(Debug)]
+pub struct CreatedLink {
+    pub account: AccountRecord,
+    pub token: LinkToken,
+    pub redirect_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST tool_router/session/{id}/link`.
+pub async fn create_for_session(
+    state: &AppState,
+    project: ProjectId,
+    session_id: &SessionId,
+    toolkit: &ToolkitSlug,
+    request: LinkRequest,
+) -> ApiResult<CreatedLink> {
+    let session = super::sessions::get(state, project, session_id).await?;
+    super::toolkits::ensure_known(state, project, [toolkit]).await?;
+    if !session.config.toolkit_enabled(toolkit) {
+        return Err(ApiError::ToolkitNotEnabled { toolkit: toolkit.to_string(), session: session_id.to_string() });
+    }
+    let auth_config = match session.config.auth_configs.get(toolkit) {
+        Some(id) => state.store.auth_config(project, id).await?.filter(|ac| ac.is_enabled),
+        None => state.store.newest_enabled_auth_config(project, toolkit).await?,
+    }
+    .ok_or_else(|| ApiError::NoManagedAuth(toolkit.to_string()))?;
+
+    let fallback = session.config.manage_connections.callback_url.as_deref();
+    let callback_url = match (request.callback_url.clone(), fallback) {
+        (Some(url), _) => Some(url),
+        (None, Some(raw)) => Some(state.settings.callback_allowlist.check(raw).map_err(|e| {
+            ApiError::field("callback_url", format!("the session's manage_connections.callback_url {e}"))
+        })?),
+        (None, None) => None,
+    };
+    let base = session.config.link_url_overwrite.clone().unwrap_or_else(|| state.settings.public_base.clone());
+    write(state, project, &session.user_id, &auth_config, LinkRequest { callback_url, ..request }, Some(session_id), &base)
+        .await
+}
+
+/// `POST connected_accounts/link`: a link for a user and an explicit auth config, no session.
+pub async fn create_for_user(
+    state: &AppState,
+    project: ProjectId,
+    auth_config_id: &AuthConfigId,
+    user_id: &str,
+    request: LinkRequest,
+) -> ApiResult<CreatedLink> {
+    let auth_config = state
+        .store
+        .auth_config(project, auth_config_id)
+        .await?
+        .filter(|ac| ac.is_enabled)
+        .ok_or_else(|| ApiError::AuthConfigNotFound(auth_config_id.to_string()))?;
+    let base = state.settings.public_base.clone();
+    write(state, project, user_id, &auth_config, request, None, &base).await
+}
+
+async fn write(
+    state: &AppState,
+    project: ProjectId,
+    user_id: &str,
+    auth_config: &AuthConfigRecord,
+    request: LinkRequest,
+    session_id: Option<&SessionId>,
+    base: &str,
+) -> ApiResult<CreatedLink> {
+    let token = LinkToken::generate();
+    let expires_at = Utc::now() + state.settings.link_ttl;
+    let new = NewLink {
+        account_id: ConnectedAccountId::generate(),
+        user_id: user_id.to_owned(),
+        toolkit: auth_config.toolkit.clone(),
+        auth_config_id: auth_config.id.clone(),
+        alias: request.alias.clone(),
+        account_type: request.account_type,
+        acl: match request.account_type {
+            AccountType::Shared => Some(request.acl.clone().unwrap_or_default()),
+            AccountType::Private => None,
+        },
+        token_hash: token.hash(),
+        expires_at,
+        callback_url: request.callback_url.as_ref().map(|c| c.as_str().to_owned()),
+        session_id: session_id.cloned(),
+    };
+    let account = state.store.create_link(project, &new).await.map_err(|err| match err {
+        StoreError::Conflict(c) if c == "connected_account_alias_key" => ApiError::AliasTaken {
+            alias: request.alias.clone().unwrap_or_default(),
+            toolkit: auth_config.toolkit.to_string(),
+        },
+        other => other.into(),
+    })?;
+    let redirect_url = format!("{}/link/{}", base.trim_end_matches('/'), token.as_str());
+    Ok(CreatedLink { account, token, redirect_url, expires_at })
+}

@@ -1,0 +1,10 @@
+//! The rules of authlink, independent of HTTP: sessions, links, auth configs and connected
+//! accounts. Services take already-parsed domain values and the caller's project, talk to the
+//! [`Store`](crate::store::Store) and return [`ApiError`](crate::error::ApiError)s that say
+//! exactly which rule failed.
+
+pub mod accounts;
+pub mod auth_configs;
+pub mod links;
+pub mod sessions;
+pub mod toolkits;

@@ -1,0 +1,530 @@
+//! The PostgreSQL store. Runtime-checked queries (`sqlx::query`) so one SQL text per operation
+//! stays readable here and the crate builds without a database.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{
+    PgPool, Row,
+    postgres::{PgConnectOptions, PgPoolOptions, PgRow},
+    types::Json,
+};
+use uuid::Uuid;
+
+use super::{
+    AccountFilter, AccountPatch, AccountRecord, AuthConfigFilter, AuthConfigRecord, Cursor, NewAuthConfig, NewLink,
+    OrderBy, Page, ProjectId, SessionRecord, Store, StoreError, StoreResult,
+};
+use crate::domain::{
+    AccountStatus, AccountType, AclConfig, AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug,
+    session::SessionConfig,
+};
+
+/// Embedded migrations, applied at start (`authlink serve`) or by `authlink migrate`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Shown as `status_reason` of an INITIATED account whose link ran out.
+pub const EXPIRED_REASON: &str = "Connection initiation did not complete before the link expired";
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects a pool and applies pending migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Maps unique violations to [`StoreError::Conflict`] carrying the constraint name.
+fn map_unique(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        if db.is_unique_violation() {
+            return StoreError::Conflict(db.constraint().unwrap_or("unknown").to_owned());
+        }
+    }
+    StoreError::Database(err)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+const EFFECTIVE_STATUS: &str =
+    "case when a.status = 'INITIATED' and a.initiation_expires_at < now() then 'EXPIRED' else a.status end";
+
+fn account_select() -> String {
+    format!(
+        "select a.id, a.user_id, a.toolkit, a.auth_config_id, c.auth_scheme, c.is_composio_managed,
+                not c.is_enabled as auth_config_is_disabled, a.alias, a.account_type, a.acl,
+                {EFFECTIVE_STATUS} as status,
+                case when ({EFFECTIVE_STATUS}) = 'EXPIRED' and a.status = 'INITIATED'
+                     then '{EXPIRED_REASON}' else a.status_reason end as status_reason,
+                a.is_disabled, a.created_at, a.updated_at
+         from connected_account a join auth_config c on c.id = a.auth_config_id"
+    )
+}
+
+fn account_from_row(row: &PgRow) -> StoreResult<AccountRecord> {
+    let id: String = row.try_get("id")?;
+    let toolkit: String = row.try_get("toolkit")?;
+    let auth_config_id: String = row.try_get("auth_config_id")?;
+    let account_type: String = row.try_get("account_type")?;
+    let status: String = row.try_get("status")?;
+    let acl: Option<Json<AclConfig>> = row.try_get("acl")?;
+    Ok(AccountRecord {
+        id: ConnectedAccountId::parse(&id).map_err(corrupt)?,
+        user_id: row.try_get("user_id")?,
+        toolkit: ToolkitSlug::parse(&toolkit).map_err(corrupt)?,
+        auth_config_id: AuthConfigId::parse(&auth_config_id).map_err(corrupt)?,
+        auth_scheme: row.try_get("auth_scheme")?,
+        auth_config_is_managed: row.try_get("is_composio_managed")?,
+        auth_config_is_disabled: row.try_get("auth_config_is_disabled")?,
+        alias: row.try_get("alias")?,
+        account_type: AccountType::parse(&account_type).ok_or_else(|| corrupt(&account_type))?,
+        acl: acl.map(|j| j.0),
+        status: AccountStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
+        status_reason: row.try_get("status_reason")?,
+        is_disabled: row.try_get("is_disabled")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const AUTH_CONFIG_SELECT: &str = "select c.id, c.toolkit, c.name, c.auth_scheme, c.is_composio_managed, c.client_id,
+        c.client_secret_sealed, c.scopes, c.authorization_url, c.token_url, c.is_enabled, c.created_at, c.updated_at,
+        (select count(*) from connected_account a where a.auth_config_id = c.id and a.deleted_at is null)
+            as no_of_connections
+     from auth_config c";
+
+fn auth_config_from_row(row: &PgRow) -> StoreResult<AuthConfigRecord> {
+    let id: String = row.try_get("id")?;
+    let toolkit: String = row.try_get("toolkit")?;
+    Ok(AuthConfigRecord {
+        id: AuthConfigId::parse(&id).map_err(corrupt)?,
+        toolkit: ToolkitSlug::parse(&toolkit).map_err(corrupt)?,
+        name: row.try_get("name")?,
+        auth_scheme: row.try_get("auth_scheme")?,
+        is_composio_managed: row.try_get("is_composio_managed")?,
+        client_id: row.try_get("client_id")?,
+        client_secret_sealed: row.try_get("client_secret_sealed")?,
+        scopes: row.try_get("scopes")?,
+        authorization_url: row.try_get("authorization_url")?,
+        token_url: row.try_get("token_url")?,
+        is_enabled: row.try_get("is_enabled")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        no_of_connections: row.try_get("no_of_connections")?,
+    })
+}
+
+const SESSION_SELECT: &str =
+    "select id, user_id, config, config_version, created_at, updated_at from tool_router_session";
+
+fn session_from_row(row: &PgRow) -> StoreResult<SessionRecord> {
+    let id: String = row.try_get("id")?;
+    let config: Json<SessionConfig> = row.try_get("config")?;
+    Ok(SessionRecord {
+        id: SessionId::parse(&id).map_err(corrupt)?,
+        user_id: row.try_get("user_id")?,
+        config: config.0,
+        config_version: row.try_get("config_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn strings<T: AsRef<str>>(items: &[T]) -> Vec<String> {
+    items.iter().map(|s| s.as_ref().to_owned()).collect()
+}
+
+/// Builds the page envelope from `limit + 1` fetched rows.
+fn page<T>(
+    mut items: Vec<T>,
+    limit: i64,
+    total_items: i64,
+    after: Option<&Cursor>,
+    key: impl Fn(&T) -> (DateTime<Utc>, String),
+) -> Page<T> {
+    let current_page = after.map_or(1, |c| c.page + 1);
+    let has_more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = if has_more {
+        items.last().map(|last| {
+            let (at, id) = key(last);
+            Cursor { page: current_page, at, id }.encode()
+        })
+    } else {
+        None
+    };
+    Page { items, total_items, current_page, next_cursor }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<ProjectId> {
+        let mut tx = self.pool.begin().await?;
+        let project: Uuid = sqlx::query_scalar(
+            "insert into project (id, name) values ($1, $2)
+             on conflict (name) do update set name = excluded.name returning id",
+        )
+        .bind(Uuid::new_v4())
+        .bind(project_name)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")
+            .bind(Uuid::new_v4())
+            .bind(project)
+            .bind(key_hash)
+            .bind(hint)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+        tx.commit().await?;
+        Ok(ProjectId(project))
+    }
+
+    async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<ProjectId>> {
+        let id: Option<Uuid> =
+            sqlx::query_scalar("select project_id from api_key where key_hash = $1 and revoked_at is null")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(id.map(ProjectId))
+    }
+
+    async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord> {
+        sqlx::query(
+            "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
+                                      scopes, authorization_url, token_url)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(new.id.as_str())
+        .bind(project.0)
+        .bind(new.toolkit.as_str())
+        .bind(&new.name)
+        .bind(&new.auth_scheme)
+        .bind(&new.client_id)
+        .bind(&new.client_secret_sealed)
+        .bind(&new.scopes)
+        .bind(&new.authorization_url)
+        .bind(&new.token_url)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        self.auth_config(project, &new.id).await?.ok_or_else(|| corrupt("auth config vanished after insert"))
+    }
+
+    async fn auth_config(&self, project: ProjectId, id: &AuthConfigId) -> StoreResult<Option<AuthConfigRecord>> {
+        sqlx::query(&format!("{AUTH_CONFIG_SELECT} where c.project_id = $1 and c.id = $2"))
+            .bind(project.0)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(auth_config_from_row)
+            .transpose()
+    }
+
+    async fn list_auth_configs(&self, project: ProjectId, f: &AuthConfigFilter) -> StoreResult<Page<AuthConfigRecord>> {
+        let filters = "c.project_id = $1
+            and ($2::text is null or c.toolkit = $2)
+            and ($3::boolean is null or c.is_composio_managed = $3)
+            and ($4 or c.is_enabled)
+            and ($5::text is null or c.name ilike '%' || $5 || '%' or c.toolkit ilike '%' || $5 || '%')";
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) from auth_config c where {filters}"))
+            .bind(project.0)
+            .bind(f.toolkit.as_ref().map(ToolkitSlug::as_str))
+            .bind(f.is_composio_managed)
+            .bind(f.show_disabled)
+            .bind(f.search.as_deref())
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "{AUTH_CONFIG_SELECT} where {filters}
+               and ($6::timestamptz is null or (c.created_at, c.id) < ($6, $7))
+             order by c.created_at desc, c.id desc limit $8"
+        ))
+        .bind(project.0)
+        .bind(f.toolkit.as_ref().map(ToolkitSlug::as_str))
+        .bind(f.is_composio_managed)
+        .bind(f.show_disabled)
+        .bind(f.search.as_deref())
+        .bind(f.after.as_ref().map(|c| c.at))
+        .bind(f.after.as_ref().map(|c| c.id.as_str()))
+        .bind(f.limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(auth_config_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, f.limit, total, f.after.as_ref(), |c| (c.created_at, c.id.to_string())))
+    }
+
+    async fn newest_enabled_auth_config(
+        &self,
+        project: ProjectId,
+        toolkit: &ToolkitSlug,
+    ) -> StoreResult<Option<AuthConfigRecord>> {
+        sqlx::query(&format!(
+            "{AUTH_CONFIG_SELECT} where c.project_id = $1 and c.toolkit = $2 and c.is_enabled
+             order by c.created_at desc, c.id desc limit 1"
+        ))
+        .bind(project.0)
+        .bind(toolkit.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(auth_config_from_row)
+        .transpose()
+    }
+
+    async fn toolkits_with_auth_configs(
+        &self,
+        project: ProjectId,
+        toolkits: &[ToolkitSlug],
+    ) -> StoreResult<Vec<ToolkitSlug>> {
+        let found: Vec<String> =
+            sqlx::query_scalar("select distinct toolkit from auth_config where project_id = $1 and toolkit = any($2)")
+                .bind(project.0)
+                .bind(strings(toolkits))
+                .fetch_all(&self.pool)
+                .await?;
+        found.iter().map(|s| ToolkitSlug::parse(s).map_err(corrupt)).collect()
+    }
+
+    async fn insert_session(&self, project: ProjectId, s: &SessionRecord) -> StoreResult<()> {
+        sqlx::query(
+            "insert into tool_router_session (id, project_id, user_id, config, config_version, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(s.id.as_str())
+        .bind(project.0)
+        .bind(&s.user_id)
+        .bind(Json(&s.config))
+        .bind(s.config_version)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    async fn session(&self, project: ProjectId, id: &SessionId) -> StoreResult<Option<SessionRecord>> {
+        sqlx::query(&format!("{SESSION_SELECT} where project_id = $1 and id = $2 and deleted_at is null"))
+            .bind(project.0)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    async fn update_session(
+        &self,
+        project: ProjectId,
+        id: &SessionId,
+        config: &SessionConfig,
+        expected_version: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        sqlx::query(
+            "update tool_router_session
+             set config = $3, config_version = config_version + 1, updated_at = now()
+             where project_id = $1 and id = $2 and deleted_at is null and config_version = $4
+             returning id, user_id, config, config_version, created_at, updated_at",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(Json(config))
+        .bind(expected_version)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+    }
+
+    async fn delete_session(&self, project: ProjectId, id: &SessionId) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update tool_router_session set deleted_at = now()
+             where project_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_link(&self, project: ProjectId, l: &NewLink) -> StoreResult<AccountRecord> {
+        // One statement, so the account and its link are written together or not at all.
+        let sql = format!(
+            "with a as (
+                insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
+                                               acl, status, initiation_expires_at)
+                values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9)
+                returning *
+             ), l as (
+                insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at)
+                select $10, $2, a.id, $11, $12, $9 from a
+             )
+             {} ",
+            account_select().replace("from connected_account a", "from a")
+        );
+        let row = sqlx::query(&sql)
+            .bind(l.account_id.as_str())
+            .bind(project.0)
+            .bind(&l.user_id)
+            .bind(l.toolkit.as_str())
+            .bind(l.auth_config_id.as_str())
+            .bind(&l.alias)
+            .bind(l.account_type.as_str())
+            .bind(l.acl.as_ref().map(Json))
+            .bind(l.expires_at)
+            .bind(&l.token_hash)
+            .bind(l.session_id.as_ref().map(SessionId::as_str))
+            .bind(&l.callback_url)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_unique)?;
+        account_from_row(&row)
+    }
+
+    async fn account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<Option<AccountRecord>> {
+        sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null", account_select()))
+            .bind(project.0)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_from_row)
+            .transpose()
+    }
+
+    async fn accounts_by_ids(&self, project: ProjectId, ids: &[ConnectedAccountId]) -> StoreResult<Vec<AccountRecord>> {
+        let rows = sqlx::query(&format!(
+            "{} where a.project_id = $1 and a.id = any($2) and a.deleted_at is null",
+            account_select()
+        ))
+        .bind(project.0)
+        .bind(strings(ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn list_accounts(&self, project: ProjectId, f: &AccountFilter) -> StoreResult<Page<AccountRecord>> {
+        let filters = format!(
+            "a.project_id = $1 and a.deleted_at is null
+             and (cardinality($2::text[]) = 0 or a.user_id = any($2))
+             and (cardinality($3::text[]) = 0 or a.toolkit = any($3))
+             and (cardinality($4::text[]) = 0 or ({EFFECTIVE_STATUS}) = any($4))
+             and (cardinality($5::text[]) = 0 or a.auth_config_id = any($5))
+             and (cardinality($6::text[]) = 0 or a.id = any($6))
+             and ($7::text is null or a.account_type = $7)"
+        );
+        let statuses: Vec<String> = f.statuses.iter().map(|s| s.as_str().to_owned()).collect();
+        let account_type = f.account_type.map(AccountType::as_str);
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) from connected_account a where {filters}"))
+            .bind(project.0)
+            .bind(&f.user_ids)
+            .bind(strings(&f.toolkits))
+            .bind(&statuses)
+            .bind(strings(&f.auth_config_ids))
+            .bind(strings(&f.ids))
+            .bind(account_type)
+            .fetch_one(&self.pool)
+            .await?;
+        let column = match f.order_by {
+            OrderBy::CreatedAt => "a.created_at",
+            OrderBy::UpdatedAt => "a.updated_at",
+        };
+        let (cmp, dir) = if f.descending { ("<", "desc") } else { (">", "asc") };
+        let rows = sqlx::query(&format!(
+            "{} where {filters}
+               and ($8::timestamptz is null or ({column}, a.id) {cmp} ($8, $9))
+             order by {column} {dir}, a.id {dir} limit $10",
+            account_select()
+        ))
+        .bind(project.0)
+        .bind(&f.user_ids)
+        .bind(strings(&f.toolkits))
+        .bind(&statuses)
+        .bind(strings(&f.auth_config_ids))
+        .bind(strings(&f.ids))
+        .bind(account_type)
+        .bind(f.after.as_ref().map(|c| c.at))
+        .bind(f.after.as_ref().map(|c| c.id.as_str()))
+        .bind(f.limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(account_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let order_by = f.order_by;
+        Ok(page(items, f.limit, total, f.after.as_ref(), move |a| {
+            let at = match order_by {
+                OrderBy::CreatedAt => a.created_at,
+                OrderBy::UpdatedAt => a.updated_at,
+            };
+            (at, a.id.to_string())
+        }))
+    }
+
+    async fn update_account(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        patch: &AccountPatch,
+    ) -> StoreResult<Option<AccountRecord>> {
+        let updated = sqlx::query(
+            "update connected_account
+             set alias = case when $3 then $4 else alias end,
+                 acl = coalesce($5, acl),
+                 updated_at = now()
+             where project_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(patch.alias.is_some())
+        .bind(patch.alias.clone().flatten())
+        .bind(patch.acl.as_ref().map(Json))
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.account(project, id).await
+    }
+
+    async fn delete_account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update connected_account set deleted_at = now(), updated_at = now()
+             where project_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,640 @@
+"""Drives a running authlink with Composio's official Python client, `composio-client`.
+
+The same tests run once per installed client version (run.sh): 1.43.0 speaks `/api/v3.1`, 1.30.0
+speaks `/api/v3`. Section numbers refer to shared/api-contract.md. Cases a version cannot express
+(link `alias` / `experimental`, list `account_type`) are skipped on that version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from composio_client import (
+    AuthenticationError,
+    BadRequestError,
+    Composio,
+    ConflictError,
+    NotFoundError,
+    omit,
+)
+
+from compat_support import (
+    ACCOUNT_ID_RE,
+    API_KEY,
+    AUTH_CONFIG_ID_RE,
+    BASE_URL,
+    CALLBACK_URL,
+    HAS_ACCOUNT_TYPE_FILTER,
+    HAS_ALIAS,
+    HAS_LINK_EXPERIMENTAL,
+    LINK_TOKEN_RE,
+    OTHER_PREFIX,
+    PIN_IS_ARRAY,
+    SESSION_ID_RE,
+    TOOLKIT,
+    assert_error,
+    mentions,
+    new_user_id,
+    parse_iso,
+    pin,
+)
+
+needs_alias = pytest.mark.skipif(not HAS_ALIAS, reason="this composio-client has no link `alias`")
+needs_experimental = pytest.mark.skipif(
+    not HAS_LINK_EXPERIMENTAL, reason="this composio-client has no link `experimental` (account_type / ACL)")
+needs_account_type = pytest.mark.skipif(
+    not HAS_ACCOUNT_TYPE_FILTER, reason="this composio-client has no connected_accounts.list(account_type=)")
+
+UNKNOWN_SESSION_ID = "trs_AAAAAAAAAAAA"
+UNKNOWN_ACCOUNT_ID = "ca_AAAAAAAAAAAA"
+UNKNOWN_AUTH_CONFIG_ID = "ac_AAAAAAAAAAAA"
+SHARED_ACL = {"allow_all_users": False, "allowed_user_ids": ["u2"], "not_allowed_user_ids": ["u3"]}
+
+
+def list_all(client: Composio, **params: Any) -> list[Any]:
+    """Lists connected accounts, following `next_cursor` until it is exhausted."""
+    items: list[Any] = []
+    cursor: Any = omit
+    for _ in range(50):
+        page = client.connected_accounts.list(cursor=cursor, **params)
+        items.extend(page.items)
+        if not page.next_cursor:
+            return items
+        cursor = page.next_cursor
+    raise AssertionError("pagination did not end after 50 pages")
+
+
+def ids_of(items: list[Any]) -> list[str]:
+    return [item.id for item in items]
+
+
+# --------------------------------------------------------------------------------------------
+# §8 auth configs
+# --------------------------------------------------------------------------------------------
+
+
+def test_auth_config_create(auth_config_raw: Any) -> None:
+    assert auth_config_raw.status_code == 201
+    created = auth_config_raw.parse()
+    assert AUTH_CONFIG_ID_RE.match(created.auth_config.id), created.auth_config.id
+    assert created.auth_config.auth_scheme == "OAUTH2"
+    assert created.auth_config.is_composio_managed is False
+    assert created.toolkit.slug == TOOLKIT
+
+
+# --------------------------------------------------------------------------------------------
+# §4 / §5 sessions
+# --------------------------------------------------------------------------------------------
+
+
+def test_session_create(client: Composio) -> None:
+    user_id = new_user_id()
+    raw = client.tool_router.session.with_raw_response.create(
+        user_id=user_id,
+        toolkits={"enable": [TOOLKIT]},
+        manage_connections={"enable": True, "callback_url": CALLBACK_URL},
+    )
+    assert raw.status_code == 201
+    session = raw.parse()
+    body = raw.http_response.json()
+
+    assert SESSION_ID_RE.match(session.session_id), session.session_id
+    assert session.mcp.type == "http"
+    assert session.mcp.url.startswith(BASE_URL + "/")
+    assert session.session_id in session.mcp.url
+    assert session.mcp.url == f"{BASE_URL}/tool_router/{session.session_id}/mcp"
+    assert isinstance(session.tool_router_tools, list)
+    assert all(isinstance(tool, str) for tool in session.tool_router_tools)
+    assert session.config.user_id == user_id
+    # Fields the Python SDK crashes without (§4.2), checked on the wire for every client version.
+    assert isinstance(body.get("config_version"), int) and not isinstance(body["config_version"], bool), body
+    preload = body["config"].get("preload")
+    assert isinstance(preload, dict), body["config"]
+    assert preload.get("tools") == "all" or isinstance(preload.get("tools"), list), preload
+    assert isinstance(body["config"].get("search"), dict), body["config"]
+    assert isinstance(body["config"].get("execute"), dict), body["config"]
+
+
+def test_session_create_echoes_config_with_response_key_names(make_session: Callable[..., Any],
+                                                              auth_config_id: str) -> None:
+    session = make_session()
+    config = session.config.to_dict()
+    # Request `enable` becomes response `enabled` (§4.2, §12.4).
+    assert config.get("toolkits") == {"enabled": [TOOLKIT]}, config
+    manage = config.get("manage_connections")
+    assert isinstance(manage, dict), config
+    assert manage.get("enabled") is True, manage
+    assert manage.get("callback_url") == CALLBACK_URL, manage
+    assert config.get("auth_configs") == {TOOLKIT: auth_config_id}, config
+
+
+def test_session_create_lowercases_toolkit_slugs(client: Composio) -> None:
+    session = client.tool_router.session.create(
+        user_id=new_user_id(), toolkits={"enable": ["GitHub"]}, manage_connections={"enable": True})
+    assert session.config.to_dict().get("toolkits") == {"enabled": [TOOLKIT]}
+
+
+def test_session_retrieve(client: Composio, make_session: Callable[..., Any]) -> None:
+    created = make_session()
+    raw = client.tool_router.session.with_raw_response.retrieve(created.session_id)
+    assert raw.status_code == 200
+    fetched = raw.parse()
+    body = raw.http_response.json()
+    assert fetched.session_id == created.session_id
+    assert fetched.mcp.type == "http"
+    assert fetched.mcp.url == created.mcp.url
+    assert fetched.config.user_id == created.config.user_id
+    assert body.get("config_version") == created.to_dict().get("config_version")
+    assert isinstance(body["config"].get("preload"), dict), body["config"]
+
+
+def test_session_pins_connected_account_in_version_shape(client: Composio, make_link: Callable[..., Any],
+                                                        make_session: Callable[..., Any]) -> None:
+    """v3 pins are scalars, v3.1 pins are arrays, on input and in the echo (§4.1, §11, decisions)."""
+    user_id = new_user_id()
+    _, link = make_link(user_id)
+    account_id = link.connected_account_id
+    session = make_session(user_id, connected_accounts={TOOLKIT: pin(account_id)})
+    assert session.config.to_dict().get("connected_accounts") == {TOOLKIT: pin(account_id)}
+
+    # The same session read through the other prefix uses that prefix's shape.
+    other = client.get(f"{OTHER_PREFIX}/tool_router/session/{session.session_id}", cast_to=object)
+    other_shape = account_id if PIN_IS_ARRAY else [account_id]
+    assert other["config"].get("connected_accounts") == {TOOLKIT: other_shape}, other["config"]
+
+
+def test_session_pin_of_another_users_account_is_rejected(make_link: Callable[..., Any],
+                                                          make_session: Callable[..., Any]) -> None:
+    _, link = make_link(new_user_id("owner"))
+    with pytest.raises(BadRequestError) as info:
+        make_session(new_user_id("intruder"), connected_accounts={TOOLKIT: pin(link.connected_account_id)})
+    assert_error(info.value, 400)
+
+
+def test_session_pin_of_unknown_account_is_rejected(make_session: Callable[..., Any]) -> None:
+    with pytest.raises(BadRequestError) as info:
+        make_session(connected_accounts={TOOLKIT: pin(UNKNOWN_ACCOUNT_ID)})
+    assert_error(info.value, 400)
+
+
+def test_session_create_with_empty_user_id_is_rejected(client: Composio) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.create(user_id="", toolkits={"enable": [TOOLKIT]})
+    err = assert_error(info.value, 400)
+    assert mentions(err, "user_id"), err
+
+
+# --------------------------------------------------------------------------------------------
+# §6 session link
+# --------------------------------------------------------------------------------------------
+
+
+def test_session_link_private(client: Composio, make_session: Callable[..., Any]) -> None:
+    session = make_session()
+    params: dict[str, Any] = {"toolkit": TOOLKIT, "callback_url": CALLBACK_URL}
+    if HAS_LINK_EXPERIMENTAL:
+        params["experimental"] = {"account_type": "PRIVATE"}
+    raw = client.tool_router.session.with_raw_response.link(session.session_id, **params)
+    assert raw.status_code == 201
+    link = raw.parse()
+    assert ACCOUNT_ID_RE.match(link.connected_account_id), link.connected_account_id
+    assert LINK_TOKEN_RE.match(link.link_token), link.link_token
+    assert link.redirect_url == f"{BASE_URL}/link/{link.link_token}"
+    if HAS_LINK_EXPERIMENTAL:
+        assert link.experimental is not None, raw.http_response.json()
+        assert link.experimental.account_type == "PRIVATE"
+        assert link.experimental.acl_config_for_shared is None
+
+
+def test_session_link_creates_a_new_account_each_time(client: Composio, make_session: Callable[..., Any]) -> None:
+    session = make_session()
+    # No callback_url: the session's manage_connections.callback_url is the default.
+    first = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    second = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    assert first.connected_account_id != second.connected_account_id
+    assert first.link_token != second.link_token
+    for link in (first, second):
+        assert ACCOUNT_ID_RE.match(link.connected_account_id)
+        assert link.redirect_url == f"{BASE_URL}/link/{link.link_token}"
+        assert client.connected_accounts.retrieve(link.connected_account_id).status == "INITIATED"
+
+
+@needs_experimental
+def test_session_link_shared_with_acl(client: Composio, make_session: Callable[..., Any]) -> None:
+    session = make_session()
+    link = client.tool_router.session.link(
+        session.session_id, toolkit=TOOLKIT, callback_url=CALLBACK_URL,
+        experimental={"account_type": "SHARED", "acl_config_for_shared": SHARED_ACL})
+    assert ACCOUNT_ID_RE.match(link.connected_account_id)
+    assert link.redirect_url == f"{BASE_URL}/link/{link.link_token}"
+    assert link.experimental is not None
+    assert link.experimental.account_type == "SHARED"
+    acl = link.experimental.acl_config_for_shared
+    assert acl is not None
+    assert acl.allow_all_users is False
+    assert acl.allowed_user_ids == ["u2"]
+    assert acl.not_allowed_user_ids == ["u3"]
+
+    account = client.connected_accounts.retrieve(link.connected_account_id)
+    assert account.experimental is not None, "retrieve of a SHARED account carries no `experimental`"
+    assert account.experimental.account_type == "SHARED"
+    assert account.experimental.acl_config_for_shared is not None
+    assert account.experimental.acl_config_for_shared.allowed_user_ids == ["u2"]
+    assert account.experimental.acl_config_for_shared.not_allowed_user_ids == ["u3"]
+    assert account.experimental.acl_config_for_shared.allow_all_users is False
+
+
+@needs_experimental
+@pytest.mark.parametrize("experimental", [
+    {"account_type": "PRIVATE", "acl_config_for_shared": SHARED_ACL},
+    {"acl_config_for_shared": {"allow_all_users": True}},  # account_type defaults to PRIVATE
+], ids=["explicit-private", "default-private"])
+def test_session_link_acl_on_private_is_rejected(client: Composio, make_session: Callable[..., Any],
+                                                 experimental: dict[str, Any]) -> None:
+    session = make_session()
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, experimental=experimental)
+    assert_error(info.value, 400, message_contains="acl_config_for_shared is only valid on SHARED")
+
+
+@pytest.mark.parametrize("callback_url", [
+    "https://evil.example.net/cb",          # not on the allowlist
+    "https://app.example.com.evil.net/cb",  # prefix trick on the host
+    "https://user@app.example.com/cb",      # userinfo
+    "https://app.example.com/cb#frag",      # fragment
+    "javascript:alert(1)",
+])
+def test_session_link_rejects_callback_off_the_allowlist(client: Composio, make_session: Callable[..., Any],
+                                                        callback_url: str) -> None:
+    session = make_session()
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, callback_url=callback_url)
+    err = assert_error(info.value, 400)
+    assert mentions(err, "callback_url"), err
+
+
+def test_session_link_unknown_toolkit(client: Composio, make_session: Callable[..., Any]) -> None:
+    session = make_session()
+    # §6.2 lists 400 (invalid toolkit) and 404 (toolkit missing) for this case.
+    with pytest.raises((BadRequestError, NotFoundError)) as info:
+        client.tool_router.session.link(session.session_id, toolkit="nosuchtoolkit-compat")
+    assert_error(info.value, info.value.status_code)
+
+
+# --------------------------------------------------------------------------------------------
+# §7.1 – §7.3 connected accounts
+# --------------------------------------------------------------------------------------------
+
+
+def test_connected_account_retrieve(client: Composio, make_link: Callable[..., Any], auth_config_id: str) -> None:
+    user_id = new_user_id()
+    _, link = make_link(user_id)
+    raw = client.connected_accounts.with_raw_response.retrieve(link.connected_account_id)
+    assert raw.status_code == 200
+    account = raw.parse()
+    body = raw.http_response.json()
+
+    assert account.id == link.connected_account_id
+    assert account.status == "INITIATED"
+    assert "status_reason" in body, body
+    assert account.status_reason is None or isinstance(account.status_reason, str)
+    assert account.toolkit.slug == TOOLKIT
+    assert account.auth_config.id == auth_config_id
+    assert account.auth_config.auth_scheme == "OAUTH2"
+    assert account.auth_config.is_composio_managed is False
+    assert account.auth_config.is_disabled is False
+    assert account.user_id == user_id
+    assert account.is_disabled is False
+    created_at = parse_iso(account.created_at)
+    updated_at = parse_iso(account.updated_at)
+    assert updated_at >= created_at
+    assert abs(dt.datetime.now(dt.timezone.utc) - created_at) < dt.timedelta(minutes=5)
+
+
+def test_connected_account_retrieve_state_and_legacy_fields(client: Composio, make_link: Callable[..., Any]) -> None:
+    _, link = make_link()
+    body = client.connected_accounts.with_raw_response.retrieve(link.connected_account_id).http_response.json()
+    # Required by the Stainless types and §12.3 ("always return").
+    assert isinstance(body.get("data"), dict), body
+    assert isinstance(body.get("params"), dict), body
+    state = body.get("state")
+    assert isinstance(state, dict), body
+    assert state.get("authScheme") == "OAUTH2", state
+    assert isinstance(state.get("val"), dict), state
+    assert state["val"].get("status") == "INITIATED", state
+
+
+def test_connected_account_retrieve_without_session_pin_uses_project_auth_config(
+        client: Composio, make_session: Callable[..., Any], auth_config_raw: Any) -> None:
+    session = make_session(pin_auth_config=False)
+    link = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    account = client.connected_accounts.retrieve(link.connected_account_id)
+    assert AUTH_CONFIG_ID_RE.match(account.auth_config.id), account.auth_config.id
+    assert account.auth_config.auth_scheme == "OAUTH2"
+    assert account.toolkit.slug == TOOLKIT
+
+
+def test_connected_accounts_list_filters(client: Composio, make_link: Callable[..., Any]) -> None:
+    user_a, user_b = new_user_id("a"), new_user_id("b")
+    _, link_a = make_link(user_a)
+    _, link_b = make_link(user_b)
+
+    raw = client.connected_accounts.with_raw_response.list(
+        user_ids=[user_a, user_b], toolkit_slugs=[TOOLKIT], statuses=["INITIATED"])
+    assert raw.status_code == 200
+    page = raw.parse()
+    body = raw.http_response.json()
+    for key in ("items", "total_items", "total_pages", "current_page", "next_cursor"):
+        assert key in body, f"list response lacks `{key}`: {body}"
+    assert sorted(ids_of(page.items)) == sorted([link_a.connected_account_id, link_b.connected_account_id])
+    assert page.total_items == 2
+    assert page.total_pages == 1
+    assert page.current_page == 1
+    assert page.next_cursor is None
+    for item in page.items:
+        assert item.status == "INITIATED"
+        assert item.toolkit.slug == TOOLKIT
+        assert item.user_id in (user_a, user_b)
+        assert item.is_disabled is False
+        assert AUTH_CONFIG_ID_RE.match(item.auth_config.id)
+        parse_iso(item.created_at)
+        parse_iso(item.updated_at)
+
+    only_a = client.connected_accounts.list(user_ids=[user_a])
+    assert ids_of(only_a.items) == [link_a.connected_account_id]
+
+    active = client.connected_accounts.list(user_ids=[user_a, user_b], statuses=["ACTIVE"])
+    assert active.items == []
+    assert active.total_items == 0
+
+    several = client.connected_accounts.list(user_ids=[user_a], statuses=["ACTIVE", "INITIATED"])
+    assert ids_of(several.items) == [link_a.connected_account_id]
+
+    by_id = client.connected_accounts.list(connected_account_ids=[link_b.connected_account_id])
+    assert ids_of(by_id.items) == [link_b.connected_account_id]
+
+
+def test_connected_accounts_list_paginates_with_cursor(client: Composio, make_link: Callable[..., Any]) -> None:
+    user_id = new_user_id()
+    session, first = make_link(user_id)
+    created = [first.connected_account_id]
+    for _ in range(2):
+        created.append(make_link(session=session)[1].connected_account_id)
+
+    first_page = client.connected_accounts.list(user_ids=[user_id], limit=1)
+    assert len(first_page.items) == 1
+    assert first_page.total_items == 3
+    assert first_page.total_pages == 3
+    assert first_page.current_page == 1
+    assert first_page.next_cursor, "a first page of 1 out of 3 has no next_cursor"
+
+    seen = ids_of(list_all(client, user_ids=[user_id], limit=1))
+    assert len(seen) == len(set(seen)), f"duplicates while paginating: {seen}"
+    assert sorted(seen) == sorted(created)
+
+
+def test_connected_accounts_list_order(client: Composio, make_link: Callable[..., Any]) -> None:
+    user_id = new_user_id()
+    session, first = make_link(user_id)
+    second = make_link(session=session)[1]
+    third = make_link(session=session)[1]
+    created = [first.connected_account_id, second.connected_account_id, third.connected_account_id]
+
+    default = client.connected_accounts.list(user_ids=[user_id])
+    assert ids_of(default.items) == list(reversed(created)), "default order is not created_at desc"
+    ascending = client.connected_accounts.list(user_ids=[user_id], order_by="created_at", order_direction="asc")
+    assert ids_of(ascending.items) == created
+    # Cursor pagination keeps the requested order.
+    assert ids_of(list_all(client, user_ids=[user_id], limit=2, order_direction="asc")) == created
+
+
+@needs_account_type
+@needs_experimental
+def test_connected_accounts_list_account_type(client: Composio, make_session: Callable[..., Any]) -> None:
+    user_id = new_user_id()
+    session = make_session(user_id)
+    private = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    shared = client.tool_router.session.link(
+        session.session_id, toolkit=TOOLKIT,
+        experimental={"account_type": "SHARED", "acl_config_for_shared": {"allow_all_users": True}})
+
+    default = client.connected_accounts.list(user_ids=[user_id])
+    assert ids_of(default.items) == [private.connected_account_id], "default list must exclude SHARED"
+    only_private = client.connected_accounts.list(user_ids=[user_id], account_type="PRIVATE")
+    assert ids_of(only_private.items) == [private.connected_account_id]
+    only_shared = client.connected_accounts.list(user_ids=[user_id], account_type="SHARED")
+    assert ids_of(only_shared.items) == [shared.connected_account_id]
+    both = client.connected_accounts.list(user_ids=[user_id], account_type="ALL")
+    assert sorted(ids_of(both.items)) == sorted([private.connected_account_id, shared.connected_account_id])
+    assert both.total_items == 2
+
+
+def test_connected_account_delete(client: Composio, make_link: Callable[..., Any]) -> None:
+    user_id = new_user_id()
+    _, link = make_link(user_id)
+    account_id = link.connected_account_id
+
+    raw = client.connected_accounts.with_raw_response.delete(account_id)
+    assert raw.status_code == 200
+    assert raw.parse().success is True
+
+    with pytest.raises(NotFoundError) as info:
+        client.connected_accounts.retrieve(account_id)
+    assert_error(info.value, 404)
+    assert client.connected_accounts.list(user_ids=[user_id]).items == []
+    with pytest.raises(NotFoundError) as info:
+        client.connected_accounts.delete(account_id)
+    assert_error(info.value, 404)
+
+
+def test_connected_account_retrieve_unknown_and_malformed(client: Composio) -> None:
+    with pytest.raises(NotFoundError) as info:
+        client.connected_accounts.retrieve(UNKNOWN_ACCOUNT_ID)
+    assert_error(info.value, 404)
+    with pytest.raises(BadRequestError) as info:
+        client.connected_accounts.retrieve("not-an-account")
+    assert_error(info.value, 400)
+
+
+# --------------------------------------------------------------------------------------------
+# §7.5 POST connected_accounts/link
+# --------------------------------------------------------------------------------------------
+
+
+def test_link_create(client: Composio, auth_config_id: str) -> None:
+    user_id = new_user_id()
+    before = dt.datetime.now(dt.timezone.utc)
+    raw = client.link.with_raw_response.create(
+        auth_config_id=auth_config_id, user_id=user_id, callback_url=CALLBACK_URL)
+    assert raw.status_code == 201
+    link = raw.parse()
+    assert ACCOUNT_ID_RE.match(link.connected_account_id), link.connected_account_id
+    assert LINK_TOKEN_RE.match(link.link_token), link.link_token
+    assert link.redirect_url == f"{BASE_URL}/link/{link.link_token}"
+    expires_at = parse_iso(link.expires_at)
+    # Default link lifetime is 10 minutes; allow for clock skew between server and test.
+    assert before + dt.timedelta(minutes=8) < expires_at < before + dt.timedelta(minutes=12), link.expires_at
+
+    account = client.connected_accounts.retrieve(link.connected_account_id)
+    assert account.status == "INITIATED"
+    assert account.auth_config.id == auth_config_id
+    assert account.user_id == user_id
+    assert account.toolkit.slug == TOOLKIT
+
+
+def test_link_create_without_callback_url(client: Composio, auth_config_id: str) -> None:
+    link = client.link.create(auth_config_id=auth_config_id, user_id=new_user_id())
+    assert ACCOUNT_ID_RE.match(link.connected_account_id)
+    assert link.redirect_url == f"{BASE_URL}/link/{link.link_token}"
+
+
+def test_link_create_unknown_auth_config(client: Composio) -> None:
+    with pytest.raises(NotFoundError) as info:
+        client.link.create(auth_config_id=UNKNOWN_AUTH_CONFIG_ID, user_id=new_user_id())
+    assert_error(info.value, 404)
+
+
+def test_link_create_rejects_callback_off_the_allowlist(client: Composio, auth_config_id: str) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.link.create(auth_config_id=auth_config_id, user_id=new_user_id(),
+                           callback_url="https://evil.example.net/cb")
+    err = assert_error(info.value, 400)
+    assert mentions(err, "callback_url"), err
+
+
+@needs_experimental
+def test_link_create_alias_and_shared(client: Composio, auth_config_id: str) -> None:
+    link = client.link.create(
+        auth_config_id=auth_config_id, user_id=new_user_id(), alias="work", callback_url=CALLBACK_URL,
+        experimental={"account_type": "SHARED", "acl_config_for_shared": SHARED_ACL})
+    assert link.experimental is not None
+    assert link.experimental.account_type == "SHARED"
+    assert link.experimental.acl_config_for_shared is not None
+    assert link.experimental.acl_config_for_shared.allowed_user_ids == ["u2"]
+    assert link.experimental.acl_config_for_shared.not_allowed_user_ids == ["u3"]
+    assert link.experimental.acl_config_for_shared.allow_all_users is False
+    account = client.connected_accounts.retrieve(link.connected_account_id)
+    assert account.alias == "work"
+
+
+# --------------------------------------------------------------------------------------------
+# §3 errors as typed exceptions
+# --------------------------------------------------------------------------------------------
+
+
+def test_unknown_session_is_not_found(client: Composio) -> None:
+    with pytest.raises(NotFoundError) as info:
+        client.tool_router.session.retrieve(UNKNOWN_SESSION_ID)
+    assert_error(info.value, 404)
+    with pytest.raises(NotFoundError) as info:
+        client.tool_router.session.link(UNKNOWN_SESSION_ID, toolkit=TOOLKIT)
+    assert_error(info.value, 404)
+
+
+@pytest.mark.parametrize("session_id", ["not-a-session", "trs_short", "ca_AAAAAAAAAAAA"])
+def test_malformed_session_id_is_bad_request(client: Composio, session_id: str) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.retrieve(session_id)
+    assert_error(info.value, 400, message_contains="trs_")
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.link(session_id, toolkit=TOOLKIT)
+    assert_error(info.value, 400)
+
+
+def test_unknown_toolkit_slug_on_session_create(client: Composio) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.create(
+            user_id=new_user_id(), toolkits={"enable": [TOOLKIT, "nosuchtoolkit-compat"]},
+            manage_connections={"enable": True})
+    err = assert_error(info.value, 400, code=4305, slug="ToolRouterV2_InvalidToolkitSlugs")
+    assert "nosuchtoolkit-compat" in err["message"], err
+
+
+def test_wrong_api_key_is_unauthenticated() -> None:
+    wrong_key = "ak_compatWrongKeyDoesNotExist0000"
+    bad = Composio(base_url=BASE_URL, api_key=wrong_key, max_retries=0)
+    with pytest.raises(AuthenticationError) as info:
+        bad.tool_router.session.retrieve(UNKNOWN_SESSION_ID)
+    err = assert_error(info.value, 401, code=801, slug="APIKey_InvalidAPIKey")
+    assert wrong_key not in str(info.value.body), "the rejected key is echoed back in full"
+    assert err["message"]
+    with pytest.raises(AuthenticationError) as info:
+        bad.connected_accounts.list()
+    assert_error(info.value, 401)
+
+
+def test_missing_api_key_is_unauthenticated(client: Composio) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        client.connected_accounts.list(extra_headers={"x-api-key": omit})
+    assert_error(info.value, 401)
+
+
+def test_other_project_cannot_see_sessions_or_accounts(client: Composio, other_client: Composio,
+                                                       make_link: Callable[..., Any], auth_config_id: str) -> None:
+    user_id = new_user_id()
+    session, link = make_link(user_id)
+    account_id = link.connected_account_id
+
+    with pytest.raises(NotFoundError) as info:
+        other_client.tool_router.session.retrieve(session.session_id)
+    assert_error(info.value, 404)
+    with pytest.raises(NotFoundError) as info:
+        other_client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    assert_error(info.value, 404)
+    with pytest.raises(NotFoundError) as info:
+        other_client.connected_accounts.retrieve(account_id)
+    assert_error(info.value, 404)
+    with pytest.raises(NotFoundError) as info:
+        other_client.connected_accounts.delete(account_id)
+    assert_error(info.value, 404)
+    listed = other_client.connected_accounts.list(user_ids=[user_id])
+    assert listed.items == [] and listed.total_items == 0
+    listed = other_client.connected_accounts.list(connected_account_ids=[account_id])
+    assert listed.items == []
+    with pytest.raises(NotFoundError) as info:
+        other_client.link.create(auth_config_id=auth_config_id, user_id=user_id)
+    assert_error(info.value, 404)
+
+    # Nothing the other project tried touched the account.
+    assert client.connected_accounts.retrieve(account_id).status == "INITIATED"
+    assert client.tool_router.session.retrieve(session.session_id).session_id == session.session_id
+
+
+@needs_alias
+def test_duplicate_alias_is_conflict(client: Composio, make_session: Callable[..., Any]) -> None:
+    session = make_session()
+    first = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, alias="work")
+    assert ACCOUNT_ID_RE.match(first.connected_account_id)
+    with pytest.raises(ConflictError) as info:
+        client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, alias="work")
+    assert_error(info.value, 409)
+    # §1/§12.7: clients retry 409 unless told not to; a duplicate must not be replayed.
+    assert info.value.response.headers.get("x-should-retry") == "false", dict(info.value.response.headers)
+    # Another alias for the same user and toolkit is fine.
+    other = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, alias="personal")
+    assert other.connected_account_id != first.connected_account_id
+    assert client.connected_accounts.retrieve(first.connected_account_id).alias == "work"
+
+
+@needs_alias
+def test_alias_is_unique_across_link_endpoints(client: Composio, make_session: Callable[..., Any],
+                                               auth_config_id: str) -> None:
+    user_id = new_user_id()
+    client.link.create(auth_config_id=auth_config_id, user_id=user_id, alias="shared-alias")
+    session = make_session(user_id)
+    with pytest.raises(ConflictError) as info:
+        client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, alias="shared-alias")
+    assert_error(info.value, 409)
+    # The same alias for a different user is not a conflict.
+    other = make_session()
+    assert client.tool_router.session.link(other.session_id, toolkit=TOOLKIT, alias="shared-alias")
+
+
+
+def test_project_api_key_format() -> None:
+    """`authlink api-key create` hands out Composio-style project keys (§2)."""
+    assert API_KEY.startswith("ak_"), "project API keys are `ak_…`"
+    assert len(API_KEY) >= 3 + 22, "a project key carries at least 128 bits"
