@@ -21,15 +21,8 @@ use crate::domain::ToolkitSlug;
 const EMBEDDED_YAML: &str = include_str!("../catalog/toolkits.yaml");
 
 /// Authorization parameters the broker sets itself; a catalog entry may not override them.
-const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "scope",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-];
+const RESERVED_AUTHORIZATION_PARAMS: &[&str] =
+    &["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method"];
 
 /// Every known provider, keyed by slug.
 #[derive(Debug, Clone)]
@@ -92,18 +85,9 @@ pub enum CatalogError {
     #[error("toolkit `{slug}`: duplicate slug (each slug may appear once)")]
     DuplicateSlug { slug: ToolkitSlug },
     #[error("toolkit `{slug}`: field `{field}`: invalid URL {url:?}: {reason}")]
-    InvalidUrl {
-        slug: ToolkitSlug,
-        field: &'static str,
-        url: String,
-        reason: String,
-    },
+    InvalidUrl { slug: ToolkitSlug, field: &'static str, url: String, reason: String },
     #[error("toolkit `{slug}`: field `{field}`: {reason}")]
-    InvalidField {
-        slug: ToolkitSlug,
-        field: &'static str,
-        reason: String,
-    },
+    InvalidField { slug: ToolkitSlug, field: &'static str, reason: String },
 }
 
 /// The document's shape; entries are kept as YAML values so each can be reported by slug.
@@ -127,9 +111,7 @@ impl Catalog {
             let provider = parse_entry(index, value)?;
             validate(&provider)?;
             if providers.contains_key(&provider.slug) {
-                return Err(CatalogError::DuplicateSlug {
-                    slug: provider.slug,
-                });
+                return Err(CatalogError::DuplicateSlug { slug: provider.slug });
             }
             providers.insert(provider.slug.clone(), provider);
         }
@@ -166,27 +148,16 @@ fn parse_entry(index: usize, value: serde_yaml::Value) -> Result<Provider, Catal
     };
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let location = if path.is_empty() || path == "." {
-            String::new()
-        } else {
-            format!("field `{path}`: ")
-        };
-        CatalogError::Entry {
-            entry,
-            location,
-            message: error.into_inner().to_string(),
-        }
+        let location = if path.is_empty() || path == "." { String::new() } else { format!("field `{path}`: ") };
+        CatalogError::Entry { entry, location, message: error.into_inner().to_string() }
     })
 }
 
 /// Checks what serde cannot: URL shape, placeholders, scopes and parameters.
 fn validate(provider: &Provider) -> Result<(), CatalogError> {
     let slug = &provider.slug;
-    let invalid = |field: &'static str, reason: String| CatalogError::InvalidField {
-        slug: slug.clone(),
-        field,
-        reason,
-    };
+    let invalid =
+        |field: &'static str, reason: String| CatalogError::InvalidField { slug: slug.clone(), field, reason };
 
     if provider.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty".into()));
@@ -195,23 +166,14 @@ fn validate(provider: &Provider) -> Result<(), CatalogError> {
     let mut declared = BTreeSet::new();
     for field in &provider.required_fields {
         if !is_identifier(field) {
-            return Err(invalid(
-                "required_fields",
-                format!("{field:?} must match [a-z][a-z0-9_]*"),
-            ));
+            return Err(invalid("required_fields", format!("{field:?} must match [a-z][a-z0-9_]*")));
         }
         if !declared.insert(field.as_str()) {
-            return Err(invalid(
-                "required_fields",
-                format!("{field:?} is listed twice"),
-            ));
+            return Err(invalid("required_fields", format!("{field:?} is listed twice")));
         }
     }
 
-    for (field, url) in [
-        ("authorization_url", &provider.authorization_url),
-        ("token_url", &provider.token_url),
-    ] {
+    for (field, url) in [("authorization_url", &provider.authorization_url), ("token_url", &provider.token_url)] {
         check_url(url, &declared).map_err(|reason| CatalogError::InvalidUrl {
             slug: slug.clone(),
             field,
@@ -235,31 +197,19 @@ fn validate(provider: &Provider) -> Result<(), CatalogError> {
     let mut seen = BTreeSet::new();
     for scope in &provider.default_scopes {
         if scope.is_empty() || scope.chars().any(char::is_whitespace) {
-            return Err(invalid(
-                "default_scopes",
-                format!("{scope:?} must be non-empty and contain no whitespace"),
-            ));
+            return Err(invalid("default_scopes", format!("{scope:?} must be non-empty and contain no whitespace")));
         }
         if scope.contains(separator.as_str()) {
-            return Err(invalid(
-                "default_scopes",
-                format!("{scope:?} contains the scope separator {separator:?}"),
-            ));
+            return Err(invalid("default_scopes", format!("{scope:?} contains the scope separator {separator:?}")));
         }
         if !seen.insert(scope.as_str()) {
-            return Err(invalid(
-                "default_scopes",
-                format!("{scope:?} is listed twice"),
-            ));
+            return Err(invalid("default_scopes", format!("{scope:?} is listed twice")));
         }
     }
 
     for (key, value) in &provider.extra_authorization_params {
         if key.trim().is_empty() {
-            return Err(invalid(
-                "extra_authorization_params",
-                "parameter names must not be empty".into(),
-            ));
+            return Err(invalid("extra_authorization_params", "parameter names must not be empty".into()));
         }
         if RESERVED_AUTHORIZATION_PARAMS.contains(&key.as_str()) {
             return Err(invalid(
@@ -268,10 +218,7 @@ fn validate(provider: &Provider) -> Result<(), CatalogError> {
             ));
         }
         if value.is_empty() {
-            return Err(invalid(
-                "extra_authorization_params",
-                format!("`{key}` has an empty value"),
-            ));
+            return Err(invalid("extra_authorization_params", format!("`{key}` has an empty value")));
         }
     }
     Ok(())
@@ -294,9 +241,7 @@ fn check_url(raw: &str, declared: &BTreeSet<&str>) -> Result<(), String> {
             return Err(format!("placeholder {{{name}}} must match [a-z][a-z0-9_]*"));
         }
         if !declared.contains(name) {
-            return Err(format!(
-                "placeholder {{{name}}} is not listed in required_fields"
-            ));
+            return Err(format!("placeholder {{{name}}} is not listed in required_fields"));
         }
         filled.push_str("placeholder");
         rest = &after[close + 1..];
@@ -382,9 +327,7 @@ toolkits:
 ";
 
     fn err(yaml: &str) -> String {
-        Catalog::from_yaml(yaml)
-            .expect_err("catalog should be rejected")
-            .to_string()
+        Catalog::from_yaml(yaml).expect_err("catalog should be rejected").to_string()
     }
 
     #[test]
@@ -393,14 +336,8 @@ toolkits:
         assert!(catalog.len() >= 30, "only {} toolkits", catalog.len());
         assert!(!catalog.is_empty());
         for required in REQUIRED {
-            assert!(
-                catalog.contains(&slug(required)),
-                "missing required toolkit {required}"
-            );
-            assert_eq!(
-                catalog.get(&slug(required)).unwrap().slug.as_str(),
-                required
-            );
+            assert!(catalog.contains(&slug(required)), "missing required toolkit {required}");
+            assert_eq!(catalog.get(&slug(required)).unwrap().slug.as_str(), required);
         }
         assert!(catalog.get(&slug("no-such-toolkit")).is_none());
         // Lookups go through the slug type, so differently-cased input finds the same entry.
@@ -422,30 +359,17 @@ toolkits:
     fn every_entry_is_complete() {
         for p in catalog().iter() {
             let s = p.slug.as_str();
-            assert!(
-                p.authorization_url.starts_with("https://"),
-                "{s}: authorization_url"
-            );
+            assert!(p.authorization_url.starts_with("https://"), "{s}: authorization_url");
             assert!(p.token_url.starts_with("https://"), "{s}: token_url");
             assert!(!p.scope_separator.is_empty(), "{s}: scope_separator");
-            assert!(
-                !p.name.is_empty() && !p.description.is_empty(),
-                "{s}: name/description"
-            );
+            assert!(!p.name.is_empty() && !p.description.is_empty(), "{s}: name/description");
             if SCOPELESS.contains(&s) {
-                assert!(
-                    p.default_scopes.is_empty(),
-                    "{s} is listed as scopeless but has scopes"
-                );
+                assert!(p.default_scopes.is_empty(), "{s} is listed as scopeless but has scopes");
             } else {
                 assert!(!p.default_scopes.is_empty(), "{s}: default_scopes is empty");
             }
             let placeholders = p.authorization_url.contains('{') || p.token_url.contains('{');
-            assert_eq!(
-                placeholders,
-                !p.required_fields.is_empty(),
-                "{s}: placeholders vs required_fields"
-            );
+            assert_eq!(placeholders, !p.required_fields.is_empty(), "{s}: placeholders vs required_fields");
         }
     }
 
@@ -453,33 +377,21 @@ toolkits:
     fn google_entries_ask_for_offline_access() {
         let google: Vec<Provider> = catalog()
             .iter()
-            .filter(|p| {
-                p.authorization_url
-                    .starts_with("https://accounts.google.com/")
-            })
+            .filter(|p| p.authorization_url.starts_with("https://accounts.google.com/"))
             .cloned()
             .collect();
         let slugs: Vec<&str> = google.iter().map(|p| p.slug.as_str()).collect();
         for expected in ["gmail", "googlecalendar", "googledrive"] {
-            assert!(
-                slugs.contains(&expected),
-                "{expected} is not a Google entry"
-            );
+            assert!(slugs.contains(&expected), "{expected} is not a Google entry");
         }
         for p in &google {
             assert_eq!(
-                p.extra_authorization_params
-                    .get("access_type")
-                    .map(String::as_str),
+                p.extra_authorization_params.get("access_type").map(String::as_str),
                 Some("offline"),
                 "{}",
                 p.slug
             );
-            assert_eq!(
-                p.token_url, "https://oauth2.googleapis.com/token",
-                "{}",
-                p.slug
-            );
+            assert_eq!(p.token_url, "https://oauth2.googleapis.com/token", "{}", p.slug);
         }
     }
 
@@ -489,18 +401,9 @@ toolkits:
         let get = |s: &str| catalog.get(&slug(s)).unwrap().clone();
         assert_eq!(get("slack").scope_separator, ",");
         assert_eq!(get("notion").client_auth, ClientAuth::ClientSecretBasic);
+        assert_eq!(get("notion").extra_authorization_params.get("owner").map(String::as_str), Some("user"));
         assert_eq!(
-            get("notion")
-                .extra_authorization_params
-                .get("owner")
-                .map(String::as_str),
-            Some("user")
-        );
-        assert_eq!(
-            get("jira")
-                .extra_authorization_params
-                .get("audience")
-                .map(String::as_str),
+            get("jira").extra_authorization_params.get("audience").map(String::as_str),
             Some("api.atlassian.com")
         );
         assert_eq!(get("zendesk").required_fields, ["subdomain"]);
@@ -513,157 +416,93 @@ toolkits:
         let catalog = Catalog::from_yaml(VALID).unwrap();
         let acme = catalog.get(&slug("acme")).unwrap();
         assert_eq!(acme.client_auth, ClientAuth::ClientSecretPost);
-        assert!(
-            acme.description.is_empty() && acme.logo.is_none() && acme.required_fields.is_empty()
-        );
+        assert!(acme.description.is_empty() && acme.logo.is_none() && acme.required_fields.is_empty());
         assert!(Catalog::from_yaml("toolkits: []\n").unwrap().is_empty());
     }
 
     #[test]
     fn rejects_duplicate_slugs_including_by_case() {
-        let second = VALID
-            .replace("toolkits:\n", "")
-            .replace("slug: acme", "slug: ACME");
+        let second = VALID.replace("toolkits:\n", "").replace("slug: acme", "slug: ACME");
         let message = err(&format!("{VALID}{second}"));
-        assert!(
-            message.contains("`acme`") && message.contains("duplicate slug"),
-            "{message}"
-        );
+        assert!(message.contains("`acme`") && message.contains("duplicate slug"), "{message}");
     }
 
     #[test]
     fn rejects_non_https_urls() {
-        let message = err(&VALID.replace(
-            "https://acme.example/oauth/token",
-            "http://acme.example/oauth/token",
-        ));
+        let message = err(&VALID.replace("https://acme.example/oauth/token", "http://acme.example/oauth/token"));
         assert!(
-            message.contains("`acme`")
-                && message.contains("`token_url`")
-                && message.contains("https"),
+            message.contains("`acme`") && message.contains("`token_url`") && message.contains("https"),
             "{message}"
         );
 
-        let message =
-            err(&VALID.replace("https://acme.example/oauth/authorize", "/oauth/authorize"));
-        assert!(
-            message.contains("`acme`") && message.contains("`authorization_url`"),
-            "{message}"
-        );
+        let message = err(&VALID.replace("https://acme.example/oauth/authorize", "/oauth/authorize"));
+        assert!(message.contains("`acme`") && message.contains("`authorization_url`"), "{message}");
     }
 
     #[test]
     fn rejects_unknown_client_auth() {
         let message = err(&VALID.replace("client_secret_post", "client_secret_jwt"));
-        assert!(
-            message.contains("`acme`") && message.contains("`client_auth`"),
-            "{message}"
-        );
+        assert!(message.contains("`acme`") && message.contains("`client_auth`"), "{message}");
         assert!(message.contains("client_secret_jwt"), "{message}");
     }
 
     #[test]
     fn rejects_missing_fields() {
         let message = err(&VALID.replace("    token_url: https://acme.example/oauth/token\n", ""));
-        assert!(
-            message.contains("`acme`") && message.contains("token_url"),
-            "{message}"
-        );
+        assert!(message.contains("`acme`") && message.contains("token_url"), "{message}");
 
         let message = err(&VALID.replace("  - slug: acme\n    name: Acme", "  - name: Acme"));
-        assert!(
-            message.contains("toolkits[0]") && message.contains("slug"),
-            "{message}"
-        );
+        assert!(message.contains("toolkits[0]") && message.contains("slug"), "{message}");
     }
 
     #[test]
     fn rejects_unknown_fields() {
-        let message = err(&VALID.replace(
-            "    pkce: true\n",
-            "    pkce: true\n    extra_authorisation_params: {}\n",
-        ));
-        assert!(
-            message.contains("`acme`") && message.contains("extra_authorisation_params"),
-            "{message}"
-        );
+        let message = err(&VALID.replace("    pkce: true\n", "    pkce: true\n    extra_authorisation_params: {}\n"));
+        assert!(message.contains("`acme`") && message.contains("extra_authorisation_params"), "{message}");
     }
 
     #[test]
     fn rejects_empty_scope_separator() {
         let message = err(&VALID.replace("scope_separator: \" \"", "scope_separator: \"\""));
-        assert!(
-            message.contains("`acme`") && message.contains("`scope_separator`"),
-            "{message}"
-        );
+        assert!(message.contains("`acme`") && message.contains("`scope_separator`"), "{message}");
     }
 
     #[test]
     fn rejects_scopes_containing_the_separator() {
         let message = err(&VALID.replace("[read]", "[\"read write\"]"));
-        assert!(
-            message.contains("`acme`") && message.contains("`default_scopes`"),
-            "{message}"
-        );
+        assert!(message.contains("`acme`") && message.contains("`default_scopes`"), "{message}");
     }
 
     #[test]
     fn placeholders_must_be_declared() {
-        let tenant = VALID.replace(
-            "https://acme.example/oauth/token",
-            "https://{subdomain}.acme.example/oauth/token",
-        );
+        let tenant = VALID.replace("https://acme.example/oauth/token", "https://{subdomain}.acme.example/oauth/token");
         let message = err(&tenant);
         assert!(
-            message.contains("`acme`")
-                && message.contains("`token_url`")
-                && message.contains("required_fields"),
+            message.contains("`acme`") && message.contains("`token_url`") && message.contains("required_fields"),
             "{message}"
         );
 
         let declared = format!("{tenant}    required_fields: [subdomain]\n");
         let catalog = Catalog::from_yaml(&declared).unwrap();
-        assert_eq!(
-            catalog.get(&slug("acme")).unwrap().required_fields,
-            ["subdomain"]
-        );
+        assert_eq!(catalog.get(&slug("acme")).unwrap().required_fields, ["subdomain"]);
 
-        let message = err(&VALID.replace(
-            "https://acme.example/oauth/token",
-            "https://{subdomain.acme.example/oauth/token",
-        ));
-        assert!(
-            message.contains("`token_url`") && message.contains("unclosed"),
-            "{message}"
-        );
+        let message =
+            err(&VALID.replace("https://acme.example/oauth/token", "https://{subdomain.acme.example/oauth/token"));
+        assert!(message.contains("`token_url`") && message.contains("unclosed"), "{message}");
     }
 
     #[test]
     fn rejects_reserved_authorization_params() {
-        let message = err(&format!(
-            "{VALID}    extra_authorization_params: {{redirect_uri: https://evil.example}}\n"
-        ));
-        assert!(
-            message.contains("`acme`") && message.contains("`extra_authorization_params`"),
-            "{message}"
-        );
+        let message = err(&format!("{VALID}    extra_authorization_params: {{redirect_uri: https://evil.example}}\n"));
+        assert!(message.contains("`acme`") && message.contains("`extra_authorization_params`"), "{message}");
         assert!(message.contains("redirect_uri"), "{message}");
     }
 
     #[test]
     fn rejects_invalid_slugs_and_bad_documents() {
         let message = err(&VALID.replace("slug: acme", "slug: \"ac me\""));
-        assert!(
-            message.contains("`ac me`") && message.contains("`slug`"),
-            "{message}"
-        );
-        assert!(matches!(
-            Catalog::from_yaml("toolkits: [").unwrap_err(),
-            CatalogError::Yaml(_)
-        ));
-        assert!(matches!(
-            Catalog::from_yaml("providers: []\n").unwrap_err(),
-            CatalogError::Yaml(_)
-        ));
+        assert!(message.contains("`ac me`") && message.contains("`slug`"), "{message}");
+        assert!(matches!(Catalog::from_yaml("toolkits: [").unwrap_err(), CatalogError::Yaml(_)));
+        assert!(matches!(Catalog::from_yaml("providers: []\n").unwrap_err(), CatalogError::Yaml(_)));
     }
 }

@@ -128,9 +128,10 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     let store = connect(&cmd.db).await?;
     let sealer = Sealer::new(&key, &[]);
     let settings = Settings::from_args(&cmd.serve);
-    let listener = TcpListener::bind(cmd.serve.listen)
-        .await
-        .map_err(|source| CliError::Io { context: format!("AUTHLINK_LISTEN: cannot bind {}", cmd.serve.listen), source })?;
+    let listener = TcpListener::bind(cmd.serve.listen).await.map_err(|source| CliError::Io {
+        context: format!("AUTHLINK_LISTEN: cannot bind {}", cmd.serve.listen),
+        source,
+    })?;
     tracing::info!(
         listen = %cmd.serve.listen,
         public_url = %settings.public_base,

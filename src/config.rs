@@ -102,12 +102,10 @@ impl FromStr for EncryptionKey {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bytes = STANDARD
-            .decode(s.trim())
-            .map_err(|_| "must be base64 (try `openssl rand -base64 32`)".to_owned())?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("must decode to 32 bytes, got {}", b.len()))?;
+        let bytes =
+            STANDARD.decode(s.trim()).map_err(|_| "must be base64 (try `openssl rand -base64 32`)".to_owned())?;
+        let key: [u8; 32] =
+            bytes.try_into().map_err(|b: Vec<u8>| format!("must decode to 32 bytes, got {}", b.len()))?;
         Ok(Self(key))
     }
 }

@@ -66,7 +66,9 @@ pub enum ApiError {
     NoApiKey,
     #[error("Invalid API key: {0}")]
     InvalidApiKey(String),
-    #[error("Multiple authentication modes were provided; send exactly one of x-api-key, x-user-api-key, x-org-api-key.")]
+    #[error(
+        "Multiple authentication modes were provided; send exactly one of x-api-key, x-user-api-key, x-org-api-key."
+    )]
     MultipleAuthModes,
     #[error("{0} is not supported by authlink; send a project key in x-api-key.")]
     UnsupportedAuthMode(&'static str),
@@ -116,17 +118,13 @@ impl ApiError {
             Self::InvalidToolkitSlugs(_) => (S::BAD_REQUEST, 4305, "ToolRouterV2_InvalidToolkitSlugs"),
             Self::ToolkitNotEnabled { .. } => (S::BAD_REQUEST, 4306, "ToolRouterV2_ToolkitNotEnabled"),
             Self::NoManagedAuth(_) => (S::BAD_REQUEST, 4308, "ToolRouterV2_NoManagedAuth"),
-            Self::InvalidConnectedAccountIds(_) => {
-                (S::BAD_REQUEST, 4309, "ToolRouterV2_InvalidConnectedAccountIds")
-            }
+            Self::InvalidConnectedAccountIds(_) => (S::BAD_REQUEST, 4309, "ToolRouterV2_InvalidConnectedAccountIds"),
             Self::InvalidAuthConfig(_) => (S::BAD_REQUEST, 1900, "AuthConfig_BadRequest"),
             Self::AclOnlyForShared => (S::BAD_REQUEST, 4310, "ConnectedAccount_AclOnlyForShared"),
             Self::InvalidId(_) => (S::BAD_REQUEST, 4300, "ToolRouterV2_BadRequest"),
             Self::NoApiKey => (S::UNAUTHORIZED, 906, "Auth_NoAuthProvided"),
             Self::InvalidApiKey(_) => (S::UNAUTHORIZED, 801, "APIKey_InvalidAPIKey"),
-            Self::MultipleAuthModes | Self::UnsupportedAuthMode(_) => {
-                (S::UNAUTHORIZED, 10401, "HTTP_Unauthorized")
-            }
+            Self::MultipleAuthModes | Self::UnsupportedAuthMode(_) => (S::UNAUTHORIZED, 10401, "HTTP_Unauthorized"),
             Self::SessionNotFound(_) => (S::NOT_FOUND, 4304, "ToolRouterV2_SessionNotFound"),
             Self::ConnectedAccountNotFound(_) => (S::NOT_FOUND, 1803, "ConnectedAccount_NotFound"),
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),

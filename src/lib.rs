@@ -23,8 +23,7 @@ use tokio::net::TcpListener;
 pub use http::app;
 
 use crate::{
-    api_keys::ApiKeyCache, catalog::Catalog, config::ServeArgs, crypto::Sealer, domain::CallbackAllowlist,
-    store::Store,
+    api_keys::ApiKeyCache, catalog::Catalog, config::ServeArgs, crypto::Sealer, domain::CallbackAllowlist, store::Store,
 };
 
 /// Runtime settings the services read.

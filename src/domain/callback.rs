@@ -62,9 +62,7 @@ impl Prefix {
 /// Path segments without the empty one a trailing slash leaves, so `/cb/` and `/cb` are the same
 /// prefix and `/cb` never matches `/cbevil`.
 fn segments(url: &Url) -> Vec<String> {
-    url.path_segments()
-        .map(|s| s.filter(|seg| !seg.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default()
+    url.path_segments().map(|s| s.filter(|seg| !seg.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -85,12 +83,7 @@ impl FromStr for CallbackAllowlist {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(Prefix::parse)
-            .collect::<Result<_, _>>()
-            .map(Self)
+        s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Prefix::parse).collect::<Result<_, _>>().map(Self)
     }
 }
 
@@ -120,11 +113,7 @@ impl CallbackAllowlist {
         if self.0.is_empty() {
             return if is_loopback(&url) { Ok(CallbackUrl(url)) } else { Err(CallbackError::NotLoopback) };
         }
-        if self.0.iter().any(|p| p.matches(&url)) {
-            Ok(CallbackUrl(url))
-        } else {
-            Err(CallbackError::NotAllowed)
-        }
+        if self.0.iter().any(|p| p.matches(&url)) { Ok(CallbackUrl(url)) } else { Err(CallbackError::NotAllowed) }
     }
 }
 
@@ -168,10 +157,21 @@ mod tests {
     #[test]
     fn empty_allowlist_accepts_only_loopback() {
         let l = CallbackAllowlist::default();
-        for ok in ["http://localhost:3000/cb", "http://127.0.0.1/cb", "http://127.8.9.1:1/x", "http://[::1]:80/", "http://app.localhost/cb"] {
+        for ok in [
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "http://127.8.9.1:1/x",
+            "http://[::1]:80/",
+            "http://app.localhost/cb",
+        ] {
             assert!(l.check(ok).is_ok(), "{ok}");
         }
-        for bad in ["https://evil.example/cb", "http://localhost.evil.com/cb", "http://10.0.0.1/cb", "http://127.0.0.1.nip.io/"] {
+        for bad in [
+            "https://evil.example/cb",
+            "http://localhost.evil.com/cb",
+            "http://10.0.0.1/cb",
+            "http://127.0.0.1.nip.io/",
+        ] {
             assert_eq!(l.check(bad), Err(CallbackError::NotLoopback), "{bad}");
         }
     }

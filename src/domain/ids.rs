@@ -11,9 +11,7 @@ const NANOID_LEN: usize = 12;
 
 /// Generates a 12-character nanoid. 64 symbols map exactly onto 6 random bits, so no bias.
 fn nanoid() -> String {
-    (0..NANOID_LEN)
-        .map(|_| ALPHABET[OsRng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..NANOID_LEN).map(|_| ALPHABET[OsRng.gen_range(0..ALPHABET.len())] as char).collect()
 }
 
 fn is_nanoid(s: &str) -> bool {
@@ -115,7 +113,9 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in ["", "trs_", "trs_short", "trs_0xJb8Y4nexHE1", "ca_0xJb8Y4nexHE", "trs_0xJb8Y4nex E", "TRS_0xJb8Y4nexHE"] {
+        for bad in
+            ["", "trs_", "trs_short", "trs_0xJb8Y4nexHE1", "ca_0xJb8Y4nexHE", "trs_0xJb8Y4nex E", "TRS_0xJb8Y4nexHE"]
+        {
             let err = SessionId::parse(bad).unwrap_err();
             assert!(err.to_string().contains("trs_ prefix format"), "{bad}: {err}");
         }

@@ -17,15 +17,8 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
-    pub const ALL: [AccountStatus; 7] = [
-        Self::Initializing,
-        Self::Initiated,
-        Self::Active,
-        Self::Failed,
-        Self::Expired,
-        Self::Inactive,
-        Self::Revoked,
-    ];
+    pub const ALL: [AccountStatus; 7] =
+        [Self::Initializing, Self::Initiated, Self::Active, Self::Failed, Self::Expired, Self::Inactive, Self::Revoked];
 
     pub fn as_str(self) -> &'static str {
         match self {

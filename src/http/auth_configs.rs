@@ -230,7 +230,10 @@ pub async fn create(
         ));
     };
     if input.kind != "use_custom_auth" {
-        errors.push(FieldError::new("auth_config.type", "only use_custom_auth is supported: authlink manages no OAuth apps"));
+        errors.push(FieldError::new(
+            "auth_config.type",
+            "only use_custom_auth is supported: authlink manages no OAuth apps",
+        ));
     }
     if input.auth_scheme.as_deref() != Some("OAUTH2") {
         errors.push(FieldError::new("auth_config.authScheme", "only OAUTH2 is supported"));

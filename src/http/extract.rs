@@ -129,10 +129,8 @@ impl FromRequestParts<AppState> for Project {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let headers = &parts.headers;
-        let present: Vec<&'static str> = ["x-api-key", "x-user-api-key", "x-org-api-key"]
-            .into_iter()
-            .filter(|h| headers.contains_key(*h))
-            .collect();
+        let present: Vec<&'static str> =
+            ["x-api-key", "x-user-api-key", "x-org-api-key"].into_iter().filter(|h| headers.contains_key(*h)).collect();
         match present.as_slice() {
             [] => return Err(ApiError::NoApiKey),
             ["x-api-key"] => {}
@@ -168,9 +166,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for LenientQuery<T
 }
 
 fn serde_urlencoded_from_str<T: DeserializeOwned>(encoded: &str) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(&format!("/?{encoded}").parse().map_err(|_| ApiError::field("query", "is malformed"))?)
-        .map(|q| q.0)
-        .map_err(|e| ApiError::field("query", e.body_text().trim_start_matches("Failed to deserialize query string: ").to_owned()))
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{encoded}").parse().map_err(|_| ApiError::field("query", "is malformed"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| {
+        ApiError::field("query", e.body_text().trim_start_matches("Failed to deserialize query string: ").to_owned())
+    })
 }
 
 /// Splits a comma-joined query array (`user_ids=u1%2Cu2`), dropping empty items.
@@ -211,7 +213,10 @@ mod tests {
         assert_eq!(err("{}"), ["toolkit: is required"]);
         assert_eq!(err(r#"{"toolkit":1}"#), ["toolkit: invalid type: integer `1`, expected a string"]);
         assert_eq!(err(r#"{"toolkit":"x","nested":{}}"#), ["nested.flag: is required"]);
-        assert_eq!(err(r#"{"toolkit":"x","nested":{"flag":"yes"}}"#), ["nested.flag: invalid type: string \"yes\", expected a boolean"]);
+        assert_eq!(
+            err(r#"{"toolkit":"x","nested":{"flag":"yes"}}"#),
+            ["nested.flag: invalid type: string \"yes\", expected a boolean"]
+        );
         assert_eq!(err("[]"), ["body: invalid type: sequence, expected struct Body"]);
     }
 

@@ -188,14 +188,15 @@ fn pins(e: &mut Errors, input: BTreeMap<String, OneOrMany>) -> BTreeMap<ToolkitS
 
 fn manage_connections(e: &mut Errors, state: &AppState, input: ManageConnectionsInput) -> ManageConnections {
     let d = ManageConnections::default();
-    let callback_url = callback(&state.settings.callback_allowlist, "manage_connections.callback_url", input.callback_url.as_deref())
-        .map_err(|err| match err {
-            ApiError::Validation(f) => e.0.extend(f),
-            other => e.0.push(FieldError::new("manage_connections.callback_url", other.to_string())),
-        })
-        .ok()
-        .flatten()
-        .map(|c| c.as_str().to_owned());
+    let callback_url =
+        callback(&state.settings.callback_allowlist, "manage_connections.callback_url", input.callback_url.as_deref())
+            .map_err(|err| match err {
+                ApiError::Validation(f) => e.0.extend(f),
+                other => e.0.push(FieldError::new("manage_connections.callback_url", other.to_string())),
+            })
+            .ok()
+            .flatten()
+            .map(|c| c.as_str().to_owned());
     ManageConnections {
         enabled: input.enable.unwrap_or(d.enabled),
         callback_url,
@@ -219,7 +220,10 @@ fn link_url_overwrite(e: &mut Errors, input: SessionExperimentalInput) -> Option
             Some(raw.trim_end_matches('/').to_owned())
         }
         _ => {
-            e.0.push(FieldError::new("experimental.link_url_overwrite", "must be an absolute http(s) URL without query"));
+            e.0.push(FieldError::new(
+                "experimental.link_url_overwrite",
+                "must be an absolute http(s) URL without query",
+            ));
             None
         }
     }
@@ -426,7 +430,11 @@ pub async fn update(
     let mut e = Errors::default();
     if let Some(Some(m)) = &body.multi_account {
         if let Err(errs) = m.validate() {
-            e.0.extend(super::extract::flatten(&errs).into_iter().map(|f| FieldError::new(format!("multi_account.{}", f.path), f.message)));
+            e.0.extend(
+                super::extract::flatten(&errs)
+                    .into_iter()
+                    .map(|f| FieldError::new(format!("multi_account.{}", f.path), f.message)),
+            );
         }
     }
     let patch = SessionPatch {

@@ -29,7 +29,8 @@ pub async fn create(state: &AppState, project: ProjectId, new: NewOAuth2Config) 
         )));
     }
     let id = AuthConfigId::generate();
-    let name = new.name.unwrap_or_else(|| format!("{} (custom)", provider.map_or(new.toolkit.as_str(), |p| p.name.as_str())));
+    let name =
+        new.name.unwrap_or_else(|| format!("{} (custom)", provider.map_or(new.toolkit.as_str(), |p| p.name.as_str())));
     let sealed = state.sealer.seal(id.as_str(), new.client_secret.as_bytes());
     let record = NewAuthConfig {
         id,
@@ -49,6 +50,10 @@ pub async fn get(state: &AppState, project: ProjectId, id: &AuthConfigId) -> Api
     state.store.auth_config(project, id).await?.ok_or_else(|| ApiError::AuthConfigNotFound(id.to_string()))
 }
 
-pub async fn list(state: &AppState, project: ProjectId, filter: &AuthConfigFilter) -> ApiResult<Page<AuthConfigRecord>> {
+pub async fn list(
+    state: &AppState,
+    project: ProjectId,
+    filter: &AuthConfigFilter,
+) -> ApiResult<Page<AuthConfigRecord>> {
     Ok(state.store.list_auth_configs(project, filter).await?)
 }

@@ -59,8 +59,16 @@ pub async fn create_for_session(
         (None, None) => None,
     };
     let base = session.config.link_url_overwrite.clone().unwrap_or_else(|| state.settings.public_base.clone());
-    write(state, project, &session.user_id, &auth_config, LinkRequest { callback_url, ..request }, Some(session_id), &base)
-        .await
+    write(
+        state,
+        project,
+        &session.user_id,
+        &auth_config,
+        LinkRequest { callback_url, ..request },
+        Some(session_id),
+        &base,
+    )
+    .await
 }
 
 /// `POST connected_accounts/link`: a link for a user and an explicit auth config, no session.

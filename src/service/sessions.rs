@@ -54,7 +54,12 @@ impl SessionPatch {
     }
 }
 
-pub async fn create(state: &AppState, project: ProjectId, user_id: String, config: SessionConfig) -> ApiResult<SessionRecord> {
+pub async fn create(
+    state: &AppState,
+    project: ProjectId,
+    user_id: String,
+    config: SessionConfig,
+) -> ApiResult<SessionRecord> {
     check_config(state, project, &user_id, &config).await?;
     let now = Utc::now();
     let record = SessionRecord {
@@ -75,7 +80,12 @@ pub async fn get(state: &AppState, project: ProjectId, id: &SessionId) -> ApiRes
 
 /// Applies a patch to the current config and bumps `config_version`. A concurrent writer makes
 /// the compare-and-set fail; the patch is then re-applied to the fresh config, a few times.
-pub async fn update(state: &AppState, project: ProjectId, id: &SessionId, patch: &SessionPatch) -> ApiResult<SessionRecord> {
+pub async fn update(
+    state: &AppState,
+    project: ProjectId,
+    id: &SessionId,
+    patch: &SessionPatch,
+) -> ApiResult<SessionRecord> {
     for _ in 0..5 {
         let current = get(state, project, id).await?;
         let mut config = current.config.clone();
@@ -112,7 +122,9 @@ async fn check_config(state: &AppState, project: ProjectId, user_id: &str, confi
                     format!("auth config {id} is for toolkit {}, not {toolkit}", ac.toolkit),
                 ));
             }
-            None => return Err(ApiError::field(format!("auth_configs.{toolkit}"), format!("auth config {id} not found"))),
+            None => {
+                return Err(ApiError::field(format!("auth_configs.{toolkit}"), format!("auth config {id} not found")));
+            }
         }
     }
     check_pins(state, project, user_id, config).await

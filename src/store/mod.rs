@@ -208,13 +208,23 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord>;
     async fn auth_config(&self, project: ProjectId, id: &AuthConfigId) -> StoreResult<Option<AuthConfigRecord>>;
-    async fn list_auth_configs(&self, project: ProjectId, filter: &AuthConfigFilter) -> StoreResult<Page<AuthConfigRecord>>;
+    async fn list_auth_configs(
+        &self,
+        project: ProjectId,
+        filter: &AuthConfigFilter,
+    ) -> StoreResult<Page<AuthConfigRecord>>;
     /// The newest enabled auth config of a toolkit, the default for links.
-    async fn newest_enabled_auth_config(&self, project: ProjectId, toolkit: &ToolkitSlug)
-    -> StoreResult<Option<AuthConfigRecord>>;
+    async fn newest_enabled_auth_config(
+        &self,
+        project: ProjectId,
+        toolkit: &ToolkitSlug,
+    ) -> StoreResult<Option<AuthConfigRecord>>;
     /// Which of these toolkits the project has an auth config for (custom toolkits count as known).
-    async fn toolkits_with_auth_configs(&self, project: ProjectId, toolkits: &[ToolkitSlug])
-    -> StoreResult<Vec<ToolkitSlug>>;
+    async fn toolkits_with_auth_configs(
+        &self,
+        project: ProjectId,
+        toolkits: &[ToolkitSlug],
+    ) -> StoreResult<Vec<ToolkitSlug>>;
 
     async fn insert_session(&self, project: ProjectId, session: &SessionRecord) -> StoreResult<()>;
     async fn session(&self, project: ProjectId, id: &SessionId) -> StoreResult<Option<SessionRecord>>;
@@ -251,7 +261,11 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_and_garbage() {
-        let c = Cursor { page: 3, at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(), id: "ca_x|y".into() };
+        let c = Cursor {
+            page: 3,
+            at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            id: "ca_x|y".into(),
+        };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("!!!"), None);
         assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("0|1|x")), None);
