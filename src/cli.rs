@@ -59,7 +59,7 @@ pub struct ServeCommand {
     #[command(flatten)]
     pub serve: ServeArgs,
     /// Log output format.
-    #[arg(long, env = "AUTHLINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "AUTHLINK_LOG_FORMAT", value_name = "AUTHLINK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
@@ -119,11 +119,7 @@ async fn connect(db: &DatabaseArgs) -> Result<PgStore, CliError> {
 
 async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     init_tracing(cmd.log_format);
-    let key = cmd.serve.encryption_key.clone().ok_or_else(|| {
-        CliError::Config(
-            "AUTHLINK_ENCRYPTION_KEY is required to serve: 32 bytes, base64 (try `openssl rand -base64 32`)".into(),
-        )
-    })?;
+    let key = cmd.serve.encryption_key().map_err(CliError::Config)?;
     let catalog = Catalog::embedded()?;
     let store = connect(&cmd.db).await?;
     let sealer = Sealer::new(&key, &[]);

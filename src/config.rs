@@ -15,11 +15,11 @@ use crate::domain::callback::CallbackAllowlist;
 #[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL connection URL, e.g. postgres://authlink@127.0.0.1:5432/authlink.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// Largest number of pooled database connections.
-    #[arg(long, env = "AUTHLINK_DB_MAX_CONNECTIONS", default_value_t = 16,
+    #[arg(long, env = "AUTHLINK_DB_MAX_CONNECTIONS", value_name = "AUTHLINK_DB_MAX_CONNECTIONS", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
 }
@@ -37,27 +37,27 @@ impl fmt::Debug for DatabaseArgs {
 #[derive(Clone, clap::Args)]
 pub struct ServeArgs {
     /// Socket address the HTTP server binds to.
-    #[arg(long, env = "AUTHLINK_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "AUTHLINK_LISTEN", value_name = "AUTHLINK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
     /// Public base URL of this service: the base of every `redirect_url` and `mcp.url`.
     /// Defaults to http://{AUTHLINK_LISTEN}.
-    #[arg(long, env = "AUTHLINK_PUBLIC_URL")]
+    #[arg(long, env = "AUTHLINK_PUBLIC_URL", value_name = "AUTHLINK_PUBLIC_URL")]
     pub public_url: Option<Url>,
 
     /// 32-byte key, base64-encoded, that seals secrets (client secrets, OAuth tokens) at rest.
     /// Generate one with `openssl rand -base64 32`.
-    #[arg(long, env = "AUTHLINK_ENCRYPTION_KEY", hide_env_values = true)]
-    pub encryption_key: Option<EncryptionKey>,
+    #[arg(long, env = "AUTHLINK_ENCRYPTION_KEY", value_name = "AUTHLINK_ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<String>,
 
     /// Lifetime of a link token in seconds.
-    #[arg(long, env = "AUTHLINK_LINK_TTL_SECS", default_value_t = 600,
+    #[arg(long, env = "AUTHLINK_LINK_TTL_SECS", value_name = "AUTHLINK_LINK_TTL_SECS", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(30..=86_400))]
     pub link_ttl_secs: u64,
 
     /// Comma-separated URL prefixes that `callback_url` values must match (scheme, host, port and
     /// whole path segments). When empty, only loopback callback URLs are accepted.
-    #[arg(long, env = "AUTHLINK_CALLBACK_ALLOWLIST", default_value = "")]
+    #[arg(long, env = "AUTHLINK_CALLBACK_ALLOWLIST", value_name = "AUTHLINK_CALLBACK_ALLOWLIST", default_value = "")]
     pub callback_allowlist: CallbackAllowlist,
 }
 
@@ -80,6 +80,14 @@ impl ServeArgs {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// The sealing key. Parsed here rather than by clap so a bad value is never echoed.
+    pub fn encryption_key(&self) -> Result<EncryptionKey, String> {
+        let raw = self.encryption_key.as_deref().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+            "AUTHLINK_ENCRYPTION_KEY is required to serve: 32 bytes, base64 (try `openssl rand -base64 32`)".to_owned()
+        })?;
+        raw.parse().map_err(|e| format!("AUTHLINK_ENCRYPTION_KEY {e}"))
     }
 
     /// Link lifetime as a `Duration`.
