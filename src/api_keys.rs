@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::store::{ProjectId, Store, StoreResult};
+use crate::store::{ApiKeyId, ProjectId, Store, StoreResult};
 
 const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 10_000;
@@ -18,12 +18,12 @@ const MAX_ENTRIES: usize = 10_000;
 /// Cache of key hash → project.
 #[derive(Default)]
 pub struct ApiKeyCache {
-    entries: Mutex<HashMap<Vec<u8>, (ProjectId, Instant)>>,
+    entries: Mutex<HashMap<Vec<u8>, ((ProjectId, ApiKeyId), Instant)>>,
 }
 
 impl ApiKeyCache {
     /// The project of a key hash, from the cache or the store.
-    pub async fn project_for(&self, store: &dyn Store, key_hash: &[u8]) -> StoreResult<Option<ProjectId>> {
+    pub async fn project_for(&self, store: &dyn Store, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>> {
         if let Some(project) = self.cached(key_hash) {
             return Ok(Some(project));
         }
@@ -40,7 +40,7 @@ impl ApiKeyCache {
         Ok(found)
     }
 
-    fn cached(&self, key_hash: &[u8]) -> Option<ProjectId> {
+    fn cached(&self, key_hash: &[u8]) -> Option<(ProjectId, ApiKeyId)> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.get(key_hash).filter(|(_, at)| at.elapsed() < TTL).map(|(p, _)| *p)
     }

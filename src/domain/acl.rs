@@ -105,4 +105,36 @@ mod tests {
         }
         assert!(!decide(&AclConfig::default(), "c", "x").allowed);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn users() -> impl Strategy<Value = Vec<String>> {
+            proptest::collection::vec("[a-e]", 0..5)
+        }
+
+        proptest! {
+            #[test]
+            fn creator_is_never_denied(all in any::<bool>(), allow in users(), deny in users(), creator in "[a-e]") {
+                let acl = AclConfig { allow_all_users: all, allowed_user_ids: allow, not_allowed_user_ids: deny };
+                prop_assert_eq!(decide(&acl, &creator, &creator), AclDecision { allowed: true, rule: AclRule::Creator });
+            }
+
+            #[test]
+            fn deny_list_always_wins(all in any::<bool>(), allow in users(), mut deny in users(), user in "[a-e]") {
+                deny.push(user.clone());
+                let acl = AclConfig { allow_all_users: all, allowed_user_ids: allow, not_allowed_user_ids: deny };
+                prop_assert!(!decide(&acl, "creator", &user).allowed);
+            }
+
+            #[test]
+            fn allowed_iff_rules_say_so(all in any::<bool>(), allow in users(), deny in users(), user in "[a-e]") {
+                let acl = AclConfig { allow_all_users: all, allowed_user_ids: allow.clone(), not_allowed_user_ids: deny.clone() };
+                let expected = !deny.contains(&user) && (all || allow.contains(&user));
+                prop_assert_eq!(decide(&acl, "creator", &user).allowed, expected);
+            }
+        }
+    }
 }

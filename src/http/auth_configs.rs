@@ -217,7 +217,7 @@ fn endpoint(errors: &mut Vec<FieldError>, path: &str, raw: Option<String>) -> Op
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     ValidatedJson(body): ValidatedJson<CreateAuthConfigRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateAuthConfigResponse>)> {
     let mut errors = Vec::new();
@@ -283,7 +283,7 @@ pub async fn create(
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuthConfigResponse>> {
     let config = auth_configs::get(&state, project, &AuthConfigId::parse(&id)?).await?;
@@ -300,7 +300,7 @@ pub async fn get(
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     LenientQuery(q): LenientQuery<ListQuery>,
 ) -> ApiResult<Json<AuthConfigList>> {
     let limit = q.limit.unwrap_or(20);

@@ -243,7 +243,7 @@ pub struct DeleteAccountResponse {
     ))]
 pub async fn get(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountResponse>> {
     let account = accounts::get(&state, project, &ConnectedAccountId::parse(&id)?).await?;
@@ -261,7 +261,7 @@ pub async fn get(
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     LenientQuery(query): LenientQuery<ListQuery>,
 ) -> ApiResult<Json<AccountList>> {
     let filter = query.into_filter()?;
@@ -288,7 +288,7 @@ pub async fn list(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, key): Project,
     Path(id): Path<String>,
     ValidatedJson(body): ValidatedJson<UpdateAccountRequest>,
 ) -> ApiResult<Json<UpdateAccountResponse>> {
@@ -299,7 +299,7 @@ pub async fn update(
         }
     }
     let acl = body.experimental.and_then(|e| e.acl_config_for_shared).map(Into::into);
-    let account = accounts::update(&state, project, &id, body.alias, acl).await?;
+    let account = accounts::update(&state, project, &id, body.alias, acl, key).await?;
     Ok(Json(UpdateAccountResponse { id: account.id.to_string(), status: account.status, success: true }))
 }
 
@@ -314,7 +314,7 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeleteAccountResponse>> {
     accounts::delete(&state, project, &ConnectedAccountId::parse(&id)?).await?;

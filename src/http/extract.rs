@@ -15,7 +15,7 @@ use crate::{
     AppState,
     crypto::{mask_key, sha256},
     error::{ApiError, FieldError},
-    store::ProjectId,
+    store::{ApiKeyId, ProjectId},
 };
 
 /// Largest accepted request body. A maximal SHARED ACL (2 × 1000 ids of 256 bytes) fits.
@@ -122,7 +122,7 @@ fn describe(e: &validator::ValidationError) -> String {
 /// The caller's project, from `x-api-key`. Exactly one credential header is accepted, as
 /// Composio does; user and org keys are not supported by authlink.
 #[derive(Debug, Clone, Copy)]
-pub struct Project(pub ProjectId);
+pub struct Project(pub ProjectId, pub ApiKeyId);
 
 impl FromRequestParts<AppState> for Project {
     type Rejection = ApiError;
@@ -142,7 +142,7 @@ impl FromRequestParts<AppState> for Project {
             return Err(ApiError::NoApiKey);
         }
         match state.api_keys.project_for(state.store.as_ref(), &sha256(key)).await? {
-            Some(project) => Ok(Self(project)),
+            Some((project, key)) => Ok(Self(project, key)),
             None => Err(ApiError::InvalidApiKey(mask_key(key))),
         }
     }

@@ -101,7 +101,7 @@ impl LinkResponse {
     ))]
 pub async fn create_for_session(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     Path(session_id): Path<String>,
     ValidatedJson(body): ValidatedJson<SessionLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<LinkResponse>)> {
@@ -127,7 +127,7 @@ pub async fn create_for_session(
     ))]
 pub async fn create_for_user(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     ValidatedJson(body): ValidatedJson<UserLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<LinkResponse>)> {
     let auth_config_id = AuthConfigId::parse(&body.auth_config_id)?;

@@ -1,6 +1,7 @@
 //! The HTTP layer: one module per resource, each exposing its handlers; [`app`] wires them under
 //! both `/api/v3` and `/api/v3.1` (contract §1, §12) plus health and OpenAPI routes.
 
+pub mod audit;
 pub mod auth_configs;
 pub mod common;
 pub mod connected_accounts;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod links;
 pub mod openapi;
 pub mod request_id;
+pub mod session_toolkits;
 pub mod sessions;
 
 use std::time::Duration;
@@ -41,6 +43,7 @@ fn api_routes(version: ApiVersion) -> Router<AppState> {
         .route("/tool_router/session", post(sessions::create))
         .route("/tool_router/session/{id}", get(sessions::get).patch(sessions::update).delete(sessions::delete))
         .route("/tool_router/session/{id}/link", post(links::create_for_session))
+        .route("/tool_router/session/{id}/toolkits", get(session_toolkits::list))
         .route("/auth_configs", post(auth_configs::create).get(auth_configs::list))
         .route("/auth_configs/{id}", get(auth_configs::get))
         .route("/connected_accounts", get(connected_accounts::list).post(connected_accounts::legacy_create))
@@ -49,6 +52,7 @@ fn api_routes(version: ApiVersion) -> Router<AppState> {
             "/connected_accounts/{id}",
             get(connected_accounts::get).patch(connected_accounts::update).delete(connected_accounts::delete),
         )
+        .route("/connected_accounts/{id}/audit", get(audit::list))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(version))
 }

@@ -10,7 +10,7 @@ use utoipa::{
     },
 };
 
-use super::{auth_configs, connected_accounts, health, links, sessions};
+use super::{audit, auth_configs, connected_accounts, health, links, session_toolkits, sessions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,10 +21,11 @@ use super::{auth_configs, connected_accounts, health, links, sessions};
     ),
     paths(
         sessions::create, sessions::get, sessions::update, sessions::delete,
+        session_toolkits::list,
         links::create_for_session, links::create_for_user,
         auth_configs::create, auth_configs::get, auth_configs::list,
         connected_accounts::get, connected_accounts::list, connected_accounts::update,
-        connected_accounts::delete, connected_accounts::legacy_create,
+        connected_accounts::delete, connected_accounts::legacy_create, audit::list,
         health::healthz, health::readyz,
     ),
     modifiers(&Security, &MirrorV3),

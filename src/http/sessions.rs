@@ -371,7 +371,7 @@ pub struct DeleteSessionResponse {
 pub async fn create(
     State(state): State<AppState>,
     Extension(version): Extension<ApiVersion>,
-    Project(project): Project,
+    Project(project, _): Project,
     ValidatedJson(body): ValidatedJson<CreateSessionRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     let mut e = Errors::default();
@@ -401,7 +401,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Extension(version): Extension<ApiVersion>,
-    Project(project): Project,
+    Project(project, _): Project,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SessionResponse>> {
     let session = sessions::get(&state, project, &SessionId::parse(&id)?).await?;
@@ -422,7 +422,7 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Extension(version): Extension<ApiVersion>,
-    Project(project): Project,
+    Project(project, _): Project,
     Path(id): Path<String>,
     ValidatedJson(body): ValidatedJson<UpdateSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
@@ -461,7 +461,7 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    Project(project): Project,
+    Project(project, _): Project,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeleteSessionResponse>> {
     let id = SessionId::parse(&id)?;

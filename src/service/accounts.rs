@@ -4,7 +4,7 @@ use crate::{
     AppState,
     domain::{AccountType, AclConfig, ConnectedAccountId},
     error::{ApiError, ApiResult},
-    store::{AccountFilter, AccountPatch, AccountRecord, Page, ProjectId, StoreError},
+    store::{AccountFilter, AccountPatch, AccountRecord, ApiKeyId, AuditRecord, Cursor, Page, ProjectId, StoreError},
 };
 
 pub async fn get(state: &AppState, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<AccountRecord> {
@@ -23,6 +23,7 @@ pub async fn update(
     id: &ConnectedAccountId,
     alias: Option<Option<String>>,
     acl: Option<AclConfig>,
+    actor: ApiKeyId,
 ) -> ApiResult<AccountRecord> {
     let current = get(state, project, id).await?;
     if acl.is_some() && current.account_type != AccountType::Shared {
@@ -31,7 +32,7 @@ pub async fn update(
     let patch = AccountPatch { alias: alias.clone(), acl };
     state
         .store
-        .update_account(project, id, &patch)
+        .update_account(project, id, &patch, Some(actor))
         .await
         .map_err(|err| match err {
             StoreError::Conflict(c) if c == "connected_account_alias_key" => ApiError::AliasTaken {
@@ -49,4 +50,16 @@ pub async fn delete(state: &AppState, project: ProjectId, id: &ConnectedAccountI
     } else {
         Err(ApiError::ConnectedAccountNotFound(id.to_string()))
     }
+}
+
+/// The audit trail of an account (which must exist and not be deleted), newest first.
+pub async fn audit(
+    state: &AppState,
+    project: ProjectId,
+    id: &ConnectedAccountId,
+    limit: i64,
+    after: Option<&Cursor>,
+) -> ApiResult<Page<AuditRecord>> {
+    get(state, project, id).await?;
+    Ok(state.store.audit_log(project, id, limit, after).await?)
 }

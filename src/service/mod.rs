@@ -6,5 +6,6 @@
 pub mod accounts;
 pub mod auth_configs;
 pub mod links;
+pub mod resolution;
 pub mod sessions;
 pub mod toolkits;

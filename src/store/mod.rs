@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    AccountStatus, AccountType, AclConfig, AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug,
+    AccountStatus, AccountType, AclConfig, AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug, acl::AclRule,
     session::SessionConfig,
 };
 
@@ -36,6 +36,51 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The project an API key belongs to; the scope of every query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProjectId(pub Uuid);
+
+/// The API key a request came with; recorded in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApiKeyId(pub Uuid);
+
+/// A SHARED-account access decision made while resolving a session's accounts.
+#[derive(Debug, Clone)]
+pub struct AccessDecision {
+    pub account_id: ConnectedAccountId,
+    pub user_id: String,
+    pub session_id: SessionId,
+    pub allowed: bool,
+    pub rule: AclRule,
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    AclChange,
+    AccessDecision,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AclChange => "acl_change",
+            Self::AccessDecision => "access_decision",
+        }
+    }
+}
+
+/// One audit entry of a connected account.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub kind: AuditKind,
+    pub api_key_id: Option<Uuid>,
+    pub old_acl: Option<AclConfig>,
+    pub new_acl: Option<AclConfig>,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub allowed: Option<bool>,
+    pub rule: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
 
 /// A stored auth config.
 #[derive(Debug, Clone)]
@@ -203,8 +248,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates the project if needed and stores a new API key hash for it.
     async fn create_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<ProjectId>;
-    /// The project of a (non-revoked) API key, found by hash.
-    async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<ProjectId>>;
+    /// The project and id of a (non-revoked) API key, found by hash.
+    async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>>;
 
     async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord>;
     async fn auth_config(&self, project: ProjectId, id: &AuthConfigId) -> StoreResult<Option<AuthConfigRecord>>;
@@ -245,12 +290,32 @@ pub trait Store: Send + Sync + 'static {
     /// Accounts (not deleted) among these ids.
     async fn accounts_by_ids(&self, project: ProjectId, ids: &[ConnectedAccountId]) -> StoreResult<Vec<AccountRecord>>;
     async fn list_accounts(&self, project: ProjectId, filter: &AccountFilter) -> StoreResult<Page<AccountRecord>>;
+    /// Applies a patch; an ACL change is recorded in the audit trail in the same transaction,
+    /// with the old ACL read under a row lock so concurrent changes chain correctly.
     async fn update_account(
         &self,
         project: ProjectId,
         id: &ConnectedAccountId,
         patch: &AccountPatch,
+        actor: Option<ApiKeyId>,
     ) -> StoreResult<Option<AccountRecord>>;
+    /// The newest ACTIVE PRIVATE account of a user for each of these toolkits.
+    async fn active_private_accounts(
+        &self,
+        project: ProjectId,
+        user_id: &str,
+        toolkits: &[ToolkitSlug],
+    ) -> StoreResult<Vec<AccountRecord>>;
+    /// Appends access decisions to the audit trail.
+    async fn record_access_decisions(&self, project: ProjectId, decisions: &[AccessDecision]) -> StoreResult<()>;
+    /// An account's audit trail, newest first; the cursor's `id` is the last entry's id.
+    async fn audit_log(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        limit: i64,
+        after: Option<&Cursor>,
+    ) -> StoreResult<Page<AuditRecord>>;
     /// Soft delete; `false` when there was nothing to delete.
     async fn delete_account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<bool>;
 }

@@ -13,8 +13,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    AccountFilter, AccountPatch, AccountRecord, AuthConfigFilter, AuthConfigRecord, Cursor, NewAuthConfig, NewLink,
-    OrderBy, Page, ProjectId, SessionRecord, Store, StoreError, StoreResult,
+    AccessDecision, AccountFilter, AccountPatch, AccountRecord, ApiKeyId, AuditKind, AuditRecord, AuthConfigFilter,
+    AuthConfigRecord, Cursor, NewAuthConfig, NewLink, OrderBy, Page, ProjectId, SessionRecord, Store, StoreError,
+    StoreResult,
 };
 use crate::domain::{
     AccountStatus, AccountType, AclConfig, AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug,
@@ -204,13 +205,13 @@ impl Store for PgStore {
         Ok(ProjectId(project))
     }
 
-    async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<ProjectId>> {
-        let id: Option<Uuid> =
-            sqlx::query_scalar("select project_id from api_key where key_hash = $1 and revoked_at is null")
+    async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>> {
+        let row: Option<(Uuid, Uuid)> =
+            sqlx::query_as("select project_id, id from api_key where key_hash = $1 and revoked_at is null")
                 .bind(key_hash)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(id.map(ProjectId))
+        Ok(row.map(|(p, k)| (ProjectId(p), ApiKeyId(k))))
     }
 
     async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord> {
@@ -494,26 +495,147 @@ impl Store for PgStore {
         project: ProjectId,
         id: &ConnectedAccountId,
         patch: &AccountPatch,
+        actor: Option<ApiKeyId>,
     ) -> StoreResult<Option<AccountRecord>> {
-        let updated = sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let old: Option<(Option<Json<AclConfig>>,)> = sqlx::query_as(
+            "select acl from connected_account where project_id = $1 and id = $2 and deleted_at is null for update",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((old_acl,)) = old else {
+            return Ok(None);
+        };
+        sqlx::query(
             "update connected_account
              set alias = case when $3 then $4 else alias end,
                  acl = coalesce($5, acl),
                  updated_at = now()
-             where project_id = $1 and id = $2 and deleted_at is null",
+             where project_id = $1 and id = $2",
         )
         .bind(project.0)
         .bind(id.as_str())
         .bind(patch.alias.is_some())
         .bind(patch.alias.clone().flatten())
         .bind(patch.acl.as_ref().map(Json))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_unique)?;
-        if updated.rows_affected() == 0 {
-            return Ok(None);
+        if let Some(new_acl) = &patch.acl {
+            sqlx::query(
+                "insert into acl_audit (project_id, connected_account_id, kind, api_key_id, old_acl, new_acl)
+                 values ($1, $2, 'acl_change', $3, $4, $5)",
+            )
+            .bind(project.0)
+            .bind(id.as_str())
+            .bind(actor.map(|a| a.0))
+            .bind(old_acl)
+            .bind(Json(new_acl))
+            .execute(&mut *tx)
+            .await?;
         }
+        tx.commit().await?;
         self.account(project, id).await
+    }
+
+    async fn active_private_accounts(
+        &self,
+        project: ProjectId,
+        user_id: &str,
+        toolkits: &[ToolkitSlug],
+    ) -> StoreResult<Vec<AccountRecord>> {
+        let rows = sqlx::query(&format!(
+            "select distinct on (a.toolkit) * from ({} where a.project_id = $1 and a.deleted_at is null
+                 and a.user_id = $2 and a.account_type = 'PRIVATE' and a.toolkit = any($3)
+                 and ({EFFECTIVE_STATUS}) = 'ACTIVE') a
+             order by a.toolkit, a.created_at desc, a.id desc",
+            account_select()
+        ))
+        .bind(project.0)
+        .bind(user_id)
+        .bind(strings(toolkits))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn record_access_decisions(&self, project: ProjectId, decisions: &[AccessDecision]) -> StoreResult<()> {
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = decisions.iter().map(|d| d.account_id.to_string()).collect();
+        let users: Vec<String> = decisions.iter().map(|d| d.user_id.clone()).collect();
+        let sessions: Vec<String> = decisions.iter().map(|d| d.session_id.to_string()).collect();
+        let allowed: Vec<bool> = decisions.iter().map(|d| d.allowed).collect();
+        let rules: Vec<String> = decisions
+            .iter()
+            .map(|d| serde_json::to_value(d.rule).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+            .collect();
+        sqlx::query(
+            "insert into acl_audit (project_id, connected_account_id, kind, user_id, session_id, allowed, rule)
+             select $1, t.id, 'access_decision', t.user_id, t.session_id, t.allowed, t.rule
+             from unnest($2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[])
+                  as t(id, user_id, session_id, allowed, rule)",
+        )
+        .bind(project.0)
+        .bind(ids)
+        .bind(users)
+        .bind(sessions)
+        .bind(allowed)
+        .bind(rules)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        limit: i64,
+        after: Option<&Cursor>,
+    ) -> StoreResult<Page<AuditRecord>> {
+        let filters = "project_id = $1 and connected_account_id = $2";
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) from acl_audit where {filters}"))
+            .bind(project.0)
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let before: Option<i64> = after.map(|c| c.id.parse().map_err(corrupt)).transpose()?;
+        let rows = sqlx::query(&format!(
+            "select id, kind, api_key_id, old_acl, new_acl, user_id, session_id, allowed, rule, created_at
+             from acl_audit where {filters} and ($3::bigint is null or id < $3)
+             order by id desc limit $4"
+        ))
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(before)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                let old_acl: Option<Json<AclConfig>> = row.try_get("old_acl")?;
+                let new_acl: Option<Json<AclConfig>> = row.try_get("new_acl")?;
+                Ok(AuditRecord {
+                    id: row.try_get("id")?,
+                    kind: if kind == "acl_change" { AuditKind::AclChange } else { AuditKind::AccessDecision },
+                    api_key_id: row.try_get("api_key_id")?,
+                    old_acl: old_acl.map(|j| j.0),
+                    new_acl: new_acl.map(|j| j.0),
+                    user_id: row.try_get("user_id")?,
+                    session_id: row.try_get("session_id")?,
+                    allowed: row.try_get("allowed")?,
+                    rule: row.try_get("rule")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(page(items, limit, total, after, |a| (a.created_at, a.id.to_string())))
     }
 
     async fn delete_account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<bool> {

@@ -1,0 +1,152 @@
+//! `GET tool_router/session/{id}/toolkits` (contract §5): the session's toolkits and the
+//! connected account it would use for each.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    common::iso,
+    extract::{LenientQuery, Project, comma_list},
+};
+use crate::{
+    AppState,
+    domain::{AccountStatus, SessionId, ToolkitSlug},
+    error::{ApiError, ApiResult, ErrorEnvelope},
+    service::resolution::{self, SessionToolkit, ToolkitQuery},
+};
+
+/// Query of the listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Comma-joined slugs to restrict to.
+    pub toolkits: Option<String>,
+    /// Only toolkits whose resolved account is (or is not) ACTIVE.
+    pub is_connected: Option<bool>,
+    /// 1..=50, default 20.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Substring of slug or name.
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthConfigBrief {
+    pub id: String,
+    pub auth_scheme: String,
+    pub is_composio_managed: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResolvedAccount {
+    pub id: String,
+    pub status: AccountStatus,
+    pub created_at: String,
+    pub user_id: String,
+    pub auth_config: AuthConfigBrief,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolkitMeta {
+    pub description: String,
+    pub logo: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionToolkitItem {
+    pub slug: String,
+    pub name: String,
+    pub enabled: bool,
+    pub is_no_auth: bool,
+    pub composio_managed_auth_schemes: Vec<String>,
+    pub meta: ToolkitMeta,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected_account: Option<ResolvedAccount>,
+}
+
+impl From<SessionToolkit> for SessionToolkitItem {
+    fn from(t: SessionToolkit) -> Self {
+        Self {
+            slug: t.slug.to_string(),
+            name: t.name,
+            enabled: t.enabled,
+            is_no_auth: false,
+            composio_managed_auth_schemes: Vec::new(),
+            meta: ToolkitMeta { description: t.description, logo: t.logo },
+            connected_account: t.account.map(|a| ResolvedAccount {
+                id: a.id.to_string(),
+                status: a.status,
+                created_at: iso(a.created_at),
+                user_id: a.user_id,
+                auth_config: AuthConfigBrief {
+                    id: a.auth_config_id.to_string(),
+                    auth_scheme: a.auth_scheme,
+                    is_composio_managed: a.auth_config_is_managed,
+                },
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionToolkitList {
+    pub items: Vec<SessionToolkitItem>,
+    pub next_cursor: Option<String>,
+    pub total_pages: i64,
+    pub current_page: i64,
+    pub total_items: i64,
+}
+
+fn decode_offset(raw: &str) -> Option<usize> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+    text.strip_prefix("o:")?.parse().ok()
+}
+
+/// Lists the session's toolkits with the account each would use.
+#[utoipa::path(get, path = "/api/v3.1/tool_router/session/{session_id}/toolkits", tag = "tool_router",
+    params(("session_id" = String, Path, description = "`trs_…` session id"), ListQuery),
+    responses(
+        (status = 200, body = SessionToolkitList),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Project(project, _): Project,
+    Path(id): Path<String>,
+    LenientQuery(q): LenientQuery<ListQuery>,
+) -> ApiResult<Json<SessionToolkitList>> {
+    let id = SessionId::parse(&id)?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=50).contains(&limit) {
+        return Err(ApiError::field("limit", "must be an integer from 1 to 50"));
+    }
+    let limit = limit as usize;
+    let offset = match q.cursor.as_deref() {
+        None => 0,
+        Some(raw) => {
+            decode_offset(raw).ok_or_else(|| ApiError::field("cursor", "is not a cursor returned by this API"))?
+        }
+    };
+    let toolkits = comma_list(q.toolkits.as_deref())
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ToolkitSlug::parse(s).map_err(|e| ApiError::field(format!("toolkits[{i}]"), e.to_string())))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let query = ToolkitQuery { toolkits, is_connected: q.is_connected, search: q.search };
+    let all = resolution::session_toolkits(&state, project, &id, &query).await?;
+    let total = all.len();
+    let next = offset + limit;
+    Ok(Json(SessionToolkitList {
+        next_cursor: (next < total).then(|| URL_SAFE_NO_PAD.encode(format!("o:{next}"))),
+        total_pages: total.div_ceil(limit) as i64,
+        current_page: (offset / limit) as i64 + 1,
+        total_items: total as i64,
+        items: all.into_iter().skip(offset).take(limit).map(Into::into).collect(),
+    }))
+}
