@@ -52,6 +52,13 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 
 /// Deserializes JSON, naming the field that failed.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde would accept a struct written as an array; the API only takes objects.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') && !bytes.iter().all(u8::is_ascii_whitespace) {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+            return Err(ApiError::field("body", "is not valid JSON"));
+        }
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -217,7 +224,9 @@ mod tests {
             err(r#"{"toolkit":"x","nested":{"flag":"yes"}}"#),
             ["nested.flag: invalid type: string \"yes\", expected a boolean"]
         );
-        assert_eq!(err("[]"), ["body: invalid type: sequence, expected struct Body"]);
+        assert_eq!(err("[]"), ["body: must be a JSON object"]);
+        assert_eq!(err("\"x\""), ["body: must be a JSON object"]);
+        assert_eq!(err("nope"), ["body: is not valid JSON"]);
     }
 
     #[test]

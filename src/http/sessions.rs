@@ -205,10 +205,13 @@ fn manage_connections(e: &mut Errors, state: &AppState, input: ManageConnections
     }
 }
 
+/// When enabled without a number, the cap is Composio's default of 5, echoed as the effective value.
 fn multi_account(input: MultiAccountInput) -> MultiAccount {
     MultiAccount {
         enable: input.enable,
-        max_accounts_per_toolkit: input.max_accounts_per_toolkit,
+        max_accounts_per_toolkit: input
+            .max_accounts_per_toolkit
+            .or((input.enable == Some(true)).then_some(crate::service::sessions::DEFAULT_MAX_ACCOUNTS)),
         require_explicit_selection: input.require_explicit_selection,
     }
 }

@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// Default cap on accounts per toolkit when `multi_account` is enabled without a number.
-const DEFAULT_MAX_ACCOUNTS: usize = 5;
+pub const DEFAULT_MAX_ACCOUNTS: u8 = 5;
 
 /// A PATCH: `None` keeps a field; `Some(None)` clears a nullable one.
 #[derive(Debug, Default)]
@@ -136,7 +136,7 @@ async fn check_config(state: &AppState, project: ProjectId, user_id: &str, confi
 async fn check_pins(state: &AppState, project: ProjectId, user_id: &str, config: &SessionConfig) -> ApiResult<()> {
     let max = match &config.multi_account {
         Some(MultiAccount { enable: Some(true), max_accounts_per_toolkit, .. }) => {
-            max_accounts_per_toolkit.map_or(DEFAULT_MAX_ACCOUNTS, usize::from)
+            usize::from(max_accounts_per_toolkit.unwrap_or(DEFAULT_MAX_ACCOUNTS))
         }
         _ => 1,
     };

@@ -9,6 +9,7 @@ Everything here is read from the environment that `run.sh` sets, and from the ve
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import importlib.metadata
 import os
 import re
@@ -28,6 +29,12 @@ PIN_IS_ARRAY = VERSION >= (1, 37, 0)  # session connected_accounts: {slug: ["ca_
 HAS_ALIAS = VERSION >= (1, 33, 0)  # session link `alias`
 HAS_LINK_EXPERIMENTAL = VERSION >= (1, 40, 0)  # link experimental params (1.38) + response (1.40)
 HAS_ACCOUNT_TYPE_FILTER = VERSION >= (1, 38, 0)  # connected_accounts.list(account_type=…)
+
+HAS_SESSION_PATCH = hasattr(
+    importlib.import_module("composio_client.resources.tool_router.session.session").SessionResource, "patch")
+_CREATE_PARAMS = importlib.import_module("composio_client.types.tool_router.session_create_params")
+HAS_MULTI_ACCOUNT = "multi_account" in _CREATE_PARAMS.SessionCreateParams.__annotations__
+HAS_LINK_URL_OVERWRITE = "link_url_overwrite" in _CREATE_PARAMS.Experimental.__annotations__
 
 PREFIX = "/api/v3.1" if V31 else "/api/v3"
 OTHER_PREFIX = "/api/v3" if V31 else "/api/v3.1"

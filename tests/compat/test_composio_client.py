@@ -7,12 +7,14 @@ speaks `/api/v3`. Section numbers refer to shared/api-contract.md. Cases a versi
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from composio_client import (
+    APIStatusError,
     AuthenticationError,
     BadRequestError,
     Composio,
@@ -30,9 +32,13 @@ from compat_support import (
     HAS_ACCOUNT_TYPE_FILTER,
     HAS_ALIAS,
     HAS_LINK_EXPERIMENTAL,
+    HAS_LINK_URL_OVERWRITE,
+    HAS_MULTI_ACCOUNT,
+    HAS_SESSION_PATCH,
     LINK_TOKEN_RE,
     OTHER_PREFIX,
     PIN_IS_ARRAY,
+    PREFIX,
     SESSION_ID_RE,
     TOOLKIT,
     assert_error,
@@ -638,3 +644,223 @@ def test_project_api_key_format() -> None:
     """`authlink api-key create` hands out Composio-style project keys (§2)."""
     assert API_KEY.startswith("ak_"), "project API keys are `ak_…`"
     assert len(API_KEY) >= 3 + 22, "a project key carries at least 128 bits"
+
+
+# --------------------------------------------------------------------------------------------
+# Further client methods that reach these endpoints (§5, §7.4, §7.6, §8, §1, §12.6)
+# --------------------------------------------------------------------------------------------
+
+
+def test_auth_config_retrieve_and_list(client: Composio, auth_config_id: str) -> None:
+    raw = client.auth_configs.with_raw_response.retrieve(auth_config_id)
+    assert raw.status_code == 200
+    body = raw.http_response.json()
+    for key in ("id", "name", "no_of_connections", "status", "tool_access_config", "toolkit", "type", "uuid"):
+        assert key in body, f"auth config lacks required `{key}`: {body}"
+    fetched = raw.parse()
+    assert fetched.id == auth_config_id
+    assert fetched.status == "ENABLED"
+    assert fetched.type == "custom"
+    assert fetched.toolkit.slug == TOOLKIT
+    assert isinstance(body["toolkit"].get("logo"), str), "ts-core dereferences toolkit.logo (§8)"
+    assert isinstance(fetched.name, str) and fetched.name
+    assert "csecret" not in raw.http_response.text, "the client secret is returned in clear"
+
+    listed = client.auth_configs.list(toolkit_slug=TOOLKIT)
+    assert auth_config_id in [item.id for item in listed.items]
+    assert listed.total_items >= 1
+    assert all(item.toolkit.slug == TOOLKIT for item in listed.items)
+
+
+def test_auth_config_of_other_project_is_not_found(other_client: Composio, auth_config_id: str) -> None:
+    with pytest.raises(NotFoundError) as info:
+        other_client.auth_configs.retrieve(auth_config_id)
+    assert_error(info.value, 404)
+    assert auth_config_id not in [item.id for item in other_client.auth_configs.list().items]
+
+
+@pytest.mark.skipif(not HAS_SESSION_PATCH, reason="this composio-client has no session.patch")
+def test_session_patch_bumps_config_version(client: Composio, make_session: Callable[..., Any]) -> None:
+    session = make_session()
+    version = session.config_version
+    patched = client.tool_router.session.patch(
+        session.session_id, manage_connections={"callback_url": "https://app.example.com/cb2"})
+    assert patched.session_id == session.session_id
+    assert patched.config_version == version + 1
+    assert patched.config.manage_connections is not None
+    assert patched.config.manage_connections.callback_url == "https://app.example.com/cb2"
+    fetched = client.tool_router.session.retrieve(session.session_id)
+    assert fetched.config_version == version + 1
+    # Links from the session now default to the new callback, which must still be allowlisted.
+    link = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    assert ACCOUNT_ID_RE.match(link.connected_account_id)
+
+
+def test_session_delete(client: Composio, other_client: Composio, make_session: Callable[..., Any]) -> None:
+    """DELETE is a raw path (ts-core), not a Stainless method: use the client's generic `delete`."""
+    session = make_session()
+    path = f"{PREFIX}/tool_router/session/{session.session_id}"
+    with pytest.raises(NotFoundError) as info:
+        other_client.delete(path, cast_to=object)
+    assert_error(info.value, 404)
+    assert client.delete(path, cast_to=object) == {"session_id": session.session_id, "deleted": True}
+    with pytest.raises(NotFoundError) as info:
+        client.tool_router.session.retrieve(session.session_id)
+    assert_error(info.value, 404)
+    with pytest.raises(NotFoundError) as info:
+        client.delete(path, cast_to=object)
+    assert_error(info.value, 404)
+
+
+def test_connected_account_patch_alias(client: Composio, make_link: Callable[..., Any]) -> None:
+    _, link = make_link()
+    patched = client.connected_accounts.patch(link.connected_account_id, alias="renamed")
+    assert patched.id == link.connected_account_id
+    assert patched.success is True
+    assert patched.status == "INITIATED"
+    assert client.connected_accounts.retrieve(link.connected_account_id).alias == "renamed"
+
+
+@needs_experimental
+def test_connected_account_patch_acl(client: Composio, make_session: Callable[..., Any]) -> None:
+    session = make_session()
+    shared = client.tool_router.session.link(
+        session.session_id, toolkit=TOOLKIT, experimental={"account_type": "SHARED", "acl_config_for_shared": {}})
+    patched = client.connected_accounts.patch(
+        shared.connected_account_id, experimental={"acl_config_for_shared": SHARED_ACL})
+    assert patched.success is True
+    account = client.connected_accounts.retrieve(shared.connected_account_id)
+    assert account.experimental is not None and account.experimental.acl_config_for_shared is not None
+    assert account.experimental.acl_config_for_shared.allowed_user_ids == ["u2"]
+    assert account.experimental.acl_config_for_shared.not_allowed_user_ids == ["u3"]
+
+    private = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    with pytest.raises(BadRequestError) as info:
+        client.connected_accounts.patch(private.connected_account_id,
+                                        experimental={"acl_config_for_shared": {"allow_all_users": True}})
+    assert_error(info.value, 400, message_contains="acl_config_for_shared is only valid on SHARED")
+
+
+def test_legacy_connected_account_create(client: Composio, auth_config_id: str) -> None:
+    """§7.6: either the legacy flow works, or it is refused the way Composio retires it."""
+    user_id = new_user_id()
+    try:
+        created = client.connected_accounts.create(
+            auth_config={"id": auth_config_id}, connection={"user_id": user_id, "callback_url": CALLBACK_URL})
+    except BadRequestError as exc:
+        assert_error(exc, 400, code=600, slug="ConnectedAccount_BadRequest", message_contains="connected_accounts/link")
+        return
+    assert ACCOUNT_ID_RE.match(created.id)
+    assert created.status == "INITIATED"
+    assert created.redirect_url
+    assert client.connected_accounts.retrieve(created.id).user_id == user_id
+
+
+def test_link_for_toolkit_without_auth_config(client: Composio) -> None:
+    session = client.tool_router.session.create(
+        user_id=new_user_id(), toolkits={"enable": ["gitlab"]}, manage_connections={"enable": True})
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.link(session.session_id, toolkit="gitlab", callback_url=CALLBACK_URL)
+    assert_error(info.value, 400, code=4308, slug="ToolRouterV2_NoManagedAuth")
+
+
+def test_link_for_toolkit_not_enabled_in_session(client: Composio) -> None:
+    session = client.tool_router.session.create(
+        user_id=new_user_id(), toolkits={"enable": ["gitlab"]}, manage_connections={"enable": True})
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, callback_url=CALLBACK_URL)
+    assert_error(info.value, 400)
+
+
+def test_two_credential_headers_are_unauthenticated(client: Composio) -> None:
+    with pytest.raises(AuthenticationError) as info:
+        client.connected_accounts.list(extra_headers={"x-user-api-key": "uak_compat"})
+    assert_error(info.value, 401)
+
+
+def test_unknown_fields_and_empty_query_values_are_ignored(client: Composio, make_link: Callable[..., Any]) -> None:
+    """Clients add fields often (§12.6); ts sends `key=` for null, which means absent (§1)."""
+    session = client.tool_router.session.create(
+        user_id=new_user_id(), toolkits={"enable": [TOOLKIT]},
+        manage_connections={"enable": True, "callback_url": CALLBACK_URL},
+        extra_body={"hooks": {"before_execute": "x"}, "some_future_field": [1, 2]})
+    assert SESSION_ID_RE.match(session.session_id)
+
+    user_id = new_user_id()
+    _, link = make_link(user_id)
+    listed = client.connected_accounts.list(
+        user_ids=[user_id], extra_query={"statuses": "", "auth_config_ids": "", "some_future_param": "1"})
+    assert ids_of(listed.items) == [link.connected_account_id]
+
+
+def test_session_toolkits_enable_and_disable_are_exclusive(client: Composio) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.create(
+            user_id=new_user_id(), toolkits={"enable": [TOOLKIT], "disable": ["gmail"]})  # type: ignore[typeddict-item]
+    err = assert_error(info.value, 400)
+    assert mentions(err, "toolkits"), err
+
+
+@pytest.mark.skipif(not HAS_MULTI_ACCOUNT, reason="this composio-client has no session multi_account")
+def test_session_multi_account(client: Composio) -> None:
+    session = client.tool_router.session.create(
+        user_id=new_user_id(), toolkits={"enable": [TOOLKIT]}, multi_account={"enable": True})
+    multi = session.config.multi_account
+    assert multi is not None, session.config.to_dict()
+    assert multi.enable is True
+    assert multi.max_accounts_per_toolkit == 5, "default is 5 when enabled (§4.1)"
+
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.create(
+            user_id=new_user_id(), toolkits={"enable": [TOOLKIT]},
+            multi_account={"enable": True, "max_accounts_per_toolkit": 11})
+    err = assert_error(info.value, 400)
+    assert mentions(err, "max_accounts_per_toolkit"), err
+
+
+@pytest.mark.skipif(not HAS_LINK_URL_OVERWRITE, reason="this composio-client has no experimental.link_url_overwrite")
+def test_session_link_url_overwrite(client: Composio, auth_config_id: str) -> None:
+    session = client.tool_router.session.create(
+        user_id=new_user_id(), toolkits={"enable": [TOOLKIT]}, auth_configs={TOOLKIT: auth_config_id},
+        manage_connections={"enable": True, "callback_url": CALLBACK_URL},
+        experimental={"link_url_overwrite": "https://connect.example.com"})
+    link = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT)
+    assert link.redirect_url == f"https://connect.example.com/link/{link.link_token}"
+
+
+def test_wrong_json_type_is_bad_request(client: Composio) -> None:
+    with pytest.raises(BadRequestError) as info:
+        client.tool_router.session.create(user_id=123, toolkits={"enable": [TOOLKIT]})  # type: ignore[arg-type]
+    err = assert_error(info.value, 400)
+    assert mentions(err, "user_id"), err
+
+
+def test_oversized_body_gets_the_error_envelope(client: Composio) -> None:
+    with pytest.raises(APIStatusError) as info:
+        client.tool_router.session.create(
+            user_id=new_user_id(), toolkits={"enable": [TOOLKIT]}, extra_body={"padding": "x" * (2 * 1024 * 1024)})
+    assert info.value.status_code in (400, 413), info.value.status_code
+    assert_error(info.value, info.value.status_code)
+
+
+@needs_alias
+def test_concurrent_duplicate_alias_yields_one_account(client: Composio, make_session: Callable[..., Any]) -> None:
+    """Alias uniqueness is enforced by the database: a race gives one 201 and 409s, never a 500."""
+    session = make_session()
+
+    def attempt(_: int) -> Any:
+        try:
+            return client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, alias="racy")
+        except APIStatusError as exc:
+            return exc
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, range(8)))
+    created = [o for o in outcomes if not isinstance(o, APIStatusError)]
+    refused = [o for o in outcomes if isinstance(o, APIStatusError)]
+    assert len(created) == 1, outcomes
+    for exc in refused:
+        assert isinstance(exc, ConflictError), f"expected 409, got {exc.status_code}: {exc.body!r}"
+        assert_error(exc, 409)
+    listed = client.connected_accounts.list(user_ids=[session.config.user_id])
+    assert ids_of(listed.items) == [created[0].connected_account_id]
