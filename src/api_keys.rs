@@ -15,10 +15,13 @@ use crate::store::{ApiKeyId, ProjectId, Store, StoreResult};
 const TTL: Duration = Duration::from_secs(30);
 const MAX_ENTRIES: usize = 10_000;
 
+/// What a key resolves to, and when that was read.
+type Entry = ((ProjectId, ApiKeyId), Instant);
+
 /// Cache of key hash → project.
 #[derive(Default)]
 pub struct ApiKeyCache {
-    entries: Mutex<HashMap<Vec<u8>, ((ProjectId, ApiKeyId), Instant)>>,
+    entries: Mutex<HashMap<Vec<u8>, Entry>>,
 }
 
 impl ApiKeyCache {

@@ -69,6 +69,23 @@ pub enum ClientAuth {
     ClientSecretPost,
 }
 
+impl ClientAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
 /// Why a catalog document was refused. Messages name the offending toolkit and field.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

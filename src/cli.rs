@@ -10,7 +10,7 @@ use crate::{
     AppState, Settings,
     catalog::Catalog,
     config::{DatabaseArgs, ServeArgs},
-    crypto::{Sealer, new_api_key, sha256},
+    crypto::{new_api_key, sha256},
     store::{Store, postgres::PgStore},
 };
 
@@ -37,6 +37,9 @@ pub enum Command {
     /// Manage project API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Re-seal every stored secret under AUTHLINK_ENCRYPTION_KEY, opening old values with
+    /// AUTHLINK_ENCRYPTION_OLD_KEYS. Safe to run while serving and to run again.
+    RotateKeys(ServeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +90,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(cmd)) => serve(cmd).await,
+        Some(Command::RotateKeys(cmd)) => {
+            init_tracing(LogFormat::Text);
+            let sealer = cmd.serve.sealer().map_err(CliError::Config)?;
+            let store = connect(&cmd.db).await?;
+            let report = crate::service::rotation::rotate(&store, &sealer).await.map_err(CliError::Config)?;
+            println!(
+                "re-sealed {} value(s) under key {}; {} already current",
+                report.resealed,
+                sealer.current_key_id(),
+                report.current
+            );
+            Ok(())
+        }
         Some(Command::Migrate { db }) => {
             init_tracing(LogFormat::Text);
             connect(&db).await?;
@@ -119,10 +135,9 @@ async fn connect(db: &DatabaseArgs) -> Result<PgStore, CliError> {
 
 async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     init_tracing(cmd.log_format);
-    let key = cmd.serve.encryption_key().map_err(CliError::Config)?;
+    let sealer = cmd.serve.sealer().map_err(CliError::Config)?;
     let catalog = Catalog::embedded()?;
     let store = connect(&cmd.db).await?;
-    let sealer = Sealer::new(&key, &[]);
     let settings = Settings::from_args(&cmd.serve);
     let listener = TcpListener::bind(cmd.serve.listen).await.map_err(|source| CliError::Io {
         context: format!("AUTHLINK_LISTEN: cannot bind {}", cmd.serve.listen),
@@ -136,6 +151,7 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
         "authlink ready"
     );
     let state = AppState::new(Arc::new(store), catalog, sealer, settings);
+    crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
     crate::serve(listener, state, shutdown_signal())
         .await
         .map_err(|source| CliError::Io { context: "server".into(), source })?;

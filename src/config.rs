@@ -50,6 +50,16 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHLINK_ENCRYPTION_KEY", value_name = "AUTHLINK_ENCRYPTION_KEY", hide_env_values = true)]
     pub encryption_key: Option<String>,
 
+    /// Comma-separated older keys (base64) that still open values sealed before a key rotation.
+    /// `authlink rotate-keys` re-seals everything under the current key; then drop them.
+    #[arg(
+        long,
+        env = "AUTHLINK_ENCRYPTION_OLD_KEYS",
+        value_name = "AUTHLINK_ENCRYPTION_OLD_KEYS",
+        hide_env_values = true
+    )]
+    pub encryption_old_keys: Option<String>,
+
     /// Lifetime of a link token in seconds.
     #[arg(long, env = "AUTHLINK_LINK_TTL_SECS", value_name = "AUTHLINK_LINK_TTL_SECS", default_value_t = 600,
           value_parser = clap::value_parser!(u64).range(30..=86_400))]
@@ -67,6 +77,7 @@ impl fmt::Debug for ServeArgs {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("encryption_key", &"<redacted>")
+            .field("encryption_old_keys", &"<redacted>")
             .field("link_ttl_secs", &self.link_ttl_secs)
             .field("callback_allowlist", &self.callback_allowlist)
             .finish()
@@ -88,6 +99,24 @@ impl ServeArgs {
             "AUTHLINK_ENCRYPTION_KEY is required to serve: 32 bytes, base64 (try `openssl rand -base64 32`)".to_owned()
         })?;
         raw.parse().map_err(|e| format!("AUTHLINK_ENCRYPTION_KEY {e}"))
+    }
+
+    /// Older keys that may still open sealed values.
+    pub fn old_keys(&self) -> Result<Vec<EncryptionKey>, String> {
+        self.encryption_old_keys
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .enumerate()
+            .map(|(i, k)| k.parse().map_err(|e| format!("AUTHLINK_ENCRYPTION_OLD_KEYS item {i}: {e}")))
+            .collect()
+    }
+
+    /// The sealer for these keys.
+    pub fn sealer(&self) -> Result<crate::crypto::Sealer, String> {
+        Ok(crate::crypto::Sealer::new(&self.encryption_key()?, &self.old_keys()?))
     }
 
     /// Link lifetime as a `Duration`.

@@ -74,6 +74,12 @@ impl Sealer {
         format!("v1.{}.{}", self.current.id, STANDARD.encode(blob))
     }
 
+    /// Id of the key a sealed value was sealed with, if it is well-formed.
+    pub fn key_id_of(sealed: &str) -> Option<&str> {
+        let mut parts = sealed.splitn(3, '.');
+        (parts.next() == Some("v1")).then(|| parts.next()).flatten()
+    }
+
     /// Decrypts a value sealed for `owner`.
     pub fn open(&self, owner: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
         let mut parts = sealed.splitn(3, '.');

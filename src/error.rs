@@ -89,6 +89,13 @@ pub enum ApiError {
     #[error("The session was changed concurrently (config_version {0}); read it again and retry.")]
     SessionVersionConflict(i64),
 
+    #[error("Connected account is {0}, not ACTIVE; its tokens cannot be refreshed.")]
+    AccountNotActive(String),
+    #[error("Token refresh failed: {0}")]
+    RefreshFailed(String),
+    #[error("The provider's token endpoint could not be used: {0}")]
+    ProviderUnavailable(String),
+
     #[error("The database is not reachable.")]
     Unavailable,
     #[error("Internal server error.")]
@@ -132,6 +139,9 @@ impl ApiError {
             Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, 405, "HTTP_MethodNotAllowed"),
             Self::AliasTaken { .. } => (S::CONFLICT, 1810, "ConnectedAccount_AliasAlreadyExists"),
             Self::SessionVersionConflict(_) => (S::CONFLICT, 4311, "ToolRouterV2_ConfigVersionConflict"),
+            Self::AccountNotActive(_) => (S::BAD_REQUEST, 1804, "ConnectedAccount_NotActive"),
+            Self::RefreshFailed(_) => (S::BAD_REQUEST, 1805, "ConnectedAccount_RefreshFailed"),
+            Self::ProviderUnavailable(_) => (S::BAD_GATEWAY, 1806, "ConnectedAccount_ProviderUnavailable"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, 503, "HTTP_ServiceUnavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "HTTP_InternalServerError"),
         }

@@ -56,11 +56,19 @@ pub struct Inner {
     pub sealer: Sealer,
     pub settings: Settings,
     pub api_keys: ApiKeyCache,
+    pub oauth: service::oauth::OAuthClient,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, catalog: Catalog, sealer: Sealer, settings: Settings) -> Self {
-        Self(Arc::new(Inner { store, catalog, sealer, settings, api_keys: ApiKeyCache::default() }))
+        Self(Arc::new(Inner {
+            store,
+            catalog,
+            sealer,
+            settings,
+            api_keys: ApiKeyCache::default(),
+            oauth: service::oauth::OAuthClient::new(),
+        }))
     }
 }
 
@@ -69,6 +77,23 @@ impl Deref for AppState {
     fn deref(&self) -> &Inner {
         &self.0
     }
+}
+
+/// Persists EXPIRED on unfinished accounts whose link ran out, every `every`. Reads already show
+/// them as EXPIRED; this makes the stored state (and anything reading the table) agree.
+pub fn spawn_sweeper(state: &AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match store.expire_stale_initiations().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(accounts = n, "expired unfinished connections"),
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+        }
+    })
 }
 
 /// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests.

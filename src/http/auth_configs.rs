@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     AppState,
+    catalog::ClientAuth,
     domain::{AuthConfigId, ToolkitSlug},
     error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
     service::auth_configs::{self, NewOAuth2Config},
@@ -59,6 +60,11 @@ pub struct CredentialsInput {
     pub authorization_url: Option<String>,
     /// Required for toolkits outside the catalog; overrides the catalog's otherwise.
     pub token_url: Option<String>,
+    /// How to authenticate at the token endpoint; overrides the catalog's choice.
+    #[schema(value_type = Option<String>, example = "client_secret_basic")]
+    pub client_auth: Option<ClientAuth>,
+    /// Expected `iss` of authorization responses (RFC 9207); defaults to the authorization URL's origin.
+    pub issuer: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -244,6 +250,7 @@ pub async fn create(
     };
     let authorization_url = endpoint(&mut errors, "auth_config.credentials.authorization_url", creds.authorization_url);
     let token_url = endpoint(&mut errors, "auth_config.credentials.token_url", creds.token_url);
+    let issuer = endpoint(&mut errors, "auth_config.credentials.issuer", creds.issuer);
     let (Some(toolkit), true) = (toolkit, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
@@ -255,6 +262,8 @@ pub async fn create(
         scopes: creds.scopes.map(Scopes::into_vec).unwrap_or_default(),
         authorization_url,
         token_url,
+        client_auth: creds.client_auth,
+        issuer,
     };
     let created = auth_configs::create(&state, project, new).await?;
     tracing::info!(auth_config_id = %created.id, toolkit = %created.toolkit, "auth config created");

@@ -21,6 +21,8 @@ use crate::{
     service::{
         accounts,
         links::{self, LinkRequest},
+        oauth::TokenSet,
+        tokens,
     },
     store::{AccountFilter, AccountRecord, Cursor, OrderBy},
 };
@@ -70,14 +72,34 @@ pub struct AccountResponse {
 
 impl From<AccountRecord> for AccountResponse {
     fn from(a: AccountRecord) -> Self {
+        Self::with_tokens(a, None)
+    }
+}
+
+impl AccountResponse {
+    /// The account; for an ACTIVE one read by its project's key, `state.val` carries the tokens.
+    pub fn with_tokens(a: AccountRecord, tokens: Option<TokenSet>) -> Self {
+        let mut val = serde_json::json!({"status": a.status.as_str()});
+        if let (Some(t), serde_json::Value::Object(map)) = (tokens, &mut val) {
+            map.insert("access_token".into(), t.access_token.into());
+            let remaining = a.token_expires_at.map(|at| (at - chrono::Utc::now()).num_seconds().max(0));
+            for (k, v) in [
+                ("refresh_token", t.refresh_token.map(Into::into)),
+                ("expires_in", remaining.map(Into::into)),
+                ("scope", t.scope.map(Into::into)),
+                ("token_type", t.token_type.map(Into::into)),
+                ("id_token", t.id_token.map(Into::into)),
+            ] {
+                if let Some(v) = v {
+                    map.insert(k.into(), v);
+                }
+            }
+        }
         Self {
             id: a.id.to_string(),
             status: a.status,
             status_reason: a.status_reason,
-            state: AccountState {
-                auth_scheme: a.auth_scheme.clone(),
-                val: serde_json::json!({"status": a.status.as_str()}),
-            },
+            state: AccountState { auth_scheme: a.auth_scheme.clone(), val },
             auth_config: AuthConfigRef {
                 id: a.auth_config_id.to_string(),
                 auth_scheme: a.auth_scheme,
@@ -250,8 +272,27 @@ pub async fn get(
     Project(project, _): Project,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AccountResponse>> {
-    let account = accounts::get(&state, project, &ConnectedAccountId::parse(&id)?).await?;
-    Ok(Json(account.into()))
+    let (account, tokens) = tokens::read(&state, project, &ConnectedAccountId::parse(&id)?, false).await?;
+    Ok(Json(AccountResponse::with_tokens(account, tokens)))
+}
+
+/// Refreshes the account's tokens now, whatever their expiry.
+#[utoipa::path(post, path = "/api/v3.1/connected_accounts/{id}/refresh", tag = "connected_accounts",
+    params(("id" = String, Path, description = "`ca_…` id")),
+    responses(
+        (status = 200, body = AccountResponse),
+        (status = 400, description = "Not ACTIVE, or the provider rejected the refresh token (account now EXPIRED)", body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 502, description = "Provider unreachable", body = ErrorEnvelope),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    Project(project, _): Project,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccountResponse>> {
+    let (account, tokens) = tokens::read(&state, project, &ConnectedAccountId::parse(&id)?, true).await?;
+    Ok(Json(AccountResponse::with_tokens(account, tokens)))
 }
 
 /// Lists connected accounts, newest first, with cursor pagination. SHARED accounts only with

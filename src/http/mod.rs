@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth_configs;
 pub mod common;
+pub mod connect;
 pub mod connected_accounts;
 pub mod extract;
 pub mod health;
@@ -53,6 +54,7 @@ fn api_routes(version: ApiVersion) -> Router<AppState> {
             get(connected_accounts::get).patch(connected_accounts::update).delete(connected_accounts::delete),
         )
         .route("/connected_accounts/{id}/audit", get(audit::list))
+        .route("/connected_accounts/{id}/refresh", post(connected_accounts::refresh))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(version))
 }
@@ -62,6 +64,10 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v3.1", api_routes(ApiVersion::V31))
         .nest("/api/v3", api_routes(ApiVersion::V3))
+        .route("/link/{token}", get(connect::link_page))
+        .route("/link/{token}/continue", post(connect::start))
+        .route("/oauth/callback", get(connect::callback))
+        .route("/assets/authlink.css", get(connect::stylesheet))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::document))

@@ -25,7 +25,7 @@ use super::{audit, auth_configs, connected_accounts, health, links, session_tool
         links::create_for_session, links::create_for_user,
         auth_configs::create, auth_configs::get, auth_configs::list,
         connected_accounts::get, connected_accounts::list, connected_accounts::update,
-        connected_accounts::delete, connected_accounts::legacy_create, audit::list,
+        connected_accounts::delete, connected_accounts::legacy_create, connected_accounts::refresh, audit::list,
         health::healthz, health::readyz,
     ),
     modifiers(&Security, &MirrorV3),

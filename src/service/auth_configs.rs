@@ -3,6 +3,7 @@
 
 use crate::{
     AppState,
+    catalog::ClientAuth,
     domain::{AuthConfigId, ToolkitSlug},
     error::{ApiError, ApiResult},
     store::{AuthConfigFilter, AuthConfigRecord, NewAuthConfig, Page, ProjectId},
@@ -18,6 +19,8 @@ pub struct NewOAuth2Config {
     pub scopes: Vec<String>,
     pub authorization_url: Option<String>,
     pub token_url: Option<String>,
+    pub client_auth: Option<ClientAuth>,
+    pub issuer: Option<String>,
 }
 
 pub async fn create(state: &AppState, project: ProjectId, new: NewOAuth2Config) -> ApiResult<AuthConfigRecord> {
@@ -42,6 +45,8 @@ pub async fn create(state: &AppState, project: ProjectId, new: NewOAuth2Config) 
         scopes: new.scopes,
         authorization_url: new.authorization_url,
         token_url: new.token_url,
+        client_auth: new.client_auth.map(|c| c.as_str().to_owned()),
+        issuer: new.issuer,
     };
     Ok(state.store.insert_auth_config(project, &record).await?)
 }

@@ -5,7 +5,11 @@
 
 pub mod accounts;
 pub mod auth_configs;
+pub mod connect;
 pub mod links;
+pub mod oauth;
 pub mod resolution;
+pub mod rotation;
 pub mod sessions;
+pub mod tokens;
 pub mod toolkits;

@@ -96,6 +96,10 @@ pub struct AuthConfigRecord {
     pub authorization_url: Option<String>,
     pub token_url: Option<String>,
     pub is_enabled: bool,
+    /// `client_secret_basic` / `client_secret_post`; `None` = the catalog's choice.
+    pub client_auth: Option<String>,
+    /// Expected `iss` of authorization responses; `None` = the authorization URL's origin.
+    pub issuer: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Connected accounts (not deleted) using this config.
@@ -130,8 +134,68 @@ pub struct AccountRecord {
     pub status: AccountStatus,
     pub status_reason: Option<String>,
     pub is_disabled: bool,
+    /// The OAuth token set, sealed with the account id as associated data.
+    pub tokens_sealed: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A link found by its token hash, with everything the connect flow needs.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub project: ProjectId,
+    pub token_hash: Vec<u8>,
+    pub account: AccountRecord,
+    pub auth_config: AuthConfigRecord,
+    pub callback_url: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+    /// The account was soft-deleted after the link was made.
+    pub account_deleted: bool,
+}
+
+/// A single-use OAuth `state`, stored by hash and bound to a browser cookie.
+#[derive(Debug, Clone)]
+pub struct OAuthStateRecord {
+    pub state_hash: Vec<u8>,
+    pub project: ProjectId,
+    pub link_token_hash: Vec<u8>,
+    pub account_id: ConnectedAccountId,
+    pub binding_hash: Vec<u8>,
+    pub verifier_sealed: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// Which column a sealed value lives in (for key rotation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    AuthConfigSecret,
+    AccountTokens,
+    StateVerifier,
+}
+
+/// One sealed value and the row that owns it (`owner` is also its associated data).
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    pub column: SealedColumn,
+    /// Primary key of the row: an id, or the hex state hash.
+    pub row: String,
+    /// Associated data the value was sealed with.
+    pub owner: String,
+    pub value: String,
+}
+
+/// A connected account locked for a token refresh; dropping it releases the lock unchanged.
+#[async_trait]
+pub trait RefreshLease: Send {
+    /// The account as read under the lock.
+    fn account(&self) -> &AccountRecord;
+    /// Stores a new token set and releases the lock.
+    async fn save(self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()>;
+    /// Marks the account EXPIRED (refresh refused by the provider) and releases the lock.
+    async fn expire(self: Box<Self>, reason: &str) -> StoreResult<()>;
 }
 
 /// Everything link creation writes: an INITIATED account and its single-use link.
@@ -162,6 +226,8 @@ pub struct NewAuthConfig {
     pub scopes: Vec<String>,
     pub authorization_url: Option<String>,
     pub token_url: Option<String>,
+    pub client_auth: Option<String>,
+    pub issuer: Option<String>,
 }
 
 /// Sort key of account listings.
@@ -318,6 +384,43 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<AuditRecord>>;
     /// Soft delete; `false` when there was nothing to delete.
     async fn delete_account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<bool>;
+
+    /// A link by its token hash. Not project-scoped: the token is the capability.
+    async fn link_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<LinkView>>;
+    async fn insert_oauth_state(&self, state: &OAuthStateRecord) -> StoreResult<()>;
+    async fn oauth_state(&self, state_hash: &[u8]) -> StoreResult<Option<OAuthStateRecord>>;
+    /// Marks a state used; `false` when it already was (a replay or a race).
+    async fn consume_oauth_state(&self, state_hash: &[u8]) -> StoreResult<bool>;
+    /// INITIATED → ACTIVE with the sealed tokens, and the link consumed, atomically. `false` when
+    /// the account was no longer INITIATED or the link was already consumed.
+    async fn complete_link(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        tokens_sealed: &str,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool>;
+    /// INITIATED → FAILED with a reason, and the link consumed.
+    async fn fail_link(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        reason: &str,
+    ) -> StoreResult<bool>;
+    /// Persists EXPIRED on INITIATED accounts whose link ran out; returns how many.
+    async fn expire_stale_initiations(&self) -> StoreResult<u64>;
+    /// Locks an account for a token refresh (a row lock held until the lease ends).
+    async fn begin_refresh(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+    ) -> StoreResult<Option<Box<dyn RefreshLease>>>;
+    /// Every sealed value in the database, for key rotation.
+    async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>>;
+    /// Replaces a sealed value if it is still `old.value`.
+    async fn replace_sealed(&self, old: &SealedValue, new_value: &str) -> StoreResult<bool>;
 }
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::{
     AccessDecision, AccountFilter, AccountPatch, AccountRecord, ApiKeyId, AuditKind, AuditRecord, AuthConfigFilter,
-    AuthConfigRecord, Cursor, NewAuthConfig, NewLink, OrderBy, Page, ProjectId, SessionRecord, Store, StoreError,
-    StoreResult,
+    AuthConfigRecord, Cursor, LinkView, NewAuthConfig, NewLink, OAuthStateRecord, OrderBy, Page, ProjectId,
+    RefreshLease, SealedColumn, SealedValue, SessionRecord, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     AccountStatus, AccountType, AclConfig, AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug,
@@ -76,7 +76,8 @@ fn account_select() -> String {
                 {EFFECTIVE_STATUS} as status,
                 case when ({EFFECTIVE_STATUS}) = 'EXPIRED' and a.status = 'INITIATED'
                      then '{EXPIRED_REASON}' else a.status_reason end as status_reason,
-                a.is_disabled, a.created_at, a.updated_at
+                a.is_disabled, a.tokens_sealed, a.token_expires_at, a.created_at, a.updated_at,
+                a.deleted_at is not null as deleted
          from connected_account a join auth_config c on c.id = a.auth_config_id"
     )
 }
@@ -102,13 +103,16 @@ fn account_from_row(row: &PgRow) -> StoreResult<AccountRecord> {
         status: AccountStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
         status_reason: row.try_get("status_reason")?,
         is_disabled: row.try_get("is_disabled")?,
+        tokens_sealed: row.try_get("tokens_sealed")?,
+        token_expires_at: row.try_get("token_expires_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
 const AUTH_CONFIG_SELECT: &str = "select c.id, c.toolkit, c.name, c.auth_scheme, c.is_composio_managed, c.client_id,
-        c.client_secret_sealed, c.scopes, c.authorization_url, c.token_url, c.is_enabled, c.created_at, c.updated_at,
+        c.client_secret_sealed, c.scopes, c.authorization_url, c.token_url, c.is_enabled, c.client_auth, c.issuer,
+        c.created_at, c.updated_at,
         (select count(*) from connected_account a where a.auth_config_id = c.id and a.deleted_at is null)
             as no_of_connections
      from auth_config c";
@@ -128,6 +132,8 @@ fn auth_config_from_row(row: &PgRow) -> StoreResult<AuthConfigRecord> {
         authorization_url: row.try_get("authorization_url")?,
         token_url: row.try_get("token_url")?,
         is_enabled: row.try_get("is_enabled")?,
+        client_auth: row.try_get("client_auth")?,
+        issuer: row.try_get("issuer")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         no_of_connections: row.try_get("no_of_connections")?,
@@ -217,8 +223,8 @@ impl Store for PgStore {
     async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord> {
         sqlx::query(
             "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
-                                      scopes, authorization_url, token_url)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                      scopes, authorization_url, token_url, client_auth, issuer)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new.id.as_str())
         .bind(project.0)
@@ -230,6 +236,8 @@ impl Store for PgStore {
         .bind(&new.scopes)
         .bind(&new.authorization_url)
         .bind(&new.token_url)
+        .bind(&new.client_auth)
+        .bind(&new.issuer)
         .execute(&self.pool)
         .await
         .map_err(map_unique)?;
@@ -648,5 +656,282 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn link_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<LinkView>> {
+        let Some(row) = sqlx::query(
+            "select project_id, connected_account_id, callback_url, expires_at, consumed_at from link where token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let project = ProjectId(row.try_get("project_id")?);
+        let account_id: String = row.try_get("connected_account_id")?;
+        let account_row = sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2", account_select()))
+            .bind(project.0)
+            .bind(&account_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let account = account_from_row(&account_row)?;
+        let account_deleted: bool = account_row.try_get("deleted")?;
+        let auth_config = self
+            .auth_config(project, &account.auth_config_id)
+            .await?
+            .ok_or_else(|| corrupt("link's auth config is missing"))?;
+        Ok(Some(LinkView {
+            project,
+            token_hash: token_hash.to_vec(),
+            account,
+            auth_config,
+            callback_url: row.try_get("callback_url")?,
+            expires_at: row.try_get("expires_at")?,
+            consumed_at: row.try_get("consumed_at")?,
+            account_deleted,
+        }))
+    }
+
+    async fn insert_oauth_state(&self, st: &OAuthStateRecord) -> StoreResult<()> {
+        sqlx::query(
+            "insert into oauth_state (state_hash, project_id, link_token_hash, connected_account_id, binding_hash,
+                                      verifier_sealed, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&st.state_hash)
+        .bind(st.project.0)
+        .bind(&st.link_token_hash)
+        .bind(st.account_id.as_str())
+        .bind(&st.binding_hash)
+        .bind(&st.verifier_sealed)
+        .bind(st.expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    async fn oauth_state(&self, state_hash: &[u8]) -> StoreResult<Option<OAuthStateRecord>> {
+        let Some(row) = sqlx::query(
+            "select state_hash, project_id, link_token_hash, connected_account_id, binding_hash, verifier_sealed,
+                    expires_at, used_at
+             from oauth_state where state_hash = $1",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let account: String = row.try_get("connected_account_id")?;
+        Ok(Some(OAuthStateRecord {
+            state_hash: row.try_get("state_hash")?,
+            project: ProjectId(row.try_get("project_id")?),
+            link_token_hash: row.try_get("link_token_hash")?,
+            account_id: ConnectedAccountId::parse(&account).map_err(corrupt)?,
+            binding_hash: row.try_get("binding_hash")?,
+            verifier_sealed: row.try_get("verifier_sealed")?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+        }))
+    }
+
+    async fn consume_oauth_state(&self, state_hash: &[u8]) -> StoreResult<bool> {
+        let done = sqlx::query("update oauth_state set used_at = now() where state_hash = $1 and used_at is null")
+            .bind(state_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_link(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        tokens_sealed: &str,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let link = sqlx::query(
+            "update link set consumed_at = now()
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null",
+        )
+        .bind(link_token_hash)
+        .bind(project.0)
+        .bind(account.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let acc = sqlx::query(
+            "update connected_account
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4, updated_at = now()
+             where project_id = $1 and id = $2 and status = 'INITIATED' and deleted_at is null",
+        )
+        .bind(project.0)
+        .bind(account.as_str())
+        .bind(tokens_sealed)
+        .bind(token_expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if link.rows_affected() == 1 && acc.rows_affected() == 1 {
+            tx.commit().await?;
+            Ok(true)
+        } else {
+            tx.rollback().await?;
+            Ok(false)
+        }
+    }
+
+    async fn fail_link(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        reason: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "update link set consumed_at = coalesce(consumed_at, now())
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3",
+        )
+        .bind(link_token_hash)
+        .bind(project.0)
+        .bind(account.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let acc = sqlx::query(
+            "update connected_account set status = 'FAILED', status_reason = $3, updated_at = now()
+             where project_id = $1 and id = $2 and status = 'INITIATED'",
+        )
+        .bind(project.0)
+        .bind(account.as_str())
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(acc.rows_affected() == 1)
+    }
+
+    async fn expire_stale_initiations(&self) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "update connected_account set status = 'EXPIRED', status_reason = $1, updated_at = now()
+             where status = 'INITIATED' and initiation_expires_at < now()",
+        )
+        .bind(EXPIRED_REASON)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn begin_refresh(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+    ) -> StoreResult<Option<Box<dyn RefreshLease>>> {
+        let mut tx = self.pool.begin().await?;
+        let locked: Option<String> = sqlx::query_scalar(
+            "select id from connected_account where project_id = $1 and id = $2 and deleted_at is null for update",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if locked.is_none() {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2", account_select()))
+            .bind(project.0)
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let account = account_from_row(&row)?;
+        Ok(Some(Box::new(PgRefreshLease { tx, project, account })))
+    }
+
+    async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "select 'ac', id, id, client_secret_sealed from auth_config where client_secret_sealed is not null
+             union all
+             select 'ca', id, id, tokens_sealed from connected_account where tokens_sealed is not null
+             union all
+             select 'st', encode(state_hash, 'hex'), connected_account_id, verifier_sealed
+               from oauth_state where verifier_sealed is not null",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, row, owner, value)| SealedValue {
+                column: match kind.as_str() {
+                    "ac" => SealedColumn::AuthConfigSecret,
+                    "ca" => SealedColumn::AccountTokens,
+                    _ => SealedColumn::StateVerifier,
+                },
+                row,
+                owner,
+                value,
+            })
+            .collect())
+    }
+
+    async fn replace_sealed(&self, old: &SealedValue, new_value: &str) -> StoreResult<bool> {
+        let sql = match old.column {
+            SealedColumn::AuthConfigSecret => {
+                "update auth_config set client_secret_sealed = $3 where id = $1 and client_secret_sealed = $2"
+            }
+            SealedColumn::AccountTokens => {
+                "update connected_account set tokens_sealed = $3 where id = $1 and tokens_sealed = $2"
+            }
+            SealedColumn::StateVerifier => {
+                "update oauth_state set verifier_sealed = $3
+                 where state_hash = decode($1, 'hex') and verifier_sealed = $2"
+            }
+        };
+        let done = sqlx::query(sql).bind(&old.row).bind(&old.value).bind(new_value).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A row lock on a connected account, held by an open transaction.
+struct PgRefreshLease {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    project: ProjectId,
+    account: AccountRecord,
+}
+
+#[async_trait]
+impl RefreshLease for PgRefreshLease {
+    fn account(&self) -> &AccountRecord {
+        &self.account
+    }
+
+    async fn save(mut self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        sqlx::query(
+            "update connected_account set tokens_sealed = $3, token_expires_at = $4, updated_at = now()
+             where project_id = $1 and id = $2",
+        )
+        .bind(self.project.0)
+        .bind(self.account.id.as_str())
+        .bind(tokens_sealed)
+        .bind(expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    async fn expire(mut self: Box<Self>, reason: &str) -> StoreResult<()> {
+        sqlx::query(
+            "update connected_account set status = 'EXPIRED', status_reason = $3, updated_at = now()
+             where project_id = $1 and id = $2",
+        )
+        .bind(self.project.0)
+        .bind(self.account.id.as_str())
+        .bind(reason)
+        .execute(&mut *self.tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(())
     }
 }

@@ -1,0 +1,190 @@
+//! The end user's pages: `GET /link/{token}`, `POST /link/{token}/continue` and
+//! `GET /oauth/callback`. Server-rendered HTML that works without JavaScript, loads nothing from
+//! third parties, and carries the headers of design §5 on every response.
+
+use axum::{
+    extract::{Path, Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+
+use crate::{
+    AppState,
+    service::{
+        connect::{self, CallbackParams, LinkPage, Outcome, Problem},
+        oauth::random_secret,
+    },
+};
+
+/// The browser-binding cookie: ties an OAuth `state` to the browser that pressed Continue.
+const BINDING_COOKIE: &str = "authlink_binding";
+
+const STYLESHEET: &str = include_str!("../../assets/authlink.css");
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn security_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// A complete page. `asset_prefix` is the relative path back to the site root.
+fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · authlink</title><link rel=\"stylesheet\" href=\"{asset_prefix}assets/authlink.css\"></head>\
+         <body><main>{body}</main></body></html>\n",
+        title = escape(title)
+    );
+    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    security_headers(response.headers_mut());
+    response
+}
+
+fn problem_page(p: Problem, asset_prefix: &str) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+    page(status, p.title, &format!("<h1>{}</h1><p>{}</p>", escape(p.title), escape(&p.message)), asset_prefix)
+}
+
+fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((BINDING_COOKIE, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.public_base.starts_with("https://"))
+        .path("/")
+        .build()
+}
+
+/// The link page: names the provider and the site the user returns to, one Continue button.
+pub async fn link_page(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
+    let jar = if jar.get(BINDING_COOKIE).is_some() { jar } else { jar.add(binding_cookie(&state, random_secret())) };
+    let prefix = "../";
+    let response = match connect::link_page(&state, &token).await {
+        Err(p) => problem_page(p, prefix),
+        Ok(LinkPage::NotFound) => problem_page(
+            Problem {
+                status: 404,
+                title: "Link not found",
+                message: "This link does not exist. Ask the app for a new one.".into(),
+            },
+            prefix,
+        ),
+        Ok(LinkPage::Expired) => problem_page(
+            Problem {
+                status: 410,
+                title: "This link has expired",
+                message: "The connection was not completed in time. Ask the app for a new link.".into(),
+            },
+            prefix,
+        ),
+        Ok(LinkPage::Used) => problem_page(
+            Problem {
+                status: 410,
+                title: "This link was already used",
+                message: "Each link works once. Ask the app for a new link if you need one.".into(),
+            },
+            prefix,
+        ),
+        Ok(LinkPage::Ready { provider, toolkit, return_host }) => {
+            let provider = escape(&provider);
+            let back = match return_host {
+                Some(h) => format!("Afterwards you will be sent back to <strong>{}</strong>.", escape(&h)),
+                None => "Afterwards you can close this window.".to_owned(),
+            };
+            let body = format!(
+                "<h1>Connect your {provider} account</h1>\
+                 <p>You will sign in at {provider} and approve access for <code>{toolkit}</code>. {back}</p>\
+                 <form method=\"post\" action=\"{token}/continue\"><button type=\"submit\">Continue to {provider}</button></form>\
+                 <p class=\"fine\">This link works once and expires soon. Only continue if you asked to connect this account.</p>",
+                toolkit = escape(&toolkit),
+                token = escape(&token),
+            );
+            page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix)
+        }
+    };
+    (jar, response).into_response()
+}
+
+/// Continue: starts the authorization-code flow and redirects to the provider.
+pub async fn start(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
+    let prefix = "../../";
+    let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned()) else {
+        return problem_page(
+            Problem {
+                status: 400,
+                title: "Cookies are needed",
+                message: "Open the link again in this browser with cookies enabled, then press Continue.".into(),
+            },
+            prefix,
+        );
+    };
+    match connect::start(&state, &token, &binding).await {
+        Ok(url) => redirect(url.as_str()),
+        Err(p) => problem_page(p, prefix),
+    }
+}
+
+/// The one fixed OAuth redirect URI of every provider.
+pub async fn callback(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    query: Result<Query<CallbackParams>, QueryRejection>,
+) -> Response {
+    let prefix = "../";
+    let params = query.map(|q| q.0).unwrap_or_default();
+    let binding = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned());
+    match connect::callback(&state, params, binding.as_deref()).await {
+        Ok(Outcome::Redirect(url)) => redirect(url.as_str()),
+        Ok(Outcome::Done { provider }) => page(
+            StatusCode::OK,
+            "Connected",
+            &format!("<h1>Your {} account is connected</h1><p>You can close this window.</p>", escape(&provider)),
+            prefix,
+        ),
+        Err(p) => problem_page(p, prefix),
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    security_headers(response.headers_mut());
+    response
+}
+
+/// The pages' only stylesheet, served from authlink itself (CSP `default-src 'self'`).
+pub async fn stylesheet() -> Response {
+    let mut response = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+}

@@ -1,0 +1,333 @@
+//! The OAuth 2.0 client side: which endpoints and parameters a toolkit uses, the authorization
+//! URL, and the token endpoint calls (code exchange, refresh).
+//!
+//! Outbound calls follow design §5: connect timeout 5 s, total 15 s, no redirects followed,
+//! responses capped at 256 KiB. Nothing here logs a code, token, verifier or secret.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::{RngCore, rngs::OsRng};
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::{AppState, catalog::ClientAuth, store::AuthConfigRecord};
+
+const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// Everything needed to talk to one provider with one OAuth app.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub authorization_url: String,
+    pub token_url: String,
+    pub scopes: Vec<String>,
+    pub scope_separator: String,
+    pub pkce: bool,
+    pub client_auth: ClientAuth,
+    pub extra_params: BTreeMap<String, String>,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The `iss` an authorization response must carry when it carries one (RFC 9207).
+    pub issuer: String,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig").field("name", &self.name).field("token_url", &self.token_url).finish()
+    }
+}
+
+/// Why a provider could not be configured from an auth config.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("toolkit {0} has no authorization or token URL")]
+    MissingEndpoints(String),
+    #[error("toolkit {0} needs per-tenant fields ({1}) that this link does not provide")]
+    NeedsFields(String, String),
+    #[error("the auth config's client secret cannot be opened: {0}")]
+    Secret(#[from] crate::crypto::SealError),
+}
+
+/// Combines the catalog entry (if any) with the auth config's own settings, which win.
+pub fn provider_for(state: &AppState, ac: &AuthConfigRecord) -> Result<ProviderConfig, ProviderError> {
+    let entry = state.catalog.get(&ac.toolkit);
+    let authorization_url = ac
+        .authorization_url
+        .clone()
+        .or_else(|| entry.map(|p| p.authorization_url.clone()))
+        .ok_or_else(|| ProviderError::MissingEndpoints(ac.toolkit.to_string()))?;
+    let token_url = ac
+        .token_url
+        .clone()
+        .or_else(|| entry.map(|p| p.token_url.clone()))
+        .ok_or_else(|| ProviderError::MissingEndpoints(ac.toolkit.to_string()))?;
+    if authorization_url.contains('{') || token_url.contains('{') {
+        let fields = entry.map(|p| p.required_fields.join(", ")).unwrap_or_default();
+        return Err(ProviderError::NeedsFields(ac.toolkit.to_string(), fields));
+    }
+    let mut scopes: Vec<String> = entry.map(|p| p.default_scopes.clone()).unwrap_or_default();
+    for s in &ac.scopes {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+    let client_secret = match &ac.client_secret_sealed {
+        Some(sealed) => String::from_utf8_lossy(&state.sealer.open(ac.id.as_str(), sealed)?).into_owned(),
+        None => String::new(),
+    };
+    let issuer = ac.issuer.clone().unwrap_or_else(|| origin(&authorization_url));
+    Ok(ProviderConfig {
+        name: entry.map_or_else(|| ac.toolkit.to_string(), |p| p.name.clone()),
+        scope_separator: entry.map_or_else(|| " ".to_owned(), |p| p.scope_separator.clone()),
+        pkce: entry.is_none_or(|p| p.pkce),
+        client_auth: ac
+            .client_auth
+            .as_deref()
+            .and_then(ClientAuth::parse)
+            .or_else(|| entry.map(|p| p.client_auth))
+            .unwrap_or(ClientAuth::ClientSecretBasic),
+        extra_params: entry.map(|p| p.extra_authorization_params.clone()).unwrap_or_default(),
+        authorization_url,
+        token_url,
+        scopes,
+        client_id: ac.client_id.clone(),
+        client_secret,
+        issuer,
+    })
+}
+
+fn origin(url: &str) -> String {
+    Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+}
+
+/// Whether an `iss` parameter names the expected issuer (trailing slashes ignored).
+pub fn issuer_matches(expected: &str, got: &str) -> bool {
+    expected.trim_end_matches('/') == got.trim_end_matches('/')
+}
+
+/// 256 random bits, base64url: used for `state`, PKCE verifiers and browser-binding cookies.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The S256 PKCE challenge of a verifier.
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// The provider authorization URL for a new attempt.
+pub fn authorize_url(p: &ProviderConfig, redirect_uri: &str, state: &str, verifier: Option<&str>) -> Option<Url> {
+    let mut url = Url::parse(&p.authorization_url).ok()?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code");
+        q.append_pair("client_id", &p.client_id);
+        q.append_pair("redirect_uri", redirect_uri);
+        if !p.scopes.is_empty() {
+            q.append_pair("scope", &p.scopes.join(&p.scope_separator));
+        }
+        q.append_pair("state", state);
+        if let Some(v) = verifier {
+            q.append_pair("code_challenge", &pkce_challenge(v));
+            q.append_pair("code_challenge_method", "S256");
+        }
+        for (k, v) in &p.extra_params {
+            q.append_pair(k, v);
+        }
+    }
+    Some(url)
+}
+
+/// What a token endpoint returned; sealed as a whole on the account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, deserialize_with = "number_or_string", skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSet(<redacted>)")
+    }
+}
+
+fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        Int(i64),
+        Float(f64),
+        Str(String),
+    }
+    Ok(match Option::<N>::deserialize(d)? {
+        Some(N::Int(n)) => Some(n),
+        Some(N::Float(f)) => Some(f as i64),
+        Some(N::Str(s)) => s.trim().parse().ok(),
+        None => None,
+    })
+}
+
+#[derive(Deserialize)]
+struct ErrorResponse {
+    error: String,
+    error_description: Option<String>,
+}
+
+/// Why a token endpoint call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The provider answered with an OAuth error (`invalid_grant`, …).
+    #[error("provider error {error}{}", .description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Provider { error: String, description: Option<String> },
+    #[error("could not reach the token endpoint: {0}")]
+    Transport(String),
+    #[error("unusable token endpoint response: {0}")]
+    InvalidResponse(String),
+}
+
+impl TokenError {
+    /// A short code for callbacks (`error=` parameter).
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Provider { error, .. } => error,
+            Self::Transport(_) => "temporarily_unavailable",
+            Self::InvalidResponse(_) => "server_error",
+        }
+    }
+}
+
+/// HTTP client for token endpoints.
+#[derive(Clone)]
+pub struct OAuthClient {
+    http: reqwest::Client,
+}
+
+impl Default for OAuthClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OAuthClient {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("authlink/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("static reqwest configuration is valid");
+        Self { http }
+    }
+
+    /// Authorization-code grant, with the PKCE verifier when one was used.
+    pub async fn exchange_code(
+        &self,
+        p: &ProviderConfig,
+        code: &str,
+        redirect_uri: &str,
+        verifier: Option<&str>,
+    ) -> Result<TokenSet, TokenError> {
+        let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)];
+        if let Some(v) = verifier {
+            form.push(("code_verifier", v));
+        }
+        self.token_request(p, form).await
+    }
+
+    /// Refresh-token grant.
+    pub async fn refresh(&self, p: &ProviderConfig, refresh_token: &str) -> Result<TokenSet, TokenError> {
+        self.token_request(p, vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
+    }
+
+    async fn token_request(&self, p: &ProviderConfig, mut form: Vec<(&str, &str)>) -> Result<TokenSet, TokenError> {
+        let mut request = self.http.post(&p.token_url).header("accept", "application/json");
+        match p.client_auth {
+            ClientAuth::ClientSecretBasic => {
+                // RFC 6749 §2.3.1: form-urlencode id and secret before Basic encoding.
+                let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                request = request.basic_auth(enc(&p.client_id), Some(enc(&p.client_secret)));
+            }
+            ClientAuth::ClientSecretPost => {
+                form.push(("client_id", &p.client_id));
+                form.push(("client_secret", &p.client_secret));
+            }
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+        let mut response = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| TokenError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        let is_form = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let mut bytes = Vec::new();
+        while let Some(chunk) =
+            response.chunk().await.map_err(|e| TokenError::Transport(e.without_url().to_string()))?
+        {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(TokenError::InvalidResponse(format!("larger than {MAX_RESPONSE_BYTES} bytes")));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let value: serde_json::Value = if is_form {
+            let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(&bytes)
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect();
+            serde_json::Value::Object(map)
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|_| TokenError::InvalidResponse(format!("HTTP {status} with a body that is not JSON")))?
+        };
+        if let Ok(err) = serde_json::from_value::<ErrorResponse>(value.clone()) {
+            return Err(TokenError::Provider { error: err.error, description: err.error_description });
+        }
+        if !status.is_success() {
+            return Err(TokenError::InvalidResponse(format!("HTTP {status}")));
+        }
+        serde_json::from_value(value).map_err(|_| TokenError::InvalidResponse("no access_token".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_matches_rfc7636_example() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mJ92K9AZ3e2gBe7oY9DwQ8BFbbn6uVHaxdaLNPD"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn token_sets_parse_numbers_and_strings() {
+        let t: TokenSet = serde_json::from_str(r#"{"access_token":"a","expires_in":"3600"}"#).unwrap();
+        assert_eq!(t.expires_in, Some(3600));
+        let t: TokenSet = serde_json::from_str(r#"{"access_token":"a","expires_in":3599.9}"#).unwrap();
+        assert_eq!(t.expires_in, Some(3599));
+        assert_eq!(format!("{t:?}"), "TokenSet(<redacted>)");
+        assert_eq!(random_secret().len(), 43);
+        assert!(issuer_matches("http://127.0.0.1:1/", "http://127.0.0.1:1"));
+        assert!(!issuer_matches("http://127.0.0.1:1", "http://evil"));
+    }
+}

@@ -1,0 +1,120 @@
+//! Reading an account's tokens, refreshing them first when they are about to expire.
+//!
+//! Refreshes are serialized per account by a row lock (the store's refresh lease): concurrent
+//! readers of an expiring account queue on the lock, the first refreshes, the others find a
+//! fresh token once they get the lock, so the provider sees one call.
+
+use chrono::{Duration, Utc};
+
+use super::{
+    connect::seal_tokens,
+    oauth::{TokenError, TokenSet, provider_for},
+};
+use crate::{
+    AppState,
+    domain::{AccountStatus, ConnectedAccountId},
+    error::{ApiError, ApiResult},
+    store::{AccountRecord, ProjectId},
+};
+
+/// Tokens expiring within this window are refreshed before they are handed out.
+const REFRESH_WINDOW_SECS: i64 = 300;
+
+fn expiring(account: &AccountRecord) -> bool {
+    account.token_expires_at.is_some_and(|at| at <= Utc::now() + Duration::seconds(REFRESH_WINDOW_SECS))
+}
+
+fn open(state: &AppState, account: &AccountRecord) -> ApiResult<Option<TokenSet>> {
+    let Some(sealed) = &account.tokens_sealed else { return Ok(None) };
+    let bytes = state.sealer.open(account.id.as_str(), sealed).map_err(ApiError::internal)?;
+    serde_json::from_slice(&bytes).map(Some).map_err(ApiError::internal)
+}
+
+/// The account and, when ACTIVE, its current tokens. `force` refreshes whatever the expiry.
+pub async fn read(
+    state: &AppState,
+    project: ProjectId,
+    id: &ConnectedAccountId,
+    force: bool,
+) -> ApiResult<(AccountRecord, Option<TokenSet>)> {
+    let account = super::accounts::get(state, project, id).await?;
+    if account.status != AccountStatus::Active {
+        if force {
+            return Err(ApiError::AccountNotActive(account.status.as_str().to_owned()));
+        }
+        return Ok((account, None));
+    }
+    if !force && !expiring(&account) {
+        let tokens = open(state, &account)?;
+        return Ok((account, tokens));
+    }
+
+    let lease = state
+        .store
+        .begin_refresh(project, id)
+        .await?
+        .ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))?;
+    let locked = lease.account().clone();
+    let tokens = open(state, &locked)?;
+    if locked.status != AccountStatus::Active {
+        drop(lease);
+        return if force {
+            Err(ApiError::AccountNotActive(locked.status.as_str().to_owned()))
+        } else {
+            Ok((locked, None))
+        };
+    }
+    if !force && !expiring(&locked) {
+        drop(lease);
+        return Ok((locked, tokens));
+    }
+    let Some(current) = tokens else {
+        return Err(ApiError::internal(std::io::Error::other("ACTIVE account without tokens")));
+    };
+    let Some(refresh_token) = current.refresh_token.clone() else {
+        drop(lease);
+        if force {
+            return Err(ApiError::RefreshFailed("the provider issued no refresh token for this account".into()));
+        }
+        return Ok((locked, Some(current)));
+    };
+    let auth_config = state
+        .store
+        .auth_config(project, &locked.auth_config_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(std::io::Error::other("account's auth config is missing")))?;
+    let provider = provider_for(state, &auth_config).map_err(ApiError::internal)?;
+    match state.oauth.refresh(&provider, &refresh_token).await {
+        Ok(mut fresh) => {
+            // Providers that do not rotate refresh tokens omit them; keep the one we have.
+            fresh.refresh_token = fresh.refresh_token.or(current.refresh_token);
+            fresh.id_token = fresh.id_token.or(current.id_token);
+            let (sealed, expires_at) = seal_tokens(state, id, &fresh);
+            lease.save(sealed, expires_at).await?;
+            tracing::info!(connected_account_id = %id, "tokens refreshed");
+            let account = super::accounts::get(state, project, id).await?;
+            Ok((account, Some(fresh)))
+        }
+        Err(TokenError::Provider { error, description }) if error == "invalid_grant" => {
+            let reason = format!(
+                "The provider rejected the refresh token (invalid_grant{}); the user must connect again",
+                description.map(|d| format!(": {}", d.chars().take(200).collect::<String>())).unwrap_or_default()
+            );
+            lease.expire(&reason).await?;
+            tracing::info!(connected_account_id = %id, "refresh token rejected; account expired");
+            if force {
+                return Err(ApiError::RefreshFailed(reason));
+            }
+            let account = super::accounts::get(state, project, id).await?;
+            Ok((account, None))
+        }
+        Err(e) => {
+            drop(lease);
+            tracing::warn!(connected_account_id = %id, error = %e, "token refresh failed");
+            if force {
+                return Err(ApiError::ProviderUnavailable(e.to_string()));
+            }
+            Ok((locked, Some(current)))
+        }
+    }
+}
