@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn pkce_matches_rfc7636_example() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mJ92K9AZ3e2gBe7oY9DwQ8BFbbn6uVHaxdaLNPD"),
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
