@@ -43,8 +43,12 @@ impl Scopes {
             Self::List(l) => l,
             Self::Joined(s) => s.split([',', ' ']).map(str::to_owned).collect(),
         };
-        let mut out: Vec<String> = raw.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-        out.dedup();
+        let mut out: Vec<String> = Vec::new();
+        for scope in raw.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+            if !out.contains(&scope) {
+                out.push(scope);
+            }
+        }
         out
     }
 }

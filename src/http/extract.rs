@@ -59,8 +59,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         return Err(ApiError::field("body", "must be a JSON object"));
     }
+    // PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in the store.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(ApiError::field("body", "strings must not contain NUL characters (\\u0000)"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.inner();
         if inner.is_eof() && bytes.iter().all(u8::is_ascii_whitespace) {
@@ -77,7 +81,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         let at = if path == "." { "body".to_owned() } else { path };
         ApiError::field(at, message)
-    })
+    })?;
+    de.end().map_err(|_| ApiError::field("body", "has trailing characters after the JSON object"))?;
+    Ok(value)
 }
 
 /// Flattens `validator`'s nested errors into `path: rule` entries, sorted for stable output.
@@ -167,6 +173,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for LenientQuery<T
         let raw = parts.uri.query().unwrap_or("");
         let pairs: Vec<(String, String)> =
             url::form_urlencoded::parse(raw.as_bytes()).into_owned().filter(|(_, v)| !v.is_empty()).collect();
+        if let Some((key, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::field(key.replace('\0', ""), "must not contain NUL characters"));
+        }
         let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
         serde_urlencoded_from_str(&encoded).map(Self)
     }
@@ -227,6 +236,8 @@ mod tests {
         assert_eq!(err("[]"), ["body: must be a JSON object"]);
         assert_eq!(err("\"x\""), ["body: must be a JSON object"]);
         assert_eq!(err("nope"), ["body: is not valid JSON"]);
+        assert_eq!(err(r#"{"toolkit":"x"} true"#), ["body: has trailing characters after the JSON object"]);
+        assert_eq!(err(r#"{"toolkit":"a\u0000b"}"#), ["body: strings must not contain NUL characters (\\u0000)"]);
     }
 
     #[test]

@@ -134,9 +134,13 @@ impl Errors {
 
 fn toolkits(e: &mut Errors, input: ToolkitsInput) -> Option<ToolkitFilter> {
     let parse = |e: &mut Errors, key: &str, list: Vec<String>| -> Vec<ToolkitSlug> {
-        let mut out: Vec<ToolkitSlug> =
-            list.iter().enumerate().filter_map(|(i, s)| e.slug(&format!("toolkits.{key}[{i}]"), s)).collect();
-        out.dedup();
+        let mut out: Vec<ToolkitSlug> = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            // Each toolkit once, in first-seen order.
+            if let Some(slug) = e.slug(&format!("toolkits.{key}[{i}]"), s).filter(|slug| !out.contains(slug)) {
+                out.push(slug);
+            }
+        }
         out
     };
     match (input.enable, input.disable) {

@@ -200,7 +200,10 @@ pub async fn callback(state: &AppState, params: CallbackParams, binding: Option<
     if let Some(error) = params.error.as_deref() {
         let code = sanitize_code(error);
         let reason = match params.error_description.as_deref() {
-            Some(d) => format!("Provider returned {code}: {}", d.chars().take(200).collect::<String>()),
+            Some(d) => format!(
+                "Provider returned {code}: {}",
+                d.chars().filter(|c| !c.is_control()).take(200).collect::<String>()
+            ),
             None => format!("Provider returned {code}"),
         };
         return fail(state, &link, &code, &reason).await;
@@ -246,6 +249,8 @@ pub fn seal_tokens(
 }
 
 async fn fail(state: &AppState, link: &LinkView, code: &str, reason: &str) -> Result<Outcome, Problem> {
+    let reason: String = reason.chars().filter(|c| !c.is_control()).take(500).collect();
+    let reason = reason.as_str();
     state.store.fail_link(link.project, &link.account.id, &link.token_hash, reason).await?;
     tracing::info!(connected_account_id = %link.account.id, error.code = code, "connection failed");
     let provider = state

@@ -98,7 +98,9 @@ pub async fn read(
         Err(TokenError::Provider { error, description }) if error == "invalid_grant" => {
             let reason = format!(
                 "The provider rejected the refresh token (invalid_grant{}); the user must connect again",
-                description.map(|d| format!(": {}", d.chars().take(200).collect::<String>())).unwrap_or_default()
+                description
+                    .map(|d| format!(": {}", d.chars().filter(|c| !c.is_control()).take(200).collect::<String>()))
+                    .unwrap_or_default()
             );
             lease.expire(&reason).await?;
             tracing::info!(connected_account_id = %id, "refresh token rejected; account expired");
