@@ -23,7 +23,7 @@ use crate::domain::{
 };
 
 /// Embedded migrations, applied at start (`authlink serve`) or by `authlink migrate`.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Shown as `status_reason` of an INITIATED account whose link ran out.
 pub const EXPIRED_REASON: &str = "Connection initiation did not complete before the link expired";
