@@ -92,9 +92,11 @@ async fn api_key_create_prints_the_key_last_and_stores_only_its_hash() {
     let key = stdout.lines().last().unwrap().trim().to_owned();
     assert!(key.starts_with("ak_") && key.len() >= 30, "{stdout}");
     let mut conn = PgConnection::connect(&url).await.unwrap();
-    let dump: String = sqlx::query_scalar("select string_agg(t::text, ' ') from api_key t").fetch_one(&mut conn).await.unwrap();
+    let dump: String =
+        sqlx::query_scalar("select string_agg(t::text, ' ') from api_key t").fetch_one(&mut conn).await.unwrap();
     assert!(!dump.contains(&key), "API key stored in clear");
-    let projects: i64 = sqlx::query_scalar("select count(*) from project where name = 'ops'").fetch_one(&mut conn).await.unwrap();
+    let projects: i64 =
+        sqlx::query_scalar("select count(*) from project where name = 'ops'").fetch_one(&mut conn).await.unwrap();
     assert_eq!(projects, 1);
     let (ok, _, _) = run(&["api-key", "create", "--project", "ops"], &[("DATABASE_URL", &url)]);
     assert!(ok);

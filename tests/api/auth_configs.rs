@@ -1,0 +1,300 @@
+//! `auth_configs`: create, retrieve, list (contract §8).
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    CLIENT_SECRET, TestApp, assert_error, assert_error_ctx, error_text, ids, is_id, spawn_app, timestamp, unknown_id,
+};
+
+fn custom(toolkit: &str, credentials: Value) -> Value {
+    json!({"toolkit": {"slug": toolkit},
+           "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "name": "GitHub (mine)",
+                           "credentials": credentials}})
+}
+
+/// Asserts that no key named `client_secret` appears anywhere in a document.
+fn assert_no_secret_key(v: &Value, at: &str) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                assert!(k != "client_secret", "client_secret returned at {at}.{k}");
+                assert_no_secret_key(child, &format!("{at}.{k}"));
+            }
+        }
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, c)| assert_no_secret_key(c, &format!("{at}[{i}]")))
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn create_returns_the_contract_shape() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "auth_configs",
+            custom(
+                "GitHub",
+                json!({"client_id": "Iv1.abc", "client_secret": CLIENT_SECRET, "scopes": ["repo", "read:user"]}),
+            ),
+        )
+        .await;
+    let body = r.expect(201, "create").clone();
+    assert_eq!(body["toolkit"], json!({"slug": "github"}));
+    assert!(is_id(&body["auth_config"]["id"], "ac_"), "{body}");
+    assert_eq!(body["auth_config"]["auth_scheme"], "OAUTH2");
+    assert_eq!(body["auth_config"]["is_composio_managed"], false);
+    assert!(!r.text.contains(CLIENT_SECRET));
+
+    // Unknown keys are ignored.
+    let mut body = custom("github", json!({"client_id": "x", "client_secret": CLIENT_SECRET, "user_scopes": ["a"]}));
+    body["auth_config"]["tool_access_config"] = json!({"tools_for_connected_account_creation": []});
+    body["auth_config"]["restrict_to_following_tools"] = json!([]);
+    body["future"] = json!(1);
+    app.post("auth_configs", body).await.expect(201, "unknown keys");
+
+    // The v3 path, and scopes as a joined string.
+    let r = app
+        .v3()
+        .post(
+            "auth_configs",
+            custom(
+                "slack",
+                json!({"client_id": "x", "client_secret": CLIENT_SECRET, "scopes": "chat:write,channels:read"}),
+            ),
+        )
+        .await;
+    let id = r.expect(201, "v3 create")["auth_config"]["id"].as_str().unwrap().to_owned();
+    let got = app.get(&format!("auth_configs/{id}")).await;
+    assert_eq!(got.expect(200, "get")["credentials"]["scopes"], json!(["chat:write", "channels:read"]));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn get_returns_the_contract_fields_and_never_the_secret() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "auth_configs",
+            custom("github", json!({"client_id": "Iv1.abc", "client_secret": CLIENT_SECRET, "scopes": ["repo"]})),
+        )
+        .await;
+    let id = r.expect(201, "create")["auth_config"]["id"].as_str().unwrap().to_owned();
+    let r = app.get(&format!("auth_configs/{id}")).await;
+    let c = r.expect(200, "get").clone();
+    assert_eq!(c["id"], id);
+    assert_eq!(c["name"], "GitHub (mine)");
+    assert_eq!(c["no_of_connections"], 0);
+    assert_eq!(c["status"], "ENABLED");
+    assert_eq!(c["toolkit"]["slug"], "github");
+    assert!(c["toolkit"]["logo"].is_string(), "toolkit.logo must be present: {}", c["toolkit"]);
+    assert!(c["type"] == "default" || c["type"] == "custom", "type {}", c["type"]);
+    uuid::Uuid::parse_str(c["uuid"].as_str().expect("uuid")).expect("uuid is a UUID");
+    assert!(c["tool_access_config"].is_object());
+    assert_eq!(c["credentials"]["client_id"], "Iv1.abc");
+    assert_eq!(c["auth_scheme"], "OAUTH2");
+    assert_eq!(c["is_composio_managed"], false);
+    timestamp(&c["created_at"]);
+    assert_no_secret_key(&c, "");
+    assert!(!r.text.contains(CLIENT_SECRET), "the secret is returned");
+    let sealed: String = sqlx::query_scalar("select client_secret_sealed from auth_config where id = $1")
+        .bind(&id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert!(!r.text.contains(&sealed), "the sealed secret is returned: {}", r.text);
+
+    // The uuid is stable.
+    let again = app.get(&format!("auth_configs/{id}")).await;
+    assert_eq!(again.body["uuid"], c["uuid"]);
+
+    // no_of_connections counts live accounts.
+    let s = app.create_session(json!({"user_id": "u"})).await;
+    app.link_ok(&s, json!({"toolkit": "github"})).await;
+    app.link_ok(&s, json!({"toolkit": "github"})).await;
+    let r = app.get(&format!("auth_configs/{id}")).await;
+    assert_eq!(r.expect(200, "get")["no_of_connections"], 2);
+
+    // Unknown and malformed ids.
+    let r = app.get(&format!("auth_configs/{}", unknown_id("ac_"))).await;
+    assert_error(&r, 404, "AuthConfig_NotFound");
+    for bad in ["nope", "ac_short", "ca_Zz9Yy8Xx7Ww6"] {
+        let r = app.get(&format!("auth_configs/{bad}")).await;
+        assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", bad);
+    }
+    app.cleanup().await;
+}
+
+async fn create_n(app: &TestApp, toolkit: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(app.create_auth_config(toolkit).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn list_filters_by_toolkit_and_paginates_newest_first() {
+    let app = spawn_app().await;
+    let github = create_n(&app, "github", 3).await;
+    let slack = create_n(&app, "slack", 1).await;
+
+    let list = app.get("auth_configs").await.expect(200, "list").clone();
+    assert_eq!(list["total_items"], 4);
+    assert_no_secret_key(&list, "");
+
+    let list = app.get("auth_configs?toolkit_slug=slack").await.expect(200, "slack").clone();
+    assert_eq!(ids(&list), slack);
+    let list = app.get("auth_configs?toolkit_slug=GitHub").await.expect(200, "GitHub").clone();
+    assert_eq!(list["total_items"], 3);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 1..=2 {
+        let path = match &cursor {
+            Some(c) => format!("auth_configs?toolkit_slug=github&limit=2&cursor={c}"),
+            None => "auth_configs?toolkit_slug=github&limit=2".to_owned(),
+        };
+        let list = app.get(&path).await.expect(200, &path).clone();
+        assert_eq!(list["total_items"], 3, "{path}");
+        assert_eq!(list["total_pages"], 2, "{path}");
+        assert_eq!(list["current_page"], page, "{path}");
+        seen.extend(ids(&list));
+        cursor = list["next_cursor"].as_str().map(str::to_owned);
+        assert_eq!(cursor.is_some(), page == 1, "{path}: next_cursor {}", list["next_cursor"]);
+    }
+    let mut newest_first = github.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    // is_composio_managed: every authlink config is custom.
+    let list = app.get("auth_configs?is_composio_managed=false").await.expect(200, "custom").clone();
+    assert_eq!(list["total_items"], 4);
+    let list = app.get("auth_configs?is_composio_managed=true").await.expect(200, "managed").clone();
+    assert_eq!(list["total_items"], 0);
+
+    // Disabled configs (no API yet, so via SQL) are hidden unless show_disabled=true.
+    sqlx::query("update auth_config set is_enabled = false where id = $1")
+        .bind(&slack[0])
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let list = app.get("auth_configs").await.expect(200, "without disabled").clone();
+    assert_eq!(list["total_items"], 3);
+    assert!(!ids(&list).contains(&slack[0]));
+    let list = app.get("auth_configs?show_disabled=true").await.expect(200, "with disabled").clone();
+    assert_eq!(list["total_items"], 4);
+    let r = app.get(&format!("auth_configs/{}", slack[0])).await;
+    assert_eq!(r.expect(200, "get disabled")["status"], "DISABLED");
+
+    // Empty values are absent; bad values are 400.
+    let list = app.get("auth_configs?toolkit_slug=&limit=&cursor=").await.expect(200, "empty values").clone();
+    assert_eq!(list["total_items"], 3);
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("cursor=nope!", "cursor"),
+        ("toolkit_slug=a%20b", "toolkit_slug"),
+    ] {
+        let r = app.get(&format!("auth_configs?{query}")).await;
+        assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", query);
+        assert!(error_text(&r).contains(field), "[{query}] {}", r.text);
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn invalid_create_bodies_are_400() {
+    let app = spawn_app().await;
+    let creds = json!({"client_id": "id", "client_secret": CLIENT_SECRET});
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "use_composio_managed_auth",
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_composio_managed_auth"}}),
+            "use_custom_auth",
+        ),
+        ("no auth_config (managed default)", json!({"toolkit": {"slug": "github"}}), "use_custom_auth"),
+        (
+            "authScheme API_KEY",
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "API_KEY", "credentials": creds}}),
+            "authScheme",
+        ),
+        (
+            "authScheme missing",
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "credentials": creds}}),
+            "authScheme",
+        ),
+        ("missing client_secret", custom("github", json!({"client_id": "id"})), "client_secret"),
+        ("empty client_secret", custom("github", json!({"client_id": "id", "client_secret": ""})), "client_secret"),
+        ("missing client_id", custom("github", json!({"client_secret": CLIENT_SECRET})), "client_id"),
+        (
+            "missing credentials",
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2"}}),
+            "credentials",
+        ),
+        ("unknown toolkit without URLs", custom("acme_crm", creds.clone()), "authorization_url"),
+        (
+            "unknown toolkit with only a token URL",
+            custom(
+                "acme_crm",
+                json!({"client_id": "id", "client_secret": "x", "token_url": "https://acme.example/token"}),
+            ),
+            "authorization_url",
+        ),
+        (
+            "http token_url on a public host",
+            custom(
+                "acme_crm",
+                json!({"client_id": "id", "client_secret": "x",
+                                      "authorization_url": "https://acme.example/authorize",
+                                      "token_url": "http://acme.example/token"}),
+            ),
+            "token_url",
+        ),
+        (
+            "http authorization_url on a public host",
+            custom(
+                "github",
+                json!({"client_id": "id", "client_secret": "x",
+                                    "authorization_url": "http://github.example/authorize"}),
+            ),
+            "authorization_url",
+        ),
+        (
+            "token_url not a URL",
+            custom("github", json!({"client_id": "id", "client_secret": "x", "token_url": "token"})),
+            "token_url",
+        ),
+        ("bad toolkit slug", custom("git hub", creds.clone()), "toolkit.slug"),
+        (
+            "missing toolkit",
+            json!({"auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "credentials": creds}}),
+            "toolkit",
+        ),
+        ("toolkit as a string", json!({"toolkit": "github"}), "toolkit"),
+    ];
+    for (case, body, needle) in cases {
+        let r = app.post("auth_configs", body).await;
+        assert_eq!(r.status, 400, "[{case}] {}", r.text);
+        assert_error_ctx(&r, 400, r.body["error"]["slug"].as_str().unwrap_or("?"), case);
+        assert!(error_text(&r).contains(needle), "[{case}] should mention {needle:?}: {}", r.text);
+    }
+    let count: i64 = sqlx::query_scalar("select count(*) from auth_config").fetch_one(app.pool()).await.unwrap();
+    assert_eq!(count, 0, "a refused create wrote a row");
+
+    // Loopback http endpoints are fine (local providers, tests).
+    let r = app
+        .post(
+            "auth_configs",
+            custom(
+                "local_idp",
+                json!({"client_id": "id", "client_secret": "x",
+                                       "authorization_url": "http://127.0.0.1:9000/auth",
+                                       "token_url": "http://localhost:9000/token"}),
+            ),
+        )
+        .await;
+    r.expect(201, "loopback http endpoints");
+    app.cleanup().await;
+}

@@ -1,0 +1,448 @@
+//! The test harness: one fresh PostgreSQL database and one authlink server per test, driven over
+//! real HTTP with reqwest. Modelled on zero2prod's `spawn_app`.
+
+use std::{sync::Arc, time::Duration};
+
+use authlink::{
+    AppState, Settings,
+    catalog::Catalog,
+    config::EncryptionKey,
+    crypto::{Sealer, new_api_key, sha256},
+    store::{Store, postgres::PgStore},
+};
+use reqwest::{Method, header::HeaderMap};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use url::Url;
+use uuid::Uuid;
+
+/// The client secret every helper-created auth config uses; tests search dumps for it.
+pub const CLIENT_SECRET: &str = "s3cr3t-client-secret-do-not-leak";
+/// The default allowlist of the test server.
+pub const DEFAULT_ALLOWLIST: &str = "https://app.example.com/cb,http://127.0.0.1";
+
+fn admin_url() -> String {
+    std::env::var("AUTHLINK_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// How to start a test server.
+pub struct TestAppBuilder {
+    allowlist: String,
+    ttl: Duration,
+}
+
+impl TestAppBuilder {
+    /// `AUTHLINK_CALLBACK_ALLOWLIST` of the server; `""` means loopback only.
+    pub fn allowlist(mut self, allowlist: &str) -> Self {
+        self.allowlist = allowlist.to_owned();
+        self
+    }
+
+    /// `AUTHLINK_LINK_TTL_SECS` of the server.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let admin = admin_url();
+        let db_name = format!("authlink_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin).await.expect("connect to the admin database (is PostgreSQL up?)");
+        sqlx::query(&format!(r#"create database "{db_name}""#)).execute(&mut conn).await.expect("create database");
+        conn.close().await.ok();
+        let mut db_url = Url::parse(&admin).expect("AUTHLINK_TEST_PG is a URL");
+        db_url.set_path(&format!("/{db_name}"));
+        let db_url = db_url.to_string();
+        let store = PgStore::connect(&db_url, 10).await.expect("connect and migrate the test database");
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let settings = Settings {
+            public_base: base.clone(),
+            link_ttl: self.ttl,
+            callback_allowlist: self.allowlist.parse().expect("allowlist"),
+        };
+        let state = AppState::new(
+            Arc::new(store.clone()) as Arc<dyn Store>,
+            Catalog::embedded().expect("catalog"),
+            Sealer::new(&EncryptionKey([7u8; 32]), &[]),
+            settings,
+        );
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(authlink::serve(listener, state, async {
+            rx.await.ok();
+        }));
+
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let mut app = TestApp {
+            base,
+            api_key: String::new(),
+            store,
+            db_name,
+            client,
+            shutdown: Some(tx),
+            server: Some(server),
+            db_dropped: false,
+        };
+        app.api_key = app.new_project_key("project-a").await;
+        app
+    }
+}
+
+/// A running server on its own database, with a project key for "project-a".
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`, also the server's public base URL.
+    pub base: String,
+    /// Key of the default project.
+    pub api_key: String,
+    pub store: PgStore,
+    pub db_name: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    db_dropped: bool,
+}
+
+/// A response: status, headers and the body as JSON (`Value::Null` when not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, printing the body on failure.
+    #[track_caller]
+    pub fn expect(&self, status: u16, what: &str) -> &Value {
+        assert_eq!(self.status, status, "{what}: unexpected status; body: {}", self.text);
+        &self.body
+    }
+}
+
+/// A view of the API with one credential and one path prefix.
+pub struct Api<'a> {
+    app: &'a TestApp,
+    key: Option<String>,
+    prefix: &'static str,
+}
+
+impl Api<'_> {
+    fn url(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            format!("{}{path}", self.app.base)
+        } else {
+            format!("{}{}{path}", self.app.base, self.prefix)
+        }
+    }
+
+    /// A request with this view's credential; `path` without a leading `/` is under the prefix.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let rb = self.app.client.request(method, self.url(path));
+        match &self.key {
+            Some(key) => rb.header("x-api-key", key),
+            None => rb,
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        send(self.request(Method::POST, path).json(&body)).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        send(self.request(Method::PATCH, path).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        send(self.request(Method::DELETE, path)).await
+    }
+
+    /// POST with a raw body (for malformed JSON and the like).
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Resp {
+        send(self.request(Method::POST, path).header("content-type", "application/json").body(body)).await
+    }
+}
+
+/// Sends a request and collects the response.
+pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
+    let response = rb.send().await.expect("request failed at the transport level");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("read body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp { status, headers, body, text }
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder { allowlist: DEFAULT_ALLOWLIST.to_owned(), ttl: Duration::from_secs(600) }
+    }
+
+    /// The default view: v3.1 paths, project A's key.
+    pub fn api(&self) -> Api<'_> {
+        Api { app: self, key: Some(self.api_key.clone()), prefix: "/api/v3.1/" }
+    }
+
+    /// v3 paths, project A's key.
+    pub fn v3(&self) -> Api<'_> {
+        Api { app: self, key: Some(self.api_key.clone()), prefix: "/api/v3/" }
+    }
+
+    /// v3.1 paths with another key.
+    pub fn as_key(&self, key: &str) -> Api<'_> {
+        Api { app: self, key: Some(key.to_owned()), prefix: "/api/v3.1/" }
+    }
+
+    /// v3.1 paths without any credential.
+    pub fn anonymous(&self) -> Api<'_> {
+        Api { app: self, key: None, prefix: "/api/v3.1/" }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.api().post(path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.api().get(path).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.api().patch(path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.api().delete(path).await
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        self.store.pool()
+    }
+
+    /// Creates (or reuses) a project and returns a fresh key for it.
+    pub async fn new_project_key(&self, project: &str) -> String {
+        let key = new_api_key();
+        self.store.create_api_key(project, &sha256(&key), "hint").await.expect("create api key");
+        key
+    }
+
+    /// Creates a custom OAuth2 auth config for a catalog toolkit; returns its id.
+    pub async fn create_auth_config(&self, toolkit: &str) -> String {
+        self.create_auth_config_with(&self.api(), toolkit, json!({})).await
+    }
+
+    /// Creates an auth config with extra `credentials` fields, through the given view.
+    pub async fn create_auth_config_with(&self, api: &Api<'_>, toolkit: &str, extra_credentials: Value) -> String {
+        let mut credentials = json!({"client_id": format!("client-{toolkit}"), "client_secret": CLIENT_SECRET,
+                                     "scopes": ["read", "write"]});
+        for (k, v) in extra_credentials.as_object().expect("object") {
+            credentials[k] = v.clone();
+        }
+        let r = api
+            .post(
+                "auth_configs",
+                json!({"toolkit": {"slug": toolkit},
+                       "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2",
+                                       "name": format!("{toolkit} app"), "credentials": credentials}}),
+            )
+            .await;
+        r.expect(201, "create auth config");
+        r.body["auth_config"]["id"].as_str().expect("auth_config.id").to_owned()
+    }
+
+    /// Creates a session (v3.1) and returns its id.
+    pub async fn create_session(&self, body: Value) -> String {
+        let r = self.post("tool_router/session", body).await;
+        r.expect(201, "create session");
+        r.body["session_id"].as_str().expect("session_id").to_owned()
+    }
+
+    /// Creates a link on a session; returns the raw response.
+    pub async fn link(&self, session_id: &str, body: Value) -> Resp {
+        self.post(&format!("tool_router/session/{session_id}/link"), body).await
+    }
+
+    /// Creates a link that must succeed; returns the new account id.
+    pub async fn link_ok(&self, session_id: &str, body: Value) -> String {
+        let r = self.link(session_id, body).await;
+        r.expect(201, "create link");
+        r.body["connected_account_id"].as_str().expect("connected_account_id").to_owned()
+    }
+
+    /// Lists connected accounts with a raw query string.
+    pub async fn list_accounts(&self, query: &str) -> Value {
+        let r = self.get(&format!("connected_accounts?{query}")).await;
+        r.expect(200, &format!("list accounts ?{query}")).clone()
+    }
+
+    /// Ids of a listing's items.
+    pub async fn account_ids(&self, query: &str) -> Vec<String> {
+        ids(&self.list_accounts(query).await)
+    }
+
+    /// Row counts of the tables link creation writes.
+    pub async fn row_counts(&self) -> (i64, i64, i64) {
+        let count = |table: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(&format!("select count(*) from {table}")).fetch_one(self.pool()).await.unwrap()
+        };
+        (count("connected_account").await, count("link").await, count("tool_router_session").await)
+    }
+
+    /// Every row of every table of the test database, as text.
+    pub async fn dump(&self) -> String {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "select table_name::text from information_schema.tables
+             where table_schema = 'public' and table_type = 'BASE TABLE'",
+        )
+        .fetch_all(self.pool())
+        .await
+        .unwrap();
+        assert!(tables.len() >= 5, "expected the schema's tables, got {tables:?}");
+        let mut out = String::new();
+        for table in tables {
+            let rows: Vec<String> = sqlx::query_scalar(&format!(r#"select t::text from "{table}" t"#))
+                .fetch_all(self.pool())
+                .await
+                .unwrap();
+            for row in rows {
+                out.push_str(&table);
+                out.push_str(": ");
+                out.push_str(&row);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Drops the database under the running server (to test an unreachable database).
+    pub async fn drop_database_now(&self) {
+        let mut conn = PgConnection::connect(&admin_url()).await.expect("admin connection");
+        sqlx::query(&format!(r#"drop database if exists "{}" with (force)"#, self.db_name))
+            .execute(&mut conn)
+            .await
+            .expect("drop database");
+        conn.close().await.ok();
+    }
+
+    /// Stops the server and drops the test database. A test that panics before calling this
+    /// still gets its database dropped by `Drop`.
+    pub async fn cleanup(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        }
+        self.store.pool().close().await;
+        if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+            let _ = sqlx::query(&format!(r#"drop database if exists "{}" with (force)"#, self.db_name))
+                .execute(&mut conn)
+                .await;
+            conn.close().await.ok();
+        }
+        self.db_dropped = true;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.db_dropped {
+            return;
+        }
+        // A failed test: drop the database from a thread of its own (no async in Drop).
+        let name = self.db_name.clone();
+        let dropper = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&admin_url()).await.ok()?;
+                sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#))
+                    .execute(&mut conn)
+                    .await
+                    .ok()?;
+                conn.close().await.ok()
+            })
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// A test server with the default settings.
+pub async fn spawn_app() -> TestApp {
+    TestApp::builder().spawn().await
+}
+
+/// Ids of a listing's `items`.
+pub fn ids(list: &Value) -> Vec<String> {
+    list["items"].as_array().expect("items").iter().map(|i| i["id"].as_str().expect("id").to_owned()).collect()
+}
+
+/// Checks the whole error envelope: message, code, slug, status, request id (= header).
+#[track_caller]
+pub fn assert_error(r: &Resp, status: u16, slug: &str) {
+    assert_error_ctx(r, status, slug, "");
+}
+
+/// [`assert_error`] with a case name for table-driven tests.
+#[track_caller]
+pub fn assert_error_ctx(r: &Resp, status: u16, slug: &str, case: &str) {
+    assert_eq!(r.status, status, "[{case}] status; body: {}", r.text);
+    let e = &r.body["error"];
+    assert!(e.is_object(), "[{case}] no error envelope: {}", r.text);
+    let message = e["message"].as_str().unwrap_or_else(|| panic!("[{case}] error.message not a string: {}", r.text));
+    assert!(!message.is_empty(), "[{case}] empty error.message");
+    assert!(e["code"].is_number(), "[{case}] error.code not a number: {}", r.text);
+    assert_eq!(e["slug"], slug, "[{case}] error.slug; body: {}", r.text);
+    assert_eq!(e["status"], status, "[{case}] error.status; body: {}", r.text);
+    let request_id = e["request_id"].as_str().unwrap_or_else(|| panic!("[{case}] no request_id: {}", r.text));
+    assert!(!request_id.is_empty(), "[{case}] empty request_id");
+    assert_eq!(r.header("x-request-id"), Some(request_id), "[{case}] request_id differs from x-request-id header");
+    let content_type = r.header("content-type").unwrap_or("");
+    assert!(content_type.starts_with("application/json"), "[{case}] content-type {content_type}");
+}
+
+/// The error message of an envelope.
+pub fn message(r: &Resp) -> String {
+    r.body["error"]["message"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Message plus `errors[]`, for "names the field" checks.
+pub fn error_text(r: &Resp) -> String {
+    let mut out = message(r);
+    if let Some(errors) = r.body["error"]["errors"].as_array() {
+        for e in errors {
+            out.push('\n');
+            out.push_str(e.as_str().unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// `prefix` + 12 nanoid characters.
+pub fn is_id(value: &Value, prefix: &str) -> bool {
+    value
+        .as_str()
+        .and_then(|s| s.strip_prefix(prefix))
+        .is_some_and(|rest| rest.len() == 12 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)))
+}
+
+/// Parses an ISO-8601 timestamp.
+#[track_caller]
+pub fn timestamp(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    let raw = value.as_str().unwrap_or_else(|| panic!("not a string timestamp: {value}"));
+    chrono::DateTime::parse_from_rfc3339(raw).unwrap_or_else(|e| panic!("{raw}: {e}")).with_timezone(&chrono::Utc)
+}
+
+/// A well-formed id that exists nowhere.
+pub fn unknown_id(prefix: &str) -> String {
+    format!("{prefix}Zz9Yy8Xx7Ww6")
+}

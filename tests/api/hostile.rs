@@ -1,0 +1,197 @@
+//! Hostile or odd inputs: always a 4xx in the envelope, never a 500, never a half-written row.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Resp, TestApp, assert_error_ctx, error_text, send, spawn_app};
+
+/// Asserts a 400 envelope, whatever the slug.
+#[track_caller]
+fn assert_400(r: &Resp, case: &str) {
+    assert_eq!(r.status, 400, "[{case}] expected 400; body: {}", r.text);
+    assert_error_ctx(r, 400, r.body["error"]["slug"].as_str().unwrap_or("?"), case);
+}
+
+/// Records a case that did not get a 400 (so one run reports every failing case).
+fn check_400(failures: &mut Vec<String>, r: &Resp, case: &str) {
+    if r.status != 400 || r.body["error"]["status"] != 400 {
+        failures.push(format!("[{case}] {}: {}", r.status, r.text.chars().take(200).collect::<String>()));
+    }
+}
+
+async fn fixture(app: &TestApp) -> (String, String) {
+    let ac = app.create_auth_config("github").await;
+    let session = app.create_session(json!({"user_id": "user_1"})).await;
+    (ac, session)
+}
+
+#[tokio::test]
+async fn trailing_garbage_after_the_json_object_is_400() {
+    let app = spawn_app().await;
+    let (ac, session) = fixture(&app).await;
+    let account = app.link_ok(&session, json!({"toolkit": "github"})).await;
+    let before = app.row_counts().await;
+    let cases: Vec<(&str, Method, String, String)> = vec![
+        ("session create", Method::POST, "tool_router/session".into(), r#"{"user_id":"u"} x"#.into()),
+        ("session create, second object", Method::POST, "tool_router/session".into(), r#"{"user_id":"u"}{}"#.into()),
+        ("session patch", Method::PATCH, format!("tool_router/session/{session}"), r#"{} ]"#.into()),
+        (
+            "session link",
+            Method::POST,
+            format!("tool_router/session/{session}/link"),
+            r#"{"toolkit":"github"} x"#.into(),
+        ),
+        (
+            "user link",
+            Method::POST,
+            "connected_accounts/link".into(),
+            format!(r#"{{"auth_config_id":"{ac}","user_id":"u"}},"#),
+        ),
+        ("account patch", Method::PATCH, format!("connected_accounts/{account}"), r#"{"alias":"a"} true"#.into()),
+    ];
+    let mut failures = Vec::new();
+    for (case, method, path, raw) in cases {
+        let r = send(app.api().request(method, &path).header("content-type", "application/json").body(raw)).await;
+        check_400(&mut failures, &r, case);
+        if r.status == 400 {
+            assert!(error_text(&r).contains("body"), "[{case}] should name the body: {}", r.text);
+        }
+    }
+    assert!(failures.is_empty(), "JSON with trailing characters was accepted:\n{}", failures.join("\n"));
+    assert_eq!(app.row_counts().await, before, "a malformed body wrote rows");
+    let r = app.get(&format!("tool_router/session/{session}")).await;
+    assert_eq!(r.expect(200, "get")["config_version"], 0, "a malformed PATCH changed the session");
+    let r = app.get(&format!("connected_accounts/{account}")).await;
+    assert!(r.expect(200, "get")["alias"].is_null(), "a malformed PATCH changed the account");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn nul_characters_are_400_not_500() {
+    let app = spawn_app().await;
+    let (ac, session) = fixture(&app).await;
+    let account = app.link_ok(&session, json!({"toolkit": "github"})).await;
+    let shared = |acl: Value| json!({"toolkit": "github", "experimental": {"account_type": "SHARED", "acl_config_for_shared": acl}});
+    let before = app.row_counts().await;
+    let cases: Vec<(&str, Method, String, Value)> = vec![
+        ("session user_id", Method::POST, "tool_router/session".into(), json!({"user_id": "user\u{0}1"})),
+        (
+            "link alias",
+            Method::POST,
+            format!("tool_router/session/{session}/link"),
+            json!({"toolkit": "github", "alias": "a\u{0}b"}),
+        ),
+        (
+            "link ACL allowed_user_ids",
+            Method::POST,
+            format!("tool_router/session/{session}/link"),
+            shared(json!({"allowed_user_ids": ["a\u{0}b"]})),
+        ),
+        (
+            "link ACL not_allowed_user_ids",
+            Method::POST,
+            format!("tool_router/session/{session}/link"),
+            shared(json!({"not_allowed_user_ids": ["\u{0}"]})),
+        ),
+        (
+            "user link user_id",
+            Method::POST,
+            "connected_accounts/link".into(),
+            json!({"auth_config_id": ac, "user_id": "u\u{0}"}),
+        ),
+        ("account alias", Method::PATCH, format!("connected_accounts/{account}"), json!({"alias": "x\u{0}"})),
+        (
+            "auth config name",
+            Method::POST,
+            "auth_configs".into(),
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2",
+                   "name": "n\u{0}", "credentials": {"client_id": "id", "client_secret": "s"}}}),
+        ),
+        (
+            "auth config client_id",
+            Method::POST,
+            "auth_configs".into(),
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2",
+                   "credentials": {"client_id": "i\u{0}d", "client_secret": "s"}}}),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, method, path, body) in cases {
+        let r = send(app.api().request(method, &path).json(&body)).await;
+        check_400(&mut failures, &r, case);
+    }
+    for path in ["connected_accounts?user_ids=a%00b", "auth_configs?search=a%00b"] {
+        let r = app.get(path).await;
+        if r.status != 400 && r.status != 200 {
+            failures.push(format!("[GET {path}] {}: {}", r.status, r.text.chars().take(200).collect::<String>()));
+        }
+    }
+    assert_eq!(app.row_counts().await, before, "a refused request wrote rows");
+    assert!(failures.is_empty(), "NUL characters were not answered with a 4xx:\n{}", failures.join("\n"));
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn odd_but_valid_json_is_handled() {
+    let app = spawn_app().await;
+    let (_, session) = fixture(&app).await;
+    // Deep nesting in an ignored key: a 400 or a 201, never a 500 or a dropped connection.
+    let deep = format!(r#"{{"toolkit":"github","x":{}{}}}"#, "[".repeat(300), "]".repeat(300));
+    let r = app.api().post_raw(&format!("tool_router/session/{session}/link"), deep).await;
+    assert!(r.status == 400 || r.status == 201, "deep nesting: {} {}", r.status, r.text);
+    // Duplicate keys.
+    let r = app
+        .api()
+        .post_raw(&format!("tool_router/session/{session}/link"), r#"{"toolkit":"github","toolkit":"slack"}"#)
+        .await;
+    assert_400(&r, "duplicate key");
+    // Unicode escapes and a BOM-free UTF-8 body with non-ASCII user ids.
+    let r = app.post("tool_router/session", json!({"user_id": "ユーザー\u{1F600}"})).await;
+    assert_eq!(r.expect(201, "unicode user_id")["config"]["user_id"], "ユーザー\u{1F600}");
+    // Invalid UTF-8.
+    let r = app.api().post_raw("tool_router/session", vec![b'{', b'"', b'u', 0xff, b'"', b':', b'1', b'}']).await;
+    assert_400(&r, "invalid UTF-8");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn odd_request_ids_are_replaced() {
+    let app = spawn_app().await;
+    for (case, sent) in [("too long", "a".repeat(129)), ("spaces", "has space".into()), ("quotes", "a\"b".into())] {
+        let r = send(app.anonymous().request(Method::GET, "connected_accounts").header("x-request-id", sent.as_str()))
+            .await;
+        let id = r.header("x-request-id").unwrap_or_default().to_owned();
+        assert_ne!(id, sent, "[{case}] echoed as is");
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "[{case}] not replaced by a UUID: {id}");
+        assert_eq!(r.body["error"]["request_id"], id.as_str(), "[{case}]");
+    }
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_patches_each_bump_the_version_exactly_once() {
+    let app = spawn_app().await;
+    let session = app.create_session(json!({"user_id": "u"})).await;
+    let path = format!("tool_router/session/{session}");
+    let patches = (0..8).map(|i| {
+        let overwrite = format!("https://connect{i}.example.com");
+        let path = path.clone();
+        let app = &app;
+        async move { app.patch(&path, json!({"experimental": {"link_url_overwrite": overwrite}})).await }
+    });
+    let responses = futures::future::join_all(patches).await;
+    let mut versions = Vec::new();
+    for r in &responses {
+        match r.status {
+            200 => versions.push(r.body["config_version"].as_i64().unwrap()),
+            409 => assert_error_ctx(r, 409, "ToolRouterV2_ConfigVersionConflict", "concurrent patch"),
+            other => panic!("concurrent PATCH answered {other}: {}", r.text),
+        }
+    }
+    versions.sort_unstable();
+    let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+    assert_eq!(versions, expected, "each successful PATCH must see its own version");
+    let r = app.get(&path).await;
+    assert_eq!(r.expect(200, "get")["config_version"], versions.len());
+    app.cleanup().await;
+}
