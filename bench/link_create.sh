@@ -68,7 +68,7 @@ for i in $(seq 1 "$SESSIONS"); do
     python3 -c 'import json,sys; print(json.load(sys.stdin)["session_id"])' >> "$WORK/sessions"
 done
 TOKENS=""
-for i in $(seq 1 50); do
+for i in $(seq 1 $(( SESSIONS < 50 ? SESSIONS : 50 ))); do
   TOKENS+="$(api POST "tool_router/session/$(sed -n "${i}p" "$WORK/sessions")/link" '{"toolkit":"github"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["link_token"])') "
 done

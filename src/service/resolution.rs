@@ -77,7 +77,9 @@ pub async fn session_toolkits(
     for slug in slugs {
         let mut chosen = None;
         for id in config.connected_accounts.get(&slug).into_iter().flatten() {
-            let Some(account) = pinned.iter().find(|a| &a.id == id && a.toolkit == slug) else { continue };
+            let Some(account) = pinned.iter().find(|a| &a.id == id && a.toolkit == slug && !a.is_disabled) else {
+                continue;
+            };
             let usable = match account.account_type {
                 AccountType::Private => account.user_id == session.user_id,
                 AccountType::Shared => {

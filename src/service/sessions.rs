@@ -163,6 +163,9 @@ async fn check_pins(state: &AppState, project: ProjectId, user_id: &str, config:
             let Some(account) = found.iter().find(|a| &a.id == id) else {
                 return Err(bad(id, "not found".into()));
             };
+            if account.is_disabled {
+                return Err(bad(id, "is disabled".into()));
+            }
             if &account.toolkit != toolkit {
                 return Err(bad(id, format!("belongs to toolkit {}, not {toolkit}", account.toolkit)));
             }

@@ -556,7 +556,7 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<AccountRecord>> {
         let rows = sqlx::query(&format!(
             "select distinct on (a.toolkit) * from ({} where a.project_id = $1 and a.deleted_at is null
-                 and a.user_id = $2 and a.account_type = 'PRIVATE' and a.toolkit = any($3)
+                 and a.user_id = $2 and a.account_type = 'PRIVATE' and a.toolkit = any($3) and not a.is_disabled
                  and ({EFFECTIVE_STATUS}) = 'ACTIVE') a
              order by a.toolkit, a.created_at desc, a.id desc",
             account_select()

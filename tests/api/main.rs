@@ -11,4 +11,5 @@ mod isolation;
 mod links;
 mod misc;
 mod sessions;
+mod shared_accounts;
 mod user_links;

@@ -195,6 +195,9 @@ async fn key_id(app: &TestApp, key: &str) -> String {
 // 1. The ACL truth table through the API
 // ---------------------------------------------------------------------------------------------
 
+/// (label, ACL sent at creation, [(session user, allowed)])
+type TruthTable = (&'static str, Option<Value>, [(&'static str, bool); 5]);
+
 #[tokio::test]
 async fn acl_truth_table_through_session_pins() {
     let app = setup().await;
@@ -202,7 +205,7 @@ async fn acl_truth_table_through_session_pins() {
     // The creator on the deny list too: the creator is never denied (issue 4, rule 1).
     let deny = ["enemy", "both", "creator"];
     let only_creator = [("creator", true), ("friend", false), ("enemy", false), ("both", false), ("stranger", false)];
-    let tables: [(&str, Option<Value>, [(&str, bool); 5]); 4] = [
+    let tables: [TruthTable; 4] = [
         (
             "allow_all=false",
             Some(acl(false, &allow, &deny)),
@@ -221,7 +224,9 @@ async fn acl_truth_table_through_session_pins() {
         for (user, allowed) in rows {
             let case = format!("{label}, user {user}");
             let sessions_before = app.row_counts().await.2;
-            let r = app.post("tool_router/session", session_body(user, json!({"connected_accounts": {"github": [ca]}}))).await;
+            let r = app
+                .post("tool_router/session", session_body(user, json!({"connected_accounts": {"github": [ca]}})))
+                .await;
             if allowed {
                 let s = r.expect(201, &case).clone();
                 assert_eq!(s["config"]["connected_accounts"], json!({"github": [ca]}), "[{case}] pins echoed");
@@ -251,7 +256,11 @@ struct PinFixture {
 }
 
 async fn pin_fixture(app: &TestApp) -> PinFixture {
-    let own = [private(app, "alice", "github").await, private(app, "alice", "github").await, private(app, "alice", "github").await];
+    let own = [
+        private(app, "alice", "github").await,
+        private(app, "alice", "github").await,
+        private(app, "alice", "github").await,
+    ];
     let bob = private(app, "bob", "github").await;
     let gmail = private(app, "alice", "gmail").await;
     let all = Some(json!({"allow_all_users": true}));
@@ -304,7 +313,12 @@ fn pin_cases(f: &PinFixture) -> Vec<(&'static str, Value, Value, Expect)> {
             Expect::Pins(vec![]),
         ),
         ("two own PRIVATE with multi_account", json!({"github": [p1, p2]}), multi.clone(), Expect::Ok),
-        ("same id twice with multi_account", json!({"github": [p1, p1]}), multi.clone(), Expect::Pins(vec![p1.clone()])),
+        (
+            "same id twice with multi_account",
+            json!({"github": [p1, p1]}),
+            multi.clone(),
+            Expect::Pins(vec![p1.clone()]),
+        ),
         (
             "three with max_accounts_per_toolkit 2",
             json!({"github": [p1, p2, p3]}),
@@ -384,7 +398,8 @@ async fn pin_validation_on_session_create() {
         }
     }
     // A pin refused for one user is fine for its owner: the rule depends on the session user.
-    let r = app.post("tool_router/session", session_body("bob", json!({"connected_accounts": {"github": [f.bob]}}))).await;
+    let r =
+        app.post("tool_router/session", session_body("bob", json!({"connected_accounts": {"github": [f.bob]}}))).await;
     r.expect(201, "bob pins his own account");
     app.cleanup().await;
 }
@@ -413,23 +428,30 @@ async fn pin_validation_on_session_patch() {
 
     // The whole resulting config is checked: dropping multi_account with two pins left is refused.
     let [p1, p2, _] = &f.own;
-    let sid = session(&app, "alice", json!({"connected_accounts": {"github": [p1, p2]}, "multi_account": {"enable": true}}))
-        .await;
+    let sid =
+        session(&app, "alice", json!({"connected_accounts": {"github": [p1, p2]}, "multi_account": {"enable": true}}))
+            .await;
     let r = app.patch(&format!("tool_router/session/{sid}"), json!({"multi_account": null})).await;
     assert_error_ctx(&r, 400, PINS, "PATCH multi_account:null with two pins");
     let r = app.patch(&format!("tool_router/session/{sid}"), json!({"multi_account": {"enable": false}})).await;
     assert_error_ctx(&r, 400, PINS, "PATCH multi_account.enable=false with two pins");
-    let r = app.patch(&format!("tool_router/session/{sid}"), json!({"connected_accounts": null, "multi_account": null})).await;
+    let r = app
+        .patch(&format!("tool_router/session/{sid}"), json!({"connected_accounts": null, "multi_account": null}))
+        .await;
     r.expect(200, "PATCH clearing pins and multi_account together");
 
     // A SHARED account whose ACL names alice only: mallory's session cannot pin it by PATCH.
     let only_alice = shared(&app, "carol", "github", Some(json!({"allowed_user_ids": ["alice"]}))).await;
     let mallory = session(&app, "mallory", json!({})).await;
-    let r = app.patch(&format!("tool_router/session/{mallory}"), json!({"connected_accounts": {"github": [only_alice]}})).await;
+    let r = app
+        .patch(&format!("tool_router/session/{mallory}"), json!({"connected_accounts": {"github": [only_alice]}}))
+        .await;
     assert_error_ctx(&r, 400, PINS, "mallory PATCH-pins alice-only SHARED");
     assert!(message(&r).contains(&only_alice), "message names {only_alice}: {}", message(&r));
     let alice = session(&app, "alice", json!({})).await;
-    let r = app.patch(&format!("tool_router/session/{alice}"), json!({"connected_accounts": {"github": [only_alice]}})).await;
+    let r = app
+        .patch(&format!("tool_router/session/{alice}"), json!({"connected_accounts": {"github": [only_alice]}}))
+        .await;
     r.expect(200, "alice PATCH-pins alice-only SHARED");
     assert_eq!(resolved(&app, &alice, "github").await.as_deref(), Some(only_alice.as_str()), "alice resolves it");
     app.cleanup().await;
@@ -452,9 +474,34 @@ async fn pins_of_another_project_are_unknown() {
         .await;
     let foreign = r.expect(201, "project B SHARED link").clone()["connected_account_id"].as_str().unwrap().to_owned();
 
-    let r = app.post("tool_router/session", session_body("alice", json!({"connected_accounts": {"github": [foreign]}}))).await;
+    let r = app
+        .post("tool_router/session", session_body("alice", json!({"connected_accounts": {"github": [foreign]}})))
+        .await;
     assert_error_ctx(&r, 400, PINS, "pin of another project's SHARED account (allow_all)");
     assert!(message(&r).contains(&foreign), "message names {foreign}: {}", message(&r));
+    app.cleanup().await;
+}
+
+/// Contract §4.1: each pinned account must "exist (not deleted/disabled)". No endpoint disables an
+/// account yet, so the flag is set in the database as setup.
+#[tokio::test]
+async fn disabled_accounts_cannot_be_pinned() {
+    let app = setup().await;
+    let own = private(&app, "alice", "github").await;
+    let s = shared(&app, "carol", "github", Some(json!({"allow_all_users": true}))).await;
+    for (case, id) in [("own PRIVATE, disabled", &own), ("SHARED allow_all, disabled", &s)] {
+        sqlx::query("update connected_account set is_disabled = true where id = $1")
+            .bind(id)
+            .execute(app.pool())
+            .await
+            .expect("disable account");
+        assert_eq!(account(&app, id).await["is_disabled"], true, "[{case}] setup");
+        let r = app
+            .post("tool_router/session", session_body("alice", json!({"connected_accounts": {"github": [id]}})))
+            .await;
+        assert_error_ctx(&r, 400, PINS, case);
+        assert!(message(&r).contains(id.as_str()), "[{case}] message names {id}: {}", message(&r));
+    }
     app.cleanup().await;
 }
 
@@ -465,8 +512,6 @@ async fn pins_of_another_project_are_unknown() {
 #[tokio::test]
 async fn resolution_without_pins_uses_newest_active_private_account() {
     let app = setup().await;
-    let github_ac = app.list_accounts("").await; // warm-up read; project has no accounts yet
-    assert_eq!(github_ac["total_items"], 0);
     let sid = session(&app, "alice", json!({})).await;
     assert_eq!(resolved(&app, &sid, "github").await, None, "no accounts at all");
 
@@ -553,7 +598,8 @@ async fn tightened_acl_applies_to_sessions_created_earlier() {
     r.expect(200, "tighten ACL");
     assert_eq!(acl_of(&app, &s).await, acl(false, &[], &[]), "ACL after tightening");
 
-    let cases = [("alice", &alice, Some(alice_own.as_str())), ("victor", &victor, None), ("carol", &carol, Some(s.as_str()))];
+    let cases =
+        [("alice", &alice, Some(alice_own.as_str())), ("victor", &victor, None), ("carol", &carol, Some(s.as_str()))];
     for (who, sid, want) in cases {
         assert_eq!(resolved(&app, sid, "github").await.as_deref(), want, "[{who}] after tightening");
     }
@@ -649,9 +695,17 @@ async fn session_toolkits_fields_filters_and_pagination() {
     // `enabled` follows the session's toolkit filter.
     let disabled = app.create_session(json!({"user_id": "alice", "toolkits": {"disable": ["gmail"]}})).await;
     let list = toolkits(&app, &disabled, "toolkits=github%2Cgmail").await;
-    let enabled: BTreeMap<String, Value> =
-        list["items"].as_array().unwrap().iter().map(|i| (i["slug"].as_str().unwrap().to_owned(), i["enabled"].clone())).collect();
-    assert_eq!(enabled, BTreeMap::from([("github".into(), json!(true)), ("gmail".into(), json!(false))]), "disable list");
+    let enabled: BTreeMap<String, Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["slug"].as_str().unwrap().to_owned(), i["enabled"].clone()))
+        .collect();
+    assert_eq!(
+        enabled,
+        BTreeMap::from([("github".into(), json!(true)), ("gmail".into(), json!(false))]),
+        "disable list"
+    );
     let enable = app.create_session(json!({"user_id": "alice", "toolkits": {"enable": ["gmail", "github"]}})).await;
     let (items, _) = toolkit_pages(&app, &enable, "", 50).await;
     assert_eq!(slugs(&items).into_iter().collect::<BTreeSet<_>>(), BTreeSet::from(["github".into(), "gmail".into()]));
@@ -705,13 +759,20 @@ async fn acl_updates_are_for_shared_accounts_only() {
 
     // SHARED: 200 with {id, status, success}, and GET shows the new ACL in full.
     let s = shared(&app, "carol", "github", Some(json!({"allowed_user_ids": ["a"]}))).await;
-    assert_eq!(account(&app, &s).await["experimental"], json!({"account_type": "SHARED",
-        "acl_config_for_shared": acl(false, &["a"], &[])}), "creation ACL");
+    assert_eq!(
+        account(&app, &s).await["experimental"],
+        json!({"account_type": "SHARED",
+        "acl_config_for_shared": acl(false, &["a"], &[])}),
+        "creation ACL"
+    );
     let r = patch_acl(&app, &s, acl(true, &["b", "c"], &["x"])).await;
     assert_eq!(r.expect(200, "ACL on SHARED"), &json!({"id": s, "status": "INITIATED", "success": true}));
     let got = account(&app, &s).await;
-    assert_eq!(got["experimental"], json!({"account_type": "SHARED",
-        "acl_config_for_shared": acl(true, &["b", "c"], &["x"])}));
+    assert_eq!(
+        got["experimental"],
+        json!({"account_type": "SHARED",
+        "acl_config_for_shared": acl(true, &["b", "c"], &["x"])})
+    );
     // In listings as well.
     let list = app.list_accounts("account_type=SHARED").await;
     assert_eq!(list["items"][0]["experimental"]["acl_config_for_shared"], acl(true, &["b", "c"], &["x"]), "listing");
@@ -740,7 +801,10 @@ async fn acl_updates_are_for_shared_accounts_only() {
     let other = app.new_project_key("project-b").await;
     let r = app
         .as_key(&other)
-        .patch(&format!("connected_accounts/{s}"), json!({"experimental": {"acl_config_for_shared": {"allow_all_users": false}}}))
+        .patch(
+            &format!("connected_accounts/{s}"),
+            json!({"experimental": {"acl_config_for_shared": {"allow_all_users": false}}}),
+        )
         .await;
     assert_error_ctx(&r, 404, "ConnectedAccount_NotFound", "another project's key");
     assert_eq!(acl_of(&app, &s).await, acl_before, "another project changed the ACL");
@@ -756,8 +820,16 @@ async fn invalid_acl_items_are_refused_with_the_field_path() {
     let many: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
     let field = "experimental.acl_config_for_shared";
     let cases: Vec<(&str, Value, String)> = vec![
-        ("257-char allowed id at [1]", json!({"allowed_user_ids": ["ok", long]}), format!("{field}.allowed_user_ids[1]")),
-        ("257-char denied id at [2]", json!({"not_allowed_user_ids": ["a", "b", long]}), format!("{field}.not_allowed_user_ids[2]")),
+        (
+            "257-char allowed id at [1]",
+            json!({"allowed_user_ids": ["ok", long]}),
+            format!("{field}.allowed_user_ids[1]"),
+        ),
+        (
+            "257-char denied id at [2]",
+            json!({"not_allowed_user_ids": ["a", "b", long]}),
+            format!("{field}.not_allowed_user_ids[2]"),
+        ),
         ("empty allowed id at [0]", json!({"allowed_user_ids": [""]}), format!("{field}.allowed_user_ids[0]")),
         ("1001 allowed ids", json!({"allowed_user_ids": many}), format!("{field}.allowed_user_ids")),
         ("allow_all_users not a bool", json!({"allow_all_users": "yes"}), format!("{field}.allow_all_users")),
@@ -786,7 +858,12 @@ async fn the_account_type_never_changes() {
     let cases = [
         ("SHARED → PRIVATE", &s, json!({"experimental": {"account_type": "PRIVATE"}}), "SHARED"),
         ("PRIVATE → SHARED", &p, json!({"experimental": {"account_type": "SHARED"}}), "PRIVATE"),
-        ("SHARED → PRIVATE with alias", &s, json!({"alias": "x", "experimental": {"account_type": "PRIVATE"}}), "SHARED"),
+        (
+            "SHARED → PRIVATE with alias",
+            &s,
+            json!({"alias": "x", "experimental": {"account_type": "PRIVATE"}}),
+            "SHARED",
+        ),
     ];
     for (case, id, body, kept) in cases {
         let r = app.patch(&format!("connected_accounts/{id}"), body).await;
@@ -808,10 +885,11 @@ async fn the_account_type_never_changes() {
     assert_error_ctx(&r, 400, ACL_ONLY_FOR_SHARED_SLUG, "PRIVATE → SHARED with ACL");
     assert!(message(&r).contains(ACL_ONLY_FOR_SHARED), "message: {}", message(&r));
     // p is still carol's PRIVATE account: nobody else may pin it, and listings keep it PRIVATE.
-    let r = app.post("tool_router/session", session_body("victor", json!({"connected_accounts": {"github": [p]}}))).await;
+    let r =
+        app.post("tool_router/session", session_body("victor", json!({"connected_accounts": {"github": [p]}}))).await;
     assert_error_ctx(&r, 400, PINS, "victor pins carol's PRIVATE account");
-    assert_eq!(app.account_ids("account_type=PRIVATE").await, [p.clone()], "PRIVATE listing");
-    assert_eq!(app.account_ids("account_type=SHARED").await, [s.clone()], "SHARED listing");
+    assert_eq!(app.account_ids("account_type=PRIVATE").await, [p], "PRIVATE listing");
+    assert_eq!(app.account_ids("account_type=SHARED").await, [s], "SHARED listing");
     app.cleanup().await;
 }
 
@@ -997,7 +1075,7 @@ async fn concurrent_acl_patches_leave_a_consistent_state_and_a_complete_chain() 
     let app = setup().await;
     let creation = acl(false, &["seed"], &[]);
     let s = shared(&app, "carol", "github", Some(creation.clone())).await;
-    let sent: Vec<Value> = (0..10).map(|i| acl(false, &[&format!("u{i}")], &[])).collect();
+    let sent: Vec<Value> = (0..10).map(|i| acl(false, &[format!("u{i}").as_str()], &[])).collect();
     let responses = join_all(sent.iter().map(|a| patch_acl(&app, &s, a.clone()))).await;
     for (i, r) in responses.iter().enumerate() {
         let body = r.expect(200, &format!("concurrent PATCH u{i}"));
@@ -1014,7 +1092,8 @@ async fn concurrent_acl_patches_leave_a_consistent_state_and_a_complete_chain() 
     assert_eq!(changes[0]["old_acl"], creation, "the first change starts from the creation ACL");
     for (i, pair) in changes.windows(2).enumerate() {
         assert_eq!(
-            pair[1]["old_acl"], pair[0]["new_acl"],
+            pair[1]["old_acl"],
+            pair[0]["new_acl"],
             "chain broken between entries {i} and {} (ids {} and {})",
             i + 1,
             pair[0]["id"],
@@ -1068,7 +1147,11 @@ async fn listings_honour_account_type() {
             let id = item["id"].as_str().unwrap().to_owned();
             let kind = if set(&shareds).contains(&id) { "SHARED" } else { "PRIVATE" };
             assert_eq!(item["experimental"]["account_type"], kind, "[?{query}] {id}");
-            assert_eq!(item["experimental"].get("acl_config_for_shared").is_some(), kind == "SHARED", "[?{query}] {id} ACL block");
+            assert_eq!(
+                item["experimental"].get("acl_config_for_shared").is_some(),
+                kind == "SHARED",
+                "[?{query}] {id} ACL block"
+            );
         }
     }
     // Paging through ALL with limit=1 yields every account once.
