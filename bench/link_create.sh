@@ -100,7 +100,7 @@ LUA
 } > "$WORK/page.lua"
 
 run_wrk() { # script connections -> "rps p50 p99 non_expected"
-  wrk -t2 -c"$2" -d"${SECONDS_PER_RUN}s" --latency -s "$1" "$BASE" > "$WORK/wrk.out" 2>&1
+  wrk -t2 -c"$2" -d"${SECONDS_PER_RUN}s" --latency -s "$1" "$BASE" > "$WORK/wrk.out" 2>&1 || { cat "$WORK/wrk.out" >&2; return 1; }
   python3 - "$WORK/wrk.out" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -125,13 +125,14 @@ cat > "$WORK/naive.sql" <<SQL
 SELECT project_id FROM api_key WHERE key_hash = '\\x$KEYHASH'::bytea AND revoked_at IS NULL;
 SELECT s.id AS sid, s.user_id, s.config FROM tool_router_session s JOIN bench_session b ON b.id = s.id WHERE b.i = :i AND s.project_id = '$PROJECT' AND s.deleted_at IS NULL \gset
 BEGIN;
-INSERT INTO connected_account (id, project_id, user_id, toolkit, auth_config_id, account_type, status, initiation_expires_at) VALUES ('ca_' || substr(md5(random()::text), 1, 12), '$PROJECT', :'user_id', 'github', '$AC', 'PRIVATE', 'INITIATED', now() + interval '10 minutes') RETURNING id AS aid \gset
-INSERT INTO link (token_hash, project_id, connected_account_id, session_id, expires_at) VALUES (sha256(random()::text::bytea), '$PROJECT', :'aid', :'sid', now() + interval '10 minutes');
+INSERT INTO connected_account (id, project_id, user_id, toolkit, auth_config_id, account_type, status, initiation_expires_at) VALUES ('ca_' || substr(md5(random()::text), 1, 12), '$PROJECT', :user_id, 'github', '$AC', 'PRIVATE', 'INITIATED', now() + interval '10 minutes') RETURNING id AS aid \gset
+INSERT INTO link (token_hash, project_id, connected_account_id, session_id, expires_at) VALUES (sha256(random()::text::bytea), '$PROJECT', :aid, :sid, now() + interval '10 minutes');
 COMMIT;
 SQL
 run_pgbench() { # connections -> tps
-  "$PGBENCH" -n -M prepared -c "$1" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/naive.sql" "$URL" 2>&1 |
-    sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
+  "$PGBENCH" -n -M prepared -c "$1" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/naive.sql" "$URL" > "$WORK/pgbench.out" 2>&1 ||
+    { cat "$WORK/pgbench.out" >&2; return 1; }
+  sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1
 }
 
 echo
