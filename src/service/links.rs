@@ -39,16 +39,19 @@ pub async fn create_for_session(
     toolkit: &ToolkitSlug,
     request: LinkRequest,
 ) -> ApiResult<CreatedLink> {
-    let session = super::sessions::get(state, project, session_id).await?;
-    super::toolkits::ensure_known(state, project, [toolkit]).await?;
+    let (session, auth_config) = state
+        .store
+        .link_context(project, session_id, toolkit)
+        .await?
+        .ok_or_else(|| ApiError::SessionNotFound(session_id.to_string()))?;
+    // A toolkit with an auth config is known; only look further when there is none.
+    if auth_config.is_none() {
+        super::toolkits::ensure_known(state, project, [toolkit]).await?;
+    }
     if !session.config.toolkit_enabled(toolkit) {
         return Err(ApiError::ToolkitNotEnabled { toolkit: toolkit.to_string(), session: session_id.to_string() });
     }
-    let auth_config = match session.config.auth_configs.get(toolkit) {
-        Some(id) => state.store.auth_config(project, id).await?.filter(|ac| ac.is_enabled),
-        None => state.store.newest_enabled_auth_config(project, toolkit).await?,
-    }
-    .ok_or_else(|| ApiError::NoManagedAuth(toolkit.to_string()))?;
+    let auth_config = auth_config.ok_or_else(|| ApiError::NoManagedAuth(toolkit.to_string()))?;
 
     let fallback = session.config.manage_connections.callback_url.as_deref();
     let callback_url = match (request.callback_url.clone(), fallback) {

@@ -330,6 +330,22 @@ pub trait Store: Send + Sync + 'static {
         project: ProjectId,
         toolkit: &ToolkitSlug,
     ) -> StoreResult<Option<AuthConfigRecord>>;
+    /// A session and the auth config a link for `toolkit` would use: the session's override for
+    /// the toolkit when it is enabled, else the project's newest enabled one. Stores may answer
+    /// in one round trip; this default composes the simpler methods.
+    async fn link_context(
+        &self,
+        project: ProjectId,
+        id: &SessionId,
+        toolkit: &ToolkitSlug,
+    ) -> StoreResult<Option<(SessionRecord, Option<AuthConfigRecord>)>> {
+        let Some(session) = self.session(project, id).await? else { return Ok(None) };
+        let auth_config = match session.config.auth_configs.get(toolkit) {
+            Some(ac) => self.auth_config(project, ac).await?.filter(|c| c.is_enabled),
+            None => self.newest_enabled_auth_config(project, toolkit).await?,
+        };
+        Ok(Some((session, auth_config)))
+    }
     /// Which of these toolkits the project has an auth config for (custom toolkits count as known).
     async fn toolkits_with_auth_configs(
         &self,

@@ -110,12 +110,22 @@ fn account_from_row(row: &PgRow) -> StoreResult<AccountRecord> {
     })
 }
 
+const AUTH_CONFIG_COLUMNS: &str = "c.id, c.toolkit, c.name, c.auth_scheme, c.is_composio_managed, c.client_id,
+        c.client_secret_sealed, c.scopes, c.authorization_url, c.token_url, c.is_enabled, c.client_auth, c.issuer,
+        c.created_at, c.updated_at";
+
+/// With `no_of_connections`, for the auth config endpoints.
 const AUTH_CONFIG_SELECT: &str = "select c.id, c.toolkit, c.name, c.auth_scheme, c.is_composio_managed, c.client_id,
         c.client_secret_sealed, c.scopes, c.authorization_url, c.token_url, c.is_enabled, c.client_auth, c.issuer,
         c.created_at, c.updated_at,
         (select count(*) from connected_account a where a.auth_config_id = c.id and a.deleted_at is null)
             as no_of_connections
      from auth_config c";
+
+/// Without the count, for hot paths (link creation, the link page).
+fn auth_config_light() -> String {
+    format!("select {AUTH_CONFIG_COLUMNS} from auth_config c")
+}
 
 fn auth_config_from_row(row: &PgRow) -> StoreResult<AuthConfigRecord> {
     let id: String = row.try_get("id")?;
@@ -136,7 +146,8 @@ fn auth_config_from_row(row: &PgRow) -> StoreResult<AuthConfigRecord> {
         issuer: row.try_get("issuer")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        no_of_connections: row.try_get("no_of_connections")?,
+        // Absent from the light select (hot paths do not need it).
+        no_of_connections: row.try_get("no_of_connections").unwrap_or(0),
     })
 }
 
@@ -294,8 +305,9 @@ impl Store for PgStore {
         toolkit: &ToolkitSlug,
     ) -> StoreResult<Option<AuthConfigRecord>> {
         sqlx::query(&format!(
-            "{AUTH_CONFIG_SELECT} where c.project_id = $1 and c.toolkit = $2 and c.is_enabled
-             order by c.created_at desc, c.id desc limit 1"
+            "{} where c.project_id = $1 and c.toolkit = $2 and c.is_enabled
+             order by c.created_at desc, c.id desc limit 1",
+            auth_config_light()
         ))
         .bind(project.0)
         .bind(toolkit.as_str())
@@ -304,6 +316,50 @@ impl Store for PgStore {
         .as_ref()
         .map(auth_config_from_row)
         .transpose()
+    }
+
+    async fn link_context(
+        &self,
+        project: ProjectId,
+        id: &SessionId,
+        toolkit: &ToolkitSlug,
+    ) -> StoreResult<Option<(SessionRecord, Option<AuthConfigRecord>)>> {
+        // One round trip: the session and the auth config a link would use (the session's
+        // override for the toolkit, else the project's newest enabled one).
+        let row = sqlx::query(&format!(
+            "select s.id as s_id, s.user_id as s_user_id, s.config as s_config, s.config_version as s_config_version,
+                    s.created_at as s_created_at, s.updated_at as s_updated_at, ac.*
+             from tool_router_session s
+             left join lateral (
+                 {} where c.project_id = s.project_id and c.toolkit = $3 and c.is_enabled
+                   and (s.config->'auth_configs'->>$3 is null or c.id = s.config->'auth_configs'->>$3)
+                 order by c.created_at desc, c.id desc limit 1
+             ) ac on true
+             where s.project_id = $1 and s.id = $2 and s.deleted_at is null",
+            auth_config_light()
+        ))
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(toolkit.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let session_id: String = row.try_get("s_id")?;
+        let config: Json<SessionConfig> = row.try_get("s_config")?;
+        let session = SessionRecord {
+            id: SessionId::parse(&session_id).map_err(corrupt)?,
+            user_id: row.try_get("s_user_id")?,
+            config: config.0,
+            config_version: row.try_get("s_config_version")?,
+            created_at: row.try_get("s_created_at")?,
+            updated_at: row.try_get("s_updated_at")?,
+        };
+        let has_config: Option<String> = row.try_get("id")?;
+        let auth_config = match has_config {
+            Some(_) => Some(auth_config_from_row(&row)?),
+            None => None,
+        };
+        Ok(Some((session, auth_config)))
     }
 
     async fn toolkits_with_auth_configs(
@@ -677,9 +733,14 @@ impl Store for PgStore {
             .await?;
         let account = account_from_row(&account_row)?;
         let account_deleted: bool = account_row.try_get("deleted")?;
-        let auth_config = self
-            .auth_config(project, &account.auth_config_id)
+        let auth_config = sqlx::query(&format!("{} where c.project_id = $1 and c.id = $2", auth_config_light()))
+            .bind(project.0)
+            .bind(account.auth_config_id.as_str())
+            .fetch_optional(&self.pool)
             .await?
+            .as_ref()
+            .map(auth_config_from_row)
+            .transpose()?
             .ok_or_else(|| corrupt("link's auth config is missing"))?;
         Ok(Some(LinkView {
             project,

@@ -1,0 +1,2 @@
+-- Counting an auth config's connections (GET auth_configs) without scanning the project's accounts.
+create index connected_account_by_auth_config on connected_account (auth_config_id) where deleted_at is null;
