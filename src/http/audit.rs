@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    common::iso,
+    common::{ListResponse, iso},
     extract::{LenientQuery, Project},
 };
 use crate::{
@@ -67,20 +67,11 @@ impl From<AuditRecord> for AuditEntry {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditList {
-    pub items: Vec<AuditEntry>,
-    pub next_cursor: Option<String>,
-    pub total_pages: i64,
-    pub current_page: i64,
-    pub total_items: i64,
-}
-
 /// The account's audit trail, newest first.
 #[utoipa::path(get, path = "/api/v3.1/connected_accounts/{id}/audit", tag = "connected_accounts",
     params(("id" = String, Path, description = "`ca_…` id"), AuditQuery),
     responses(
-        (status = 200, body = AuditList),
+        (status = 200, body = ListResponse<AuditEntry>),
         (status = 400, body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
@@ -90,7 +81,7 @@ pub async fn list(
     Project(project, _): Project,
     Path(id): Path<String>,
     LenientQuery(q): LenientQuery<AuditQuery>,
-) -> ApiResult<Json<AuditList>> {
+) -> ApiResult<Json<ListResponse<AuditEntry>>> {
     let id = ConnectedAccountId::parse(&id)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -106,11 +97,5 @@ pub async fn list(
         })
         .transpose()?;
     let page = accounts::audit(&state, project, &id, limit, after.as_ref()).await?;
-    Ok(Json(AuditList {
-        total_pages: (page.total_items + limit - 1) / limit,
-        current_page: page.current_page,
-        total_items: page.total_items,
-        next_cursor: page.next_cursor,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(ListResponse::from_page(page, limit, Into::into)))
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{
-    common::iso,
+    common::{ListResponse, iso},
     extract::{LenientQuery, Project, ValidatedJson},
 };
 use crate::{
@@ -194,15 +194,6 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuthConfigList {
-    pub items: Vec<AuthConfigResponse>,
-    pub next_cursor: Option<String>,
-    pub total_pages: i64,
-    pub current_page: i64,
-    pub total_items: i64,
-}
-
 /// An endpoint URL: https, or http on a loopback host (for local providers and tests).
 fn endpoint(errors: &mut Vec<FieldError>, path: &str, raw: Option<String>) -> Option<String> {
     let raw = raw?;
@@ -307,7 +298,7 @@ pub async fn get(
 #[utoipa::path(get, path = "/api/v3.1/auth_configs", tag = "auth_configs",
     params(ListQuery),
     responses(
-        (status = 200, body = AuthConfigList),
+        (status = 200, body = ListResponse<AuthConfigResponse>),
         (status = 400, body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
     ))]
@@ -315,7 +306,7 @@ pub async fn list(
     State(state): State<AppState>,
     Project(project, _): Project,
     LenientQuery(q): LenientQuery<ListQuery>,
-) -> ApiResult<Json<AuthConfigList>> {
+) -> ApiResult<Json<ListResponse<AuthConfigResponse>>> {
     let limit = q.limit.unwrap_or(20);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be an integer from 1 to 1000"));
@@ -340,11 +331,5 @@ pub async fn list(
         after,
     };
     let page = auth_configs::list(&state, project, &filter).await?;
-    Ok(Json(AuthConfigList {
-        total_pages: (page.total_items + limit - 1) / limit,
-        current_page: page.current_page,
-        total_items: page.total_items,
-        next_cursor: page.next_cursor,
-        items: page.items.into_iter().map(|c| AuthConfigResponse::new(&state, c)).collect(),
-    }))
+    Ok(Json(ListResponse::from_page(page, limit, |c| AuthConfigResponse::new(&state, c))))
 }

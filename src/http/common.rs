@@ -105,3 +105,27 @@ pub fn callback(
 ) -> ApiResult<Option<CallbackUrl>> {
     raw.map(|raw| allowlist.check(raw).map_err(|e| ApiError::field(field, e.to_string()))).transpose()
 }
+
+/// One page of a listing, in the shape every Composio list endpoint uses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass back as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+    pub total_pages: i64,
+    pub current_page: i64,
+    pub total_items: i64,
+}
+
+impl<T: ToSchema> ListResponse<T> {
+    /// Maps a store page into the response, computing `total_pages` from the page size.
+    pub fn from_page<R>(page: crate::store::Page<R>, limit: i64, map: impl FnMut(R) -> T) -> Self {
+        Self {
+            total_pages: (page.total_items + limit - 1) / limit,
+            current_page: page.current_page,
+            total_items: page.total_items,
+            next_cursor: page.next_cursor,
+            items: page.items.into_iter().map(map).collect(),
+        }
+    }
+}

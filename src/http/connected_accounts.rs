@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{
-    common::{AclInput, ExperimentalOut, LinkExperimental, callback, iso},
+    common::{AclInput, ExperimentalOut, LinkExperimental, ListResponse, callback, iso},
     extract::{LenientQuery, Project, ValidatedJson, comma_list},
 };
 use crate::{
@@ -215,16 +215,6 @@ impl ListQuery {
     }
 }
 
-/// A page of accounts.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountList {
-    pub items: Vec<AccountResponse>,
-    pub next_cursor: Option<String>,
-    pub total_pages: i64,
-    pub current_page: i64,
-    pub total_items: i64,
-}
-
 /// Body of PATCH.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateAccountRequest {
@@ -300,7 +290,7 @@ pub async fn refresh(
 #[utoipa::path(get, path = "/api/v3.1/connected_accounts", tag = "connected_accounts",
     params(ListQuery),
     responses(
-        (status = 200, body = AccountList),
+        (status = 200, body = ListResponse<AccountResponse>),
         (status = 400, body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
     ))]
@@ -308,16 +298,10 @@ pub async fn list(
     State(state): State<AppState>,
     Project(project, _): Project,
     LenientQuery(query): LenientQuery<ListQuery>,
-) -> ApiResult<Json<AccountList>> {
+) -> ApiResult<Json<ListResponse<AccountResponse>>> {
     let filter = query.into_filter()?;
     let page = accounts::list(&state, project, &filter).await?;
-    Ok(Json(AccountList {
-        total_pages: (page.total_items + filter.limit - 1) / filter.limit,
-        current_page: page.current_page,
-        total_items: page.total_items,
-        next_cursor: page.next_cursor,
-        items: page.items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(ListResponse::from_page(page, filter.limit, Into::into)))
 }
 
 /// Changes the alias or, for SHARED accounts, the ACL.

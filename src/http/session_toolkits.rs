@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    common::iso,
+    common::{ListResponse, iso},
     extract::{LenientQuery, Project, comma_list},
 };
 use crate::{
@@ -92,15 +92,6 @@ impl From<SessionToolkit> for SessionToolkitItem {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionToolkitList {
-    pub items: Vec<SessionToolkitItem>,
-    pub next_cursor: Option<String>,
-    pub total_pages: i64,
-    pub current_page: i64,
-    pub total_items: i64,
-}
-
 fn decode_offset(raw: &str) -> Option<usize> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
     text.strip_prefix("o:")?.parse().ok()
@@ -110,7 +101,7 @@ fn decode_offset(raw: &str) -> Option<usize> {
 #[utoipa::path(get, path = "/api/v3.1/tool_router/session/{session_id}/toolkits", tag = "tool_router",
     params(("session_id" = String, Path, description = "`trs_…` session id"), ListQuery),
     responses(
-        (status = 200, body = SessionToolkitList),
+        (status = 200, body = ListResponse<SessionToolkitItem>),
         (status = 400, body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
@@ -120,7 +111,7 @@ pub async fn list(
     Project(project, _): Project,
     Path(id): Path<String>,
     LenientQuery(q): LenientQuery<ListQuery>,
-) -> ApiResult<Json<SessionToolkitList>> {
+) -> ApiResult<Json<ListResponse<SessionToolkitItem>>> {
     let id = SessionId::parse(&id)?;
     let limit = q.limit.unwrap_or(20);
     if !(1..=50).contains(&limit) {
@@ -142,7 +133,7 @@ pub async fn list(
     let all = resolution::session_toolkits(&state, project, &id, &query).await?;
     let total = all.len();
     let next = offset + limit;
-    Ok(Json(SessionToolkitList {
+    Ok(Json(ListResponse {
         next_cursor: (next < total).then(|| URL_SAFE_NO_PAD.encode(format!("o:{next}"))),
         total_pages: total.div_ceil(limit) as i64,
         current_page: (offset / limit) as i64 + 1,
