@@ -5,6 +5,7 @@
 //! a key of project A can never read, change or detect project B's rows.
 
 pub mod postgres;
+pub mod sqlite;
 
 use async_trait::async_trait;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
