@@ -8,10 +8,11 @@ use tokio::net::TcpListener;
 
 use crate::{
     AppState, Settings,
+    bootstrap::{self, Bootstrap},
     catalog::Catalog,
+    config::DatabaseLocation,
     config::{DatabaseArgs, ServeArgs},
     crypto::{new_api_key, sha256},
-    store::{Store, postgres::PgStore},
 };
 
 /// Self-hosted auth-link broker, wire-compatible with Composio's v3/v3.1 API.
@@ -92,9 +93,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Serve(cmd)) => serve(cmd).await,
         Some(Command::RotateKeys(cmd)) => {
             init_tracing(LogFormat::Text);
-            let sealer = cmd.serve.sealer().map_err(CliError::Config)?;
+            let sealer = bootstrap::sealer(&cmd.serve, &cmd.db, false).map_err(CliError::Config)?;
             let store = connect(&cmd.db).await?;
-            let report = crate::service::rotation::rotate(&store, &sealer).await.map_err(CliError::Config)?;
+            let report = crate::service::rotation::rotate(store.as_ref(), &sealer).await.map_err(CliError::Config)?;
             println!(
                 "re-sealed {} value(s) under key {}; {} already current",
                 report.resealed,
@@ -126,19 +127,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn connect(db: &DatabaseArgs) -> Result<PgStore, CliError> {
-    let url = db.database_url.as_deref().ok_or_else(|| {
-        CliError::Config("DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/authlink)".into())
-    })?;
-    Ok(PgStore::connect(url, db.db_max_connections).await?)
+async fn connect(db: &DatabaseArgs) -> Result<Arc<dyn crate::store::Store>, CliError> {
+    bootstrap::open_store(db).await.map_err(CliError::Config)
 }
 
 async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     init_tracing(cmd.log_format);
-    let sealer = cmd.serve.sealer().map_err(CliError::Config)?;
+    let bootstrap_key = cmd.serve.bootstrap_api_key().map_err(CliError::Config)?;
+    let sealer = bootstrap::sealer(&cmd.serve, &cmd.db, true).map_err(CliError::Config)?;
     let catalog = Catalog::embedded()?;
     let store = connect(&cmd.db).await?;
     let settings = Settings::from_args(&cmd.serve);
+    announce_first_key(bootstrap::ensure_api_key(store.as_ref(), bootstrap_key).await?, &settings.public_base);
     let listener = TcpListener::bind(cmd.serve.listen).await.map_err(|source| CliError::Io {
         context: format!("AUTHLINK_LISTEN: cannot bind {}", cmd.serve.listen),
         source,
@@ -148,15 +148,37 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
         public_url = %settings.public_base,
         toolkits = catalog.len(),
         key_id = sealer.current_key_id(),
+        database = %cmd.db.location().map(|l: DatabaseLocation| l.describe()).unwrap_or_default(),
         "authlink ready"
     );
-    let state = AppState::new(Arc::new(store), catalog, sealer, settings);
+    let state = AppState::new(store, catalog, sealer, settings);
     crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
     crate::serve(listener, state, shutdown_signal())
         .await
         .map_err(|source| CliError::Io { context: "server".into(), source })?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Prints a generated first key on stdout (never to the log), once, with how to use it.
+fn announce_first_key(outcome: Bootstrap, public_base: &str) {
+    match outcome {
+        Bootstrap::Existing => {}
+        Bootstrap::Configured => {
+            tracing::info!(
+                project = bootstrap::DEFAULT_PROJECT,
+                "created the first project with AUTHLINK_BOOTSTRAP_API_KEY"
+            )
+        }
+        Bootstrap::Generated(key) => {
+            println!("First start: created project `default` with this API key. It is shown only once:");
+            println!("{key}");
+            println!(
+                "Send it as the x-api-key header, e.g. export AUTHLINK_API_KEY=<the key above>; \
+                 curl -H \"x-api-key: $AUTHLINK_API_KEY\" {public_base}/api/v3.1/auth_configs"
+            );
+        }
+    }
 }
 
 fn init_tracing(format: LogFormat) {

@@ -4,7 +4,7 @@
 //! fits their deployment; clap names the variable in every parse error. Secrets are redacted from
 //! `Debug` and from `--help` so they never end up in logs.
 
-use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use url::Url;
@@ -14,9 +14,14 @@ use crate::domain::callback::CallbackAllowlist;
 /// Settings every subcommand needs: where the database is.
 #[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL connection URL, e.g. postgres://authlink@127.0.0.1:5432/authlink.
+    /// Database URL: postgres://… for PostgreSQL, sqlite://PATH for a SQLite file. Unset: the
+    /// embedded SQLite database {AUTHLINK_DATA_DIR}/authlink.db.
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Directory of the embedded SQLite database and of its generated encryption key.
+    #[arg(long, env = "AUTHLINK_DATA_DIR", value_name = "AUTHLINK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
 
     /// Largest number of pooled database connections.
     #[arg(long, env = "AUTHLINK_DB_MAX_CONNECTIONS", value_name = "AUTHLINK_DB_MAX_CONNECTIONS", default_value_t = 16,
@@ -28,8 +33,55 @@ impl fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseArgs")
             .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("data_dir", &self.data_dir)
             .field("db_max_connections", &self.db_max_connections)
             .finish()
+    }
+}
+
+/// Which store to open, decided by the scheme of `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// `postgres://…` or `postgresql://…`: the production store.
+    Postgres(String),
+    /// `sqlite://…` or `sqlite:…`: a SQLite file named by URL.
+    SqliteUrl(String),
+    /// No `DATABASE_URL`: `{AUTHLINK_DATA_DIR}/authlink.db`, zero setup.
+    Embedded(PathBuf),
+}
+
+impl DatabaseLocation {
+    /// SQLite, either way: the encryption key may then be generated and kept in the data directory.
+    pub fn is_sqlite(&self) -> bool {
+        !matches!(self, Self::Postgres(_))
+    }
+
+    /// For the start-up log line: the backend and, for SQLite, the file (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(url) => format!("postgres {}", redact_url(url)),
+            Self::SqliteUrl(url) => format!("sqlite {url}"),
+            Self::Embedded(path) => format!("sqlite {} (embedded)", path.display()),
+        }
+    }
+}
+
+impl DatabaseArgs {
+    /// Where the data lives; an error names `DATABASE_URL` when its scheme is unknown.
+    pub fn location(&self) -> Result<DatabaseLocation, String> {
+        let Some(url) = self.database_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+            return Ok(DatabaseLocation::Embedded(self.data_dir.join("authlink.db")));
+        };
+        let scheme = url.split_once(':').map(|(scheme, _)| scheme.to_ascii_lowercase()).unwrap_or_default();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Ok(DatabaseLocation::Postgres(url.to_owned())),
+            "sqlite" => Ok(DatabaseLocation::SqliteUrl(url.to_owned())),
+            _ => Err(format!(
+                "DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got scheme `{}`); \
+                 leave it unset for the embedded SQLite database",
+                scheme.chars().take(20).collect::<String>()
+            )),
+        }
     }
 }
 
@@ -69,6 +121,11 @@ pub struct ServeArgs {
     /// whole path segments). When empty, only loopback callback URLs are accepted.
     #[arg(long, env = "AUTHLINK_CALLBACK_ALLOWLIST", value_name = "AUTHLINK_CALLBACK_ALLOWLIST", default_value = "")]
     pub callback_allowlist: CallbackAllowlist,
+
+    /// On first start (no API key in the database), the key of the `default` project instead of a
+    /// generated one: for scripts and compose files. At least 32 printable characters.
+    #[arg(long, env = "AUTHLINK_BOOTSTRAP_API_KEY", value_name = "AUTHLINK_BOOTSTRAP_API_KEY", hide_env_values = true)]
+    pub bootstrap_api_key: Option<String>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -80,6 +137,7 @@ impl fmt::Debug for ServeArgs {
             .field("encryption_old_keys", &"<redacted>")
             .field("link_ttl_secs", &self.link_ttl_secs)
             .field("callback_allowlist", &self.callback_allowlist)
+            .field("bootstrap_api_key", &"<redacted>")
             .finish()
     }
 }
@@ -93,12 +151,25 @@ impl ServeArgs {
         }
     }
 
-    /// The sealing key. Parsed here rather than by clap so a bad value is never echoed.
-    pub fn encryption_key(&self) -> Result<EncryptionKey, String> {
-        let raw = self.encryption_key.as_deref().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
-            "AUTHLINK_ENCRYPTION_KEY is required to serve: 32 bytes, base64 (try `openssl rand -base64 32`)".to_owned()
-        })?;
-        raw.parse().map_err(|e| format!("AUTHLINK_ENCRYPTION_KEY {e}"))
+    /// The sealing key, if set. Parsed here rather than by clap so a bad value is never echoed.
+    pub fn encryption_key(&self) -> Result<Option<EncryptionKey>, String> {
+        match self.encryption_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            None => Ok(None),
+            Some(raw) => raw.parse().map(Some).map_err(|e| format!("AUTHLINK_ENCRYPTION_KEY {e}")),
+        }
+    }
+
+    /// The bootstrap key, checked for strength without echoing it.
+    pub fn bootstrap_api_key(&self) -> Result<Option<String>, String> {
+        let Some(key) = self.bootstrap_api_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        if !(32..=256).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("AUTHLINK_BOOTSTRAP_API_KEY must be 32 to 256 printable ASCII characters without spaces \
+                        (try `openssl rand -hex 24`)"
+                .to_owned());
+        }
+        Ok(Some(key.to_owned()))
     }
 
     /// Older keys that may still open sealed values.
@@ -112,11 +183,6 @@ impl ServeArgs {
             .enumerate()
             .map(|(i, k)| k.parse().map_err(|e| format!("AUTHLINK_ENCRYPTION_OLD_KEYS item {i}: {e}")))
             .collect()
-    }
-
-    /// The sealer for these keys.
-    pub fn sealer(&self) -> Result<crate::crypto::Sealer, String> {
-        Ok(crate::crypto::Sealer::new(&self.encryption_key()?, &self.old_keys()?))
     }
 
     /// Link lifetime as a `Duration`.

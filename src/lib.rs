@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_keys;
+pub mod bootstrap;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -315,6 +315,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates the project if needed and stores a new API key hash for it.
     async fn create_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<ProjectId>;
+    /// First start: creates the project and this key only when the database holds no API key at
+    /// all, atomically (two instances starting together bootstrap once). `true` when created.
+    async fn bootstrap_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<bool>;
     /// The project and id of a (non-revoked) API key, found by hash.
     async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>>;
 

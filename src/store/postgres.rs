@@ -222,6 +222,34 @@ impl Store for PgStore {
         Ok(ProjectId(project))
     }
 
+    async fn bootstrap_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Serializes concurrent first starts; released at commit.
+        sqlx::query("select pg_advisory_xact_lock(hashtext('authlink.bootstrap'))").execute(&mut *tx).await?;
+        let any: bool = sqlx::query_scalar("select exists (select 1 from api_key)").fetch_one(&mut *tx).await?;
+        if any {
+            return Ok(false);
+        }
+        let project: Uuid = sqlx::query_scalar(
+            "insert into project (id, name) values ($1, $2)
+             on conflict (name) do update set name = excluded.name returning id",
+        )
+        .bind(Uuid::new_v4())
+        .bind(project_name)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")
+            .bind(Uuid::new_v4())
+            .bind(project)
+            .bind(key_hash)
+            .bind(hint)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>> {
         let row: Option<(Uuid, Uuid)> =
             sqlx::query_as("select project_id, id from api_key where key_hash = $1 and revoked_at is null")

@@ -28,8 +28,7 @@ use uuid::Uuid;
 use super::{
     AccessDecision, AccountFilter, AccountPatch, AccountRecord, ApiKeyId, AuditKind, AuditRecord, AuthConfigFilter,
     AuthConfigRecord, Cursor, LinkView, NewAuthConfig, NewLink, OAuthStateRecord, OrderBy, Page, ProjectId,
-    RefreshLease, SealedColumn, SealedValue, SessionRecord, Store, StoreError, StoreResult,
-    postgres::EXPIRED_REASON,
+    RefreshLease, SealedColumn, SealedValue, SessionRecord, Store, StoreError, StoreResult, postgres::EXPIRED_REASON,
 };
 use crate::domain::{
     AccountStatus, AccountType, AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug, session::SessionConfig,
@@ -54,7 +53,16 @@ impl SqliteStore {
     /// Opens (creating it and its directory if missing) the database file of a `sqlite://path`
     /// URL, connects a pool and applies pending migrations.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        Self::open(SqliteConnectOptions::from_str(url)?, max_connections).await
+    }
+
+    /// [`Self::connect`] for a file path, which needs no URL escaping.
+    pub async fn connect_file(path: &Path, max_connections: u32) -> StoreResult<Self> {
+        Self::open(SqliteConnectOptions::new().filename(path), max_connections).await
+    }
+
+    async fn open(options: SqliteConnectOptions, max_connections: u32) -> StoreResult<Self> {
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a committed transaction survives a power loss (NORMAL may lose the last ones).
@@ -83,8 +91,13 @@ impl SqliteStore {
     }
 }
 
+/// Creates the database's directory, private to the owner (it holds sealed secrets and hashes).
 fn create_dir(dir: &Path) -> StoreResult<()> {
-    std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
 }
 
 /// Maps unique violations to [`StoreError::Conflict`] carrying PostgreSQL's constraint name.
@@ -109,7 +122,9 @@ fn constraint_name(message: &str) -> String {
     let Some(&(table, _)) = columns.first() else { return "unknown".to_owned() };
     let names: Vec<&str> = columns.iter().map(|(_, column)| *column).collect();
     match (table, names.as_slice()) {
-        ("connected_account", ["project_id", "user_id", "toolkit", "alias"]) => "connected_account_alias_key".to_owned(),
+        ("connected_account", ["project_id", "user_id", "toolkit", "alias"]) => {
+            "connected_account_alias_key".to_owned()
+        }
         ("link", ["token_hash"]) | ("oauth_state", ["state_hash"]) => format!("{table}_pkey"),
         (_, ["id"]) => format!("{table}_pkey"),
         _ => format!("{table}_{}_key", names.join("_")),
@@ -280,9 +295,7 @@ fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
     Ok(AuditRecord {
         id: row.try_get("id")?,
         kind: if kind == "acl_change" { AuditKind::AclChange } else { AuditKind::AccessDecision },
-        api_key_id: api_key_id
-            .map(|k| Uuid::parse_str(&k).map_err(|_| corrupt(format!("uuid `{k}`"))))
-            .transpose()?,
+        api_key_id: api_key_id.map(|k| Uuid::parse_str(&k).map_err(|_| corrupt(format!("uuid `{k}`")))).transpose()?,
         old_acl: get_opt_json(row, "old_acl")?,
         new_acl: get_opt_json(row, "new_acl")?,
         user_id: row.try_get("user_id")?,
@@ -346,6 +359,36 @@ impl Store for SqliteStore {
             .map_err(map_unique)?;
         tx.commit().await?;
         Ok(ProjectId(project))
+    }
+
+    async fn bootstrap_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<bool> {
+        let now = ts(Utc::now());
+        // BEGIN IMMEDIATE: the write lock is held from the check to the commit.
+        let mut tx = self.begin_write().await?;
+        let any: bool = sqlx::query_scalar("select exists (select 1 from api_key)").fetch_one(&mut *tx).await?;
+        if any {
+            return Ok(false);
+        }
+        let project: String = sqlx::query_scalar(
+            "insert into project (id, name, created_at) values ($1, $2, $3)
+             on conflict (name) do update set name = excluded.name returning id",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(project_name)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("insert into api_key (id, project_id, key_hash, hint, created_at) values ($1, $2, $3, $4, $5)")
+            .bind(Uuid::new_v4().to_string())
+            .bind(project)
+            .bind(key_hash)
+            .bind(hint)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_unique)?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>> {
@@ -622,18 +665,15 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<Option<AccountRecord>> {
-        sqlx::query(&format!(
-            "{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null",
-            account_select("$3")
-        ))
-        .bind(project.0.to_string())
-        .bind(id.as_str())
-        .bind(ts(Utc::now()))
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(account_from_row)
-        .transpose()
+        sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null", account_select("$3")))
+            .bind(project.0.to_string())
+            .bind(id.as_str())
+            .bind(ts(Utc::now()))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_from_row)
+            .transpose()
     }
 
     async fn accounts_by_ids(&self, project: ProjectId, ids: &[ConnectedAccountId]) -> StoreResult<Vec<AccountRecord>> {
@@ -721,12 +761,13 @@ impl Store for SqliteStore {
         // The write lock is held from BEGIN, so the old ACL read here is the one this change
         // replaces: concurrent changes serialize and the audit trail chains.
         let mut tx = self.begin_write().await?;
-        let old: Option<(Option<String>,)> =
-            sqlx::query_as("select acl from connected_account where project_id = $1 and id = $2 and deleted_at is null")
-                .bind(project.0.to_string())
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let old: Option<(Option<String>,)> = sqlx::query_as(
+            "select acl from connected_account where project_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(project.0.to_string())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some((old_acl,)) = old else {
             return Ok(None);
         };
@@ -1110,8 +1151,10 @@ impl Store for SqliteStore {
             }
             SealedColumn::StateVerifier => {
                 let state_hash = unhex(&old.row).ok_or_else(|| corrupt(format!("state hash `{}`", old.row)))?;
-                sqlx::query("update oauth_state set verifier_sealed = $3 where state_hash = $1 and verifier_sealed = $2")
-                    .bind(state_hash)
+                sqlx::query(
+                    "update oauth_state set verifier_sealed = $3 where state_hash = $1 and verifier_sealed = $2",
+                )
+                .bind(state_hash)
             }
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
