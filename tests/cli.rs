@@ -8,30 +8,32 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::{Connection, Executor, PgConnection};
+#[path = "support/db.rs"]
+mod db;
+
+use db::{Backend, Db, NO_ARGS, TestDatabase};
 
 const BIN: &str = env!("CARGO_BIN_EXE_authlink");
+const TEST_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-fn admin_url() -> String {
-    std::env::var("AUTHLINK_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+/// Raw SQL on a test database, whichever the backend.
+async fn open(database: &TestDatabase) -> Db {
+    match database.backend {
+        Backend::Postgres => Db::Pg(sqlx::PgPool::connect(&database.url).await.expect("connect")),
+        Backend::Sqlite => Db::Lite(sqlx::SqlitePool::connect(&database.url).await.expect("open")),
+    }
 }
 
-async fn fresh_database() -> (String, String) {
-    let name = format!("authlink_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin_url()).await.expect("PostgreSQL answers");
-    conn.execute(format!("create database \"{name}\"").as_str()).await.unwrap();
-    let url = admin_url().rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).unwrap();
-    (name, url)
-}
-
-async fn drop_database(name: &str) {
-    let mut conn = PgConnection::connect(&admin_url()).await.unwrap();
-    conn.execute(format!("drop database if exists \"{name}\" with (force)").as_str()).await.unwrap();
+/// A scratch working directory, so nothing a test starts writes `./data` into the repository.
+fn scratch_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("authlink_cli_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(scratch_dir());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -61,6 +63,8 @@ fn help_is_available_for_every_command() {
         "AUTHLINK_ENCRYPTION_KEY",
         "AUTHLINK_LINK_TTL_SECS",
         "AUTHLINK_CALLBACK_ALLOWLIST",
+        "AUTHLINK_DATA_DIR",
+        "AUTHLINK_BOOTSTRAP_API_KEY",
     ] {
         assert!(top.contains(var), "--help does not mention {var}");
     }
@@ -86,60 +90,208 @@ fn configuration_errors_name_the_variable_and_never_echo_secrets() {
 
 #[tokio::test]
 async fn api_key_create_prints_the_key_last_and_stores_only_its_hash() {
-    let (name, url) = fresh_database().await;
+    let mut database = TestDatabase::create().await;
+    let url = database.url.clone();
     let (ok, stdout, stderr) = run(&["api-key", "create", "--project", "ops"], &[("DATABASE_URL", &url)]);
     assert!(ok, "{stderr}");
     let key = stdout.lines().last().unwrap().trim().to_owned();
     assert!(key.starts_with("ak_") && key.len() >= 30, "{stdout}");
-    let mut conn = PgConnection::connect(&url).await.unwrap();
-    let dump: String =
-        sqlx::query_scalar("select string_agg(t::text, ' ') from api_key t").fetch_one(&mut conn).await.unwrap();
-    assert!(!dump.contains(&key), "API key stored in clear");
-    let projects: i64 =
-        sqlx::query_scalar("select count(*) from project where name = 'ops'").fetch_one(&mut conn).await.unwrap();
+    let db = open(&database).await;
+    let hashes: Vec<Vec<u8>> = db.scalars("select key_hash from api_key", NO_ARGS).await;
+    assert_eq!(hashes, [authlink::crypto::sha256(&key)], "the key's SHA-256 is stored");
+    let hints: Vec<String> = db.scalars("select hint from api_key", NO_ARGS).await;
+    assert!(hints.iter().all(|h| !key.starts_with(h.as_str()) && h.len() <= 4), "hint reveals the key: {hints:?}");
+    let projects: i64 = db.scalar("select count(*) from project where name = 'ops'", NO_ARGS).await;
     assert_eq!(projects, 1);
     let (ok, _, _) = run(&["api-key", "create", "--project", "ops"], &[("DATABASE_URL", &url)]);
     assert!(ok);
-    let keys: i64 = sqlx::query_scalar("select count(*) from api_key").fetch_one(&mut conn).await.unwrap();
+    let keys: i64 = db.scalar("select count(*) from api_key", NO_ARGS).await;
     assert_eq!(keys, 2, "a second key for the same project");
-    conn.close().await.unwrap();
-    drop_database(&name).await;
+    db.close().await;
+    database.remove().await;
+}
+
+/// A running `authlink serve`; killed on drop.
+struct Server {
+    child: std::process::Child,
+    listen: String,
+    stdout: Option<std::thread::JoinHandle<Vec<String>>>,
+    stderr: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `authlink serve` in `dir` with `env` (nothing inherited but PATH) and waits for /readyz.
+    async fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AUTHLINK_LISTEN", &listen)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let lines = |r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || BufReader::new(r).lines().map_while(Result::ok).collect::<Vec<_>>())
+        };
+        let stdout = Some(lines(Box::new(child.stdout.take().unwrap())));
+        let stderr = Some(lines(Box::new(child.stderr.take().unwrap())));
+        let mut server = Self { child, listen, stdout, stderr };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = client.get(format!("http://{}/readyz", server.listen)).send().await
+                && r.status() == 200
+            {
+                break;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let (out, err) = server.stop();
+                panic!("authlink exited with {status}:\n{}\n{}", out.join("\n"), err.join("\n"));
+            }
+            assert!(Instant::now() < deadline, "authlink did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server
+    }
+
+    /// GET an API route with a key; the status.
+    async fn get_status(&self, path: &str, key: &str) -> u16 {
+        let url = format!("http://{}/api/v3.1/{path}", self.listen);
+        reqwest::Client::new().get(url).header("x-api-key", key).send().await.unwrap().status().as_u16()
+    }
+
+    /// SIGTERM, wait, and the lines of stdout and stderr.
+    fn stop(&mut self) -> (Vec<String>, Vec<String>) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let out = self.stdout.take().map(|h| h.join().unwrap()).unwrap_or_default();
+        let err = self.stderr.take().map(|h| h.join().unwrap()).unwrap_or_default();
+        (out, err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The environment that points a server at the run's backend: nothing at all for SQLite (the
+/// zero-setup embedded mode), a fresh database and the required key for PostgreSQL.
+async fn first_start_env(database: &TestDatabase) -> Vec<(&'static str, String)> {
+    match database.backend {
+        Backend::Sqlite => vec![],
+        Backend::Postgres => {
+            vec![("DATABASE_URL", database.url.clone()), ("AUTHLINK_ENCRYPTION_KEY", TEST_KEY.to_owned())]
+        }
+    }
+}
+
+fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn first_start_creates_the_default_project_and_shows_its_key_once() {
+    let mut database = TestDatabase::create().await;
+    let dir = scratch_dir();
+    let env = first_start_env(&database).await;
+
+    let mut server = Server::start(&dir, &borrowed(&env)).await;
+    // stdout is read to its end at exit: stop, read the key, then check it on a second start.
+    let (out, err) = server.stop();
+    let (out, err) = (out.join("\n"), err.join("\n"));
+    let keys: Vec<&str> = out.lines().filter(|l| l.starts_with("ak_")).collect();
+    assert_eq!(keys.len(), 1, "exactly one key line on stdout:\n{out}");
+    let key = keys[0].trim();
+    assert!(out.contains("x-api-key"), "no line says how to use the key:\n{out}");
+    assert!(out.contains("default"), "the project is not named:\n{out}");
+    assert!(!err.contains(key), "the key went to the log:\n{err}");
+
+    if database.backend == Backend::Sqlite {
+        let key_file = dir.join("data").join("encryption.key");
+        let meta = std::fs::metadata(&key_file).expect("a generated key file in ./data");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "key file mode");
+        assert!(err.contains("production must set AUTHLINK_ENCRYPTION_KEY"), "no warning:\n{err}");
+        assert!(dir.join("data").join("authlink.db").exists(), "no database file in ./data");
+    }
+    let key_before = std::fs::read(dir.join("data").join("encryption.key")).ok();
+
+    // Second start: same database, no new key, the first key works, the key file is unchanged.
+    let mut again = Server::start(&dir, &borrowed(&env)).await;
+    assert_eq!(again.get_status("auth_configs", key).await, 200, "the printed key is refused");
+    assert_eq!(again.get_status("auth_configs", "ak_wrong").await, 401);
+    let (out2, _) = again.stop();
+    assert!(!out2.iter().any(|l| l.contains("ak_")), "a second start printed a key: {out2:?}");
+    assert_eq!(std::fs::read(dir.join("data").join("encryption.key")).ok(), key_before, "the key file changed");
+
+    let _ = std::fs::remove_dir_all(&dir);
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn a_bootstrap_key_from_the_environment_is_used_and_never_printed() {
+    let mut database = TestDatabase::create().await;
+    let dir = scratch_dir();
+    let chosen = "ak_compose_file_key_0123456789abcdef";
+    let mut env = first_start_env(&database).await;
+    env.push(("AUTHLINK_BOOTSTRAP_API_KEY", chosen.to_owned()));
+    let mut server = Server::start(&dir, &borrowed(&env)).await;
+    assert_eq!(server.get_status("auth_configs", chosen).await, 200, "the bootstrap key is refused");
+    let (out, err) = server.stop();
+    let all = format!("{}\n{}", out.join("\n"), err.join("\n"));
+    assert!(!all.contains(chosen), "the bootstrap key was echoed:\n{all}");
+
+    // A database that already has keys is left alone: another bootstrap key is not added.
+    env.retain(|(k, _)| *k != "AUTHLINK_BOOTSTRAP_API_KEY");
+    env.push(("AUTHLINK_BOOTSTRAP_API_KEY", "ak_another_key_that_must_not_work_99".to_owned()));
+    let mut server = Server::start(&dir, &borrowed(&env)).await;
+    assert_eq!(server.get_status("auth_configs", "ak_another_key_that_must_not_work_99").await, 401);
+    assert_eq!(server.get_status("auth_configs", chosen).await, 200);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    database.remove().await;
+}
+
+#[test]
+fn store_selection_errors_name_the_variable() {
+    let weak = "short-key";
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        ("DATABASE_URL", &[("DATABASE_URL", "mysql://root@127.0.0.1/x")]),
+        ("AUTHLINK_BOOTSTRAP_API_KEY", &[("AUTHLINK_BOOTSTRAP_API_KEY", weak)]),
+        ("AUTHLINK_BOOTSTRAP_API_KEY", &[("AUTHLINK_BOOTSTRAP_API_KEY", "has spaces in the middle of it, 32+ chars")]),
+    ];
+    for (var, env) in cases {
+        let (ok, _, stderr) = run(&["serve"], env);
+        assert!(!ok, "{var}: should fail");
+        assert!(stderr.contains(var), "{var}: error does not name it: {stderr}");
+        assert!(!stderr.contains(weak), "{var}: the value was echoed: {stderr}");
+    }
 }
 
 #[tokio::test]
 async fn serve_stops_cleanly_on_sigterm() {
-    let (name, url) = fresh_database().await;
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("AUTHLINK_LISTEN", &listen)
-        .env("AUTHLINK_ENCRYPTION_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let lines = std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = client.get(format!("http://{listen}/readyz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "authlink did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut database = TestDatabase::create().await;
+    let url = database.url.clone();
+    let dir = scratch_dir();
+    let mut server =
+        Server::start(&dir, &[("DATABASE_URL", url.as_str()), ("AUTHLINK_ENCRYPTION_KEY", TEST_KEY)]).await;
     let started = Instant::now();
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
+    let (_, log) = server.stop();
+    let status = server.child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
     assert!(started.elapsed() < Duration::from_secs(10), "shutdown took {:?}", started.elapsed());
-    let log = lines.join().unwrap().join("\n");
+    let log = log.join("\n");
     assert!(log.contains("shutdown signal received"), "{log}");
     assert!(log.contains("shut down cleanly"), "{log}");
-    drop_database(&name).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    database.remove().await;
 }

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::db::NO_ARGS;
 use crate::helpers::{
     CLIENT_SECRET, TestApp, assert_error, assert_error_ctx, error_text, ids, is_id, spawn_app, timestamp, unknown_id,
 };
@@ -98,11 +99,7 @@ async fn get_returns_the_contract_fields_and_never_the_secret() {
     timestamp(&c["created_at"]);
     assert_no_secret_key(&c, "");
     assert!(!r.text.contains(CLIENT_SECRET), "the secret is returned");
-    let sealed: String = sqlx::query_scalar("select client_secret_sealed from auth_config where id = $1")
-        .bind(&id)
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
+    let sealed: String = app.db.scalar("select client_secret_sealed from auth_config where id = $1", [&id]).await;
     assert!(!r.text.contains(&sealed), "the sealed secret is returned: {}", r.text);
 
     // The uuid is stable.
@@ -175,11 +172,7 @@ async fn list_filters_by_toolkit_and_paginates_newest_first() {
     assert_eq!(list["total_items"], 0);
 
     // Disabled configs (no API yet, so via SQL) are hidden unless show_disabled=true.
-    sqlx::query("update auth_config set is_enabled = false where id = $1")
-        .bind(&slack[0])
-        .execute(app.pool())
-        .await
-        .unwrap();
+    app.db.execute("update auth_config set is_enabled = false where id = $1", [&slack[0]]).await;
     let list = app.get("auth_configs").await.expect(200, "without disabled").clone();
     assert_eq!(list["total_items"], 3);
     assert!(!ids(&list).contains(&slack[0]));
@@ -280,7 +273,7 @@ async fn invalid_create_bodies_are_400() {
         assert_error_ctx(&r, 400, r.body["error"]["slug"].as_str().unwrap_or("?"), case);
         assert!(error_text(&r).contains(needle), "[{case}] should mention {needle:?}: {}", r.text);
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from auth_config").fetch_one(app.pool()).await.unwrap();
+    let count: i64 = app.db.scalar("select count(*) from auth_config", NO_ARGS).await;
     assert_eq!(count, 0, "a refused create wrote a row");
 
     // Loopback http endpoints are fine (local providers, tests).

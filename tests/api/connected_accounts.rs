@@ -375,11 +375,7 @@ async fn delete_is_soft_and_hides_the_account() {
     assert_error(&r, 400, "ToolRouterV2_InvalidConnectedAccountIds");
     // The row is still there (soft delete).
     let deleted: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select deleted_at from connected_account where id = $1")
-            .bind(&a)
-            .fetch_one(app.pool())
-            .await
-            .unwrap();
+        app.db.scalar("select deleted_at from connected_account where id = $1", [&a]).await;
     assert!(deleted.is_some());
     // The auth config's connection count excludes it.
     let r = app.get(&format!("auth_configs/{}", f.github)).await;

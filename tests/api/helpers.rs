@@ -1,5 +1,5 @@
-//! The test harness: one fresh PostgreSQL database and one authlink server per test, driven over
-//! real HTTP with reqwest. Modelled on zero2prod's `spawn_app`.
+//! The test harness: one fresh database (of the run's backend, see `tests/support/db.rs`) and one
+//! authlink server per test, driven over real HTTP with reqwest. Modelled on zero2prod's `spawn_app`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,23 +8,18 @@ use authlink::{
     catalog::Catalog,
     config::EncryptionKey,
     crypto::{Sealer, new_api_key, sha256},
-    store::{Store, postgres::PgStore},
+    store::{Store, postgres::PgStore, sqlite::SqliteStore},
 };
 use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, PgPool};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use url::Url;
-use uuid::Uuid;
+
+use crate::db::{Backend, Db, NO_ARGS, TestDatabase};
 
 /// The client secret every helper-created auth config uses; tests search dumps for it.
 pub const CLIENT_SECRET: &str = "s3cr3t-client-secret-do-not-leak";
 /// The default allowlist of the test server.
 pub const DEFAULT_ALLOWLIST: &str = "https://app.example.com/cb,http://127.0.0.1";
-
-fn admin_url() -> String {
-    std::env::var("AUTHLINK_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
 
 /// How to start a test server.
 pub struct TestAppBuilder {
@@ -46,15 +41,19 @@ impl TestAppBuilder {
     }
 
     pub async fn spawn(self) -> TestApp {
-        let admin = admin_url();
-        let db_name = format!("authlink_test_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin).await.expect("connect to the admin database (is PostgreSQL up?)");
-        sqlx::query(&format!(r#"create database "{db_name}""#)).execute(&mut conn).await.expect("create database");
-        conn.close().await.ok();
-        let mut db_url = Url::parse(&admin).expect("AUTHLINK_TEST_PG is a URL");
-        db_url.set_path(&format!("/{db_name}"));
-        let db_url = db_url.to_string();
-        let store = PgStore::connect(&db_url, 10).await.expect("connect and migrate the test database");
+        let database = TestDatabase::create().await;
+        let (store, db): (Arc<dyn Store>, Db) = match database.backend {
+            Backend::Postgres => {
+                let store = PgStore::connect(&database.url, 10).await.expect("connect and migrate the test database");
+                let pool = store.pool().clone();
+                (Arc::new(store), Db::Pg(pool))
+            }
+            Backend::Sqlite => {
+                let store = SqliteStore::connect(&database.url, 10).await.expect("open and migrate the test database");
+                let pool = store.pool().clone();
+                (Arc::new(store), Db::Lite(pool))
+            }
+        };
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -65,7 +64,7 @@ impl TestAppBuilder {
             callback_allowlist: self.allowlist.parse().expect("allowlist"),
         };
         let state = AppState::new(
-            Arc::new(store.clone()) as Arc<dyn Store>,
+            store.clone(),
             Catalog::embedded().expect("catalog"),
             Sealer::new(&EncryptionKey([7u8; 32]), &[]),
             settings,
@@ -80,11 +79,11 @@ impl TestAppBuilder {
             base,
             api_key: String::new(),
             store,
-            db_name,
+            db,
+            database,
             client,
             shutdown: Some(tx),
             server: Some(server),
-            db_dropped: false,
         };
         app.api_key = app.new_project_key("project-a").await;
         app
@@ -97,12 +96,13 @@ pub struct TestApp {
     pub base: String,
     /// Key of the default project.
     pub api_key: String,
-    pub store: PgStore,
-    pub db_name: String,
+    pub store: Arc<dyn Store>,
+    /// Raw SQL on the same database, for checks the API cannot make.
+    pub db: Db,
+    pub database: TestDatabase,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
-    db_dropped: bool,
 }
 
 /// A response: status, headers and the body as JSON (`Value::Null` when not JSON).
@@ -225,10 +225,6 @@ impl TestApp {
         self.api().delete(path).await
     }
 
-    pub fn pool(&self) -> &PgPool {
-        self.store.pool()
-    }
-
     /// Creates (or reuses) a project and returns a fresh key for it.
     pub async fn new_project_key(&self, project: &str) -> String {
         let key = new_api_key();
@@ -293,49 +289,65 @@ impl TestApp {
     /// Row counts of the tables link creation writes.
     pub async fn row_counts(&self) -> (i64, i64, i64) {
         let count = |table: &'static str| async move {
-            sqlx::query_scalar::<_, i64>(&format!("select count(*) from {table}")).fetch_one(self.pool()).await.unwrap()
+            self.db.scalar::<i64, _>(&format!("select count(*) from {table}"), NO_ARGS).await
         };
         (count("connected_account").await, count("link").await, count("tool_router_session").await)
     }
 
-    /// Every row of every table of the test database, as text.
+    /// Everything the database holds, as text, for "no secret in clear" checks. PostgreSQL: every
+    /// row of every table. SQLite: the raw bytes of the database and its WAL (stricter: it also
+    /// sees freed pages).
     pub async fn dump(&self) -> String {
-        let tables: Vec<String> = sqlx::query_scalar(
-            "select table_name::text from information_schema.tables
-             where table_schema = 'public' and table_type = 'BASE TABLE'",
-        )
-        .fetch_all(self.pool())
-        .await
-        .unwrap();
-        assert!(tables.len() >= 5, "expected the schema's tables, got {tables:?}");
-        let mut out = String::new();
-        for table in tables {
-            let rows: Vec<String> = sqlx::query_scalar(&format!(r#"select t::text from "{table}" t"#))
-                .fetch_all(self.pool())
-                .await
-                .unwrap();
-            for row in rows {
-                out.push_str(&table);
-                out.push_str(": ");
-                out.push_str(&row);
-                out.push('\n');
+        match &self.db {
+            Db::Pg(_) => {
+                let tables: Vec<String> = self
+                    .db
+                    .scalars(
+                        "select table_name::text from information_schema.tables
+                         where table_schema = 'public' and table_type = 'BASE TABLE'",
+                        NO_ARGS,
+                    )
+                    .await;
+                assert!(tables.len() >= 5, "expected the schema's tables, got {tables:?}");
+                let mut out = String::new();
+                for table in tables {
+                    let rows: Vec<String> =
+                        self.db.scalars(&format!(r#"select t::text from "{table}" t"#), NO_ARGS).await;
+                    for row in rows {
+                        out.push_str(&table);
+                        out.push_str(": ");
+                        out.push_str(&row);
+                        out.push('\n');
+                    }
+                }
+                out
+            }
+            Db::Lite(_) => {
+                let file = self.database.sqlite_file().expect("a SQLite test database has a file");
+                let mut out = String::new();
+                for suffix in ["", "-wal"] {
+                    let path = format!("{}{suffix}", file.display());
+                    if let Ok(bytes) = std::fs::read(&path) {
+                        out.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                assert!(out.contains("CREATE TABLE connected_account"), "the dump holds no schema");
+                out
             }
         }
-        out
     }
 
-    /// Drops the database under the running server (to test an unreachable database).
-    pub async fn drop_database_now(&self) {
-        let mut conn = PgConnection::connect(&admin_url()).await.expect("admin connection");
-        sqlx::query(&format!(r#"drop database if exists "{}" with (force)"#, self.db_name))
-            .execute(&mut conn)
-            .await
-            .expect("drop database");
-        conn.close().await.ok();
+    /// Makes the database unreachable under the running server: PostgreSQL drops it, SQLite
+    /// closes the pool (an open file cannot be taken away from a process).
+    pub async fn drop_database_now(&mut self) {
+        match self.database.backend {
+            Backend::Postgres => self.database.remove().await,
+            Backend::Sqlite => self.db.close().await,
+        }
     }
 
-    /// Stops the server and drops the test database. A test that panics before calling this
-    /// still gets its database dropped by `Drop`.
+    /// Stops the server and removes the test database. A test that panics before calling this
+    /// still gets its database removed by `TestDatabase`'s `Drop`.
     pub async fn cleanup(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -343,36 +355,8 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         }
-        self.store.pool().close().await;
-        if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-            let _ = sqlx::query(&format!(r#"drop database if exists "{}" with (force)"#, self.db_name))
-                .execute(&mut conn)
-                .await;
-            conn.close().await.ok();
-        }
-        self.db_dropped = true;
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if self.db_dropped {
-            return;
-        }
-        // A failed test: drop the database from a thread of its own (no async in Drop).
-        let name = self.db_name.clone();
-        let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            runtime.block_on(async {
-                let mut conn = PgConnection::connect(&admin_url()).await.ok()?;
-                sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#))
-                    .execute(&mut conn)
-                    .await
-                    .ok()?;
-                conn.close().await.ok()
-            })
-        });
-        let _ = dropper.join();
+        self.db.close().await;
+        self.database.remove().await;
     }
 }
 

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
+use crate::db::NO_ARGS;
+use crate::helpers::{CLIENT_SECRET, TestApp, assert_error, assert_error_ctx, error_text, is_id, message, spawn_app};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::Row;
-
-use crate::helpers::{CLIENT_SECRET, TestApp, assert_error, assert_error_ctx, error_text, is_id, message, spawn_app};
 
 const ACL_FRAGMENT: &str = "acl_config_for_shared is only valid on SHARED";
 
@@ -100,11 +99,9 @@ async fn shared_link_echoes_account_type_and_all_three_acl_fields() {
     );
 
     // The ACL is stored on the account row.
-    let stored: Value = sqlx::query_scalar("select acl from connected_account where id = $1")
-        .bind(&account)
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
+    let stored: String =
+        app.db.scalar("select cast(acl as text) from connected_account where id = $1", [&account]).await;
+    let stored: Value = serde_json::from_str(&stored).expect("the stored ACL is JSON");
     assert_eq!(stored, acl);
     app.cleanup().await;
 }
@@ -474,15 +471,10 @@ async fn slugs_match_case_insensitively_and_are_stored_lowercase() {
         let account = app.link_ok(&session, json!({"toolkit": toolkit})).await;
         let r = app.get(&format!("connected_accounts/{account}")).await;
         assert_eq!(r.expect(200, toolkit)["toolkit"]["slug"], "github", "{toolkit}");
-        let stored: String = sqlx::query_scalar("select toolkit from connected_account where id = $1")
-            .bind(&account)
-            .fetch_one(app.pool())
-            .await
-            .unwrap();
+        let stored: String = app.db.scalar("select toolkit from connected_account where id = $1", [&account]).await;
         assert_eq!(stored, "github", "{toolkit}");
     }
-    let configs: Vec<String> =
-        sqlx::query_scalar("select toolkit from auth_config").fetch_all(app.pool()).await.unwrap();
+    let configs: Vec<String> = app.db.scalars("select toolkit from auth_config", NO_ARGS).await;
     assert_eq!(configs, ["github"]);
     app.cleanup().await;
 }
@@ -503,11 +495,7 @@ async fn session_auth_config_override_is_used_else_the_newest_enabled_one() {
     assert_eq!(auth_config_of(&app, &account).await, older, "the session's override wins");
 
     // Disable the newest (no API for it yet): the default falls back to the newest *enabled*.
-    sqlx::query("update auth_config set is_enabled = false where id = $1")
-        .bind(&newer)
-        .execute(app.pool())
-        .await
-        .unwrap();
+    app.db.execute("update auth_config set is_enabled = false where id = $1", [&newer]).await;
     let account = app.link_ok(&plain, json!({"toolkit": "github"})).await;
     assert_eq!(auth_config_of(&app, &account).await, older, "disabled auth configs are skipped");
 
@@ -527,13 +515,10 @@ async fn callback_url_is_stored_and_falls_back_to_the_sessions() {
                                "manage_connections": {"enable": true, "callback_url": "https://app.example.com/cb/session"}}))
         .await;
     let stored = |account: String| {
-        let pool = app.pool().clone();
+        let db = app.db.clone();
         async move {
-            sqlx::query_scalar::<_, Option<String>>("select callback_url from link where connected_account_id = $1")
-                .bind(account)
-                .fetch_one(&pool)
+            db.scalar::<Option<String>, _>("select callback_url from link where connected_account_id = $1", [account])
                 .await
-                .unwrap()
         }
     };
     let fallback = app.link_ok(&session, json!({"toolkit": "github"})).await;
@@ -679,12 +664,13 @@ async fn link_row_stores_only_a_hash_and_its_context() {
     let (account, token) = assert_link_body(r.expect(201, "link"), &app.base);
     let requested_at = Utc::now();
 
-    let row = sqlx::query(
-        "select token_hash, expires_at, callback_url, session_id, connected_account_id, consumed_at from link",
-    )
-    .fetch_one(app.pool())
-    .await
-    .unwrap();
+    let row = app
+        .db
+        .row(
+            "select token_hash, expires_at, callback_url, session_id, connected_account_id, consumed_at from link",
+            NO_ARGS,
+        )
+        .await;
     let hash: Vec<u8> = row.get("token_hash");
     assert_eq!(hash.len(), 32, "a SHA-256 hash");
     assert_ne!(hash, token.as_bytes());
@@ -692,23 +678,24 @@ async fn link_row_stores_only_a_hash_and_its_context() {
     let expires_at: DateTime<Utc> = row.get("expires_at");
     let expected = requested_at + chrono::Duration::seconds(600);
     assert!((expires_at - expected).num_seconds().abs() <= 30, "expires_at {expires_at}, expected ≈ {expected}");
-    assert_eq!(row.get::<Option<String>, _>("callback_url").as_deref(), Some("https://app.example.com/cb/ok"));
-    assert_eq!(row.get::<Option<String>, _>("session_id").as_deref(), Some(session.as_str()));
-    assert_eq!(row.get::<String, _>("connected_account_id"), account);
-    assert!(row.get::<Option<DateTime<Utc>>, _>("consumed_at").is_none(), "a new link is unused");
+    assert_eq!(row.get::<Option<String>>("callback_url").as_deref(), Some("https://app.example.com/cb/ok"));
+    assert_eq!(row.get::<Option<String>>("session_id").as_deref(), Some(session.as_str()));
+    assert_eq!(row.get::<String>("connected_account_id"), account);
+    assert!(row.get::<Option<DateTime<Utc>>>("consumed_at").is_none(), "a new link is unused");
 
-    let a = sqlx::query(
-        "select user_id, toolkit, alias, account_type, status, project_id from connected_account where id = $1",
-    )
-    .bind(&account)
-    .fetch_one(app.pool())
-    .await
-    .unwrap();
-    assert_eq!(a.get::<String, _>("user_id"), "user_1");
-    assert_eq!(a.get::<String, _>("toolkit"), "github");
-    assert_eq!(a.get::<Option<String>, _>("alias").as_deref(), Some("work"));
-    assert_eq!(a.get::<String, _>("account_type"), "SHARED");
-    assert_eq!(a.get::<String, _>("status"), "INITIATED");
+    let a = app
+        .db
+        .row(
+            "select user_id, toolkit, alias, account_type, status, cast(project_id as text) as project_id
+             from connected_account where id = $1",
+            [&account],
+        )
+        .await;
+    assert_eq!(a.get::<String>("user_id"), "user_1");
+    assert_eq!(a.get::<String>("toolkit"), "github");
+    assert_eq!(a.get::<Option<String>>("alias").as_deref(), Some("work"));
+    assert_eq!(a.get::<String>("account_type"), "SHARED");
+    assert_eq!(a.get::<String>("status"), "INITIATED");
     app.cleanup().await;
 }
 
@@ -716,18 +703,22 @@ async fn link_row_stores_only_a_hash_and_its_context() {
 async fn no_table_holds_a_token_a_client_secret_or_an_api_key_in_clear() {
     let app = spawn_app().await;
     let (_, session) = setup(&app).await;
-    let mut tokens = Vec::new();
+    let (mut tokens, mut accounts) = (Vec::new(), Vec::new());
     for body in [json!({"toolkit": "github"}), json!({"toolkit": "github", "experimental": {"account_type": "SHARED"}})]
     {
         let r = app.link(&session, body).await;
         tokens.push(r.expect(201, "link")["link_token"].as_str().unwrap().to_owned());
+        accounts.push(r.body["connected_account_id"].as_str().unwrap().to_owned());
     }
     let ac = app.create_auth_config("slack").await;
     let r = app.post("connected_accounts/link", json!({"auth_config_id": ac, "user_id": "u"})).await;
     tokens.push(r.expect(201, "user link")["link_token"].as_str().unwrap().to_owned());
+    accounts.push(r.body["connected_account_id"].as_str().unwrap().to_owned());
 
     let dump = app.dump().await;
-    assert!(dump.contains("link: "), "the dump should include the link table");
+    for account in &accounts {
+        assert!(dump.contains(account.as_str()), "the dump misses the rows of {account}: it proves nothing");
+    }
     for token in &tokens {
         assert!(!dump.contains(token.as_str()), "a link token is stored in clear");
         assert!(!dump.contains(&token[3..]), "a link token body is stored in clear");
@@ -735,8 +726,7 @@ async fn no_table_holds_a_token_a_client_secret_or_an_api_key_in_clear() {
     assert!(!dump.contains(CLIENT_SECRET), "the client secret is stored in clear:\n{dump}");
     assert!(!dump.contains(&app.api_key), "the API key is stored in clear");
     assert!(!dump.contains(&app.api_key[3..]), "the API key body is stored in clear");
-    let sealed: Vec<Option<String>> =
-        sqlx::query_scalar("select client_secret_sealed from auth_config").fetch_all(app.pool()).await.unwrap();
+    let sealed: Vec<Option<String>> = app.db.scalars("select client_secret_sealed from auth_config", NO_ARGS).await;
     for s in sealed {
         let s = s.expect("a sealed secret");
         assert!(s.starts_with("v1."), "sealed form: {s}");

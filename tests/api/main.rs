@@ -1,6 +1,10 @@
-//! Black-box HTTP tests of authlink against a real PostgreSQL: one fresh database and one server
-//! per test, driven with reqwest. Set `AUTHLINK_TEST_PG` to the admin URL of the server
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Black-box HTTP tests of authlink: one fresh database and one server per test, driven with
+//! reqwest. The same suite runs on both stores: `AUTHLINK_TEST_BACKEND=sqlite` (default) or
+//! `postgres` (with `AUTHLINK_TEST_PG`, the admin URL of the server, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); see `tests/support/db.rs`.
+
+#[path = "../support/db.rs"]
+mod db;
 
 mod auth;
 mod auth_configs;

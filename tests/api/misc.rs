@@ -17,7 +17,7 @@ async fn health_probes() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_503_on_readyz_and_never_leaks_internals() {
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
     app.get("connected_accounts").await.expect(200, "before");
     app.drop_database_now().await;
     let r = app.anonymous().get("/readyz").await;

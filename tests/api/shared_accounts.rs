@@ -75,12 +75,8 @@ async fn shared(app: &TestApp, creator: &str, toolkit: &str, acl: Option<Value>)
 
 /// Test setup: flips an account to ACTIVE in the database (there is no OAuth completion here).
 async fn activate(app: &TestApp, id: &str) {
-    let done = sqlx::query("update connected_account set status = 'ACTIVE' where id = $1")
-        .bind(id)
-        .execute(app.pool())
-        .await
-        .expect("activate account");
-    assert_eq!(done.rows_affected(), 1, "activate {id}: no such row");
+    let done = app.db.execute("update connected_account set status = 'ACTIVE' where id = $1", [id]).await;
+    assert_eq!(done, 1, "activate {id}: no such row");
 }
 
 /// The full ACL as the API returns it.
@@ -184,11 +180,7 @@ fn of_kind(entries: &[Value], kind: &str) -> Vec<Value> {
 
 /// The `api_key.id` of a key, as the audit trail reports it.
 async fn key_id(app: &TestApp, key: &str) -> String {
-    sqlx::query_scalar::<_, String>("select id::text from api_key where key_hash = $1")
-        .bind(sha256(key))
-        .fetch_one(app.pool())
-        .await
-        .expect("api key row")
+    app.db.scalar("select cast(id as text) from api_key where key_hash = $1", [sha256(key)]).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,11 +482,7 @@ async fn disabled_accounts_cannot_be_pinned() {
     let own = private(&app, "alice", "github").await;
     let s = shared(&app, "carol", "github", Some(json!({"allow_all_users": true}))).await;
     for (case, id) in [("own PRIVATE, disabled", &own), ("SHARED allow_all, disabled", &s)] {
-        sqlx::query("update connected_account set is_disabled = true where id = $1")
-            .bind(id)
-            .execute(app.pool())
-            .await
-            .expect("disable account");
+        app.db.execute("update connected_account set is_disabled = true where id = $1", [id.as_str()]).await;
         assert_eq!(account(&app, id).await["is_disabled"], true, "[{case}] setup");
         let r = app
             .post("tool_router/session", session_body("alice", json!({"connected_accounts": {"github": [id]}})))

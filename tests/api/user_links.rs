@@ -34,11 +34,8 @@ async fn creates_an_initiated_account_with_expires_at() {
     assert_eq!(a["auth_config"]["id"], ac);
     assert_eq!(a["toolkit"]["slug"], "github");
 
-    let stored: Option<String> = sqlx::query_scalar("select session_id from link where connected_account_id = $1")
-        .bind(id)
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
+    let stored: Option<String> =
+        app.db.scalar("select session_id from link where connected_account_id = $1", [id]).await;
     assert_eq!(stored, None, "no session behind this link");
 
     // SHARED with an ACL, on v3.
