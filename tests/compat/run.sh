@@ -3,11 +3,12 @@
 #
 # For each client version (1.43.0 speaks /api/v3.1, 1.30.0 speaks /api/v3) this script installs the
 # client into target/compat-venvs/<version>, then runs tests/compat/ with pytest against one authlink
-# server backed by a fresh PostgreSQL database that is dropped again on exit.
+# server backed by a fresh database (removed again on exit) of the backend AUTHLINK_TEST_BACKEND names.
 #
 # Environment:
 #   AUTHLINK_BIN              built binary (default target/debug/authlink)
-#   AUTHLINK_TEST_PG          admin URL of a PostgreSQL server
+#   AUTHLINK_TEST_BACKEND     sqlite (default: a file in a temporary directory) or postgres
+#   AUTHLINK_TEST_PG          admin URL of a PostgreSQL server, for the postgres backend
 #                             (default postgres://postgres@127.0.0.1:5432/postgres)
 #   AUTHLINK_COMPAT_VERSIONS  client versions to test (default "1.43.0 1.30.0")
 #   PYTHON                    interpreter used to create the virtualenvs (default python3)
@@ -19,6 +20,7 @@ ROOT=$PWD
 
 AUTHLINK_BIN=${AUTHLINK_BIN:-target/debug/authlink}
 AUTHLINK_TEST_PG=${AUTHLINK_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+BACKEND=${AUTHLINK_TEST_BACKEND:-sqlite}
 VERSIONS=${AUTHLINK_COMPAT_VERSIONS:-1.43.0 1.30.0}
 PYTHON=${PYTHON:-python3}
 VENV_ROOT=target/compat-venvs
@@ -29,7 +31,11 @@ die() { log "error: $*"; exit 1; }
 
 [[ -x $AUTHLINK_BIN ]] || die "no executable at AUTHLINK_BIN=$AUTHLINK_BIN (run \`cargo build\` first)"
 AUTHLINK_BIN=$(cd "$(dirname "$AUTHLINK_BIN")" && pwd)/$(basename "$AUTHLINK_BIN")
-command -v psql >/dev/null || die "psql not found (apt-get install postgresql-client)"
+case $BACKEND in
+    postgres) command -v psql >/dev/null || die "psql not found (apt-get install postgresql-client)" ;;
+    sqlite) ;;
+    *) die "AUTHLINK_TEST_BACKEND must be sqlite or postgres, not '$BACKEND'" ;;
+esac
 command -v curl >/dev/null || die "curl not found"
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found"
 mkdir -p "$VENV_ROOT"
@@ -58,6 +64,11 @@ done
 
 # --- database, server, cleanup -----------------------------------------------------------------
 DB_NAME=authlink_compat_$("$PYTHON" -c 'import secrets; print(secrets.token_hex(6))')
+SQLITE_DIR=
+if [[ $BACKEND == sqlite ]]; then
+    SQLITE_DIR=$(mktemp -d)
+    DATABASE_URL=sqlite://$SQLITE_DIR/authlink.db
+else
 DATABASE_URL=$("$PYTHON" - "$AUTHLINK_TEST_PG" "$DB_NAME" <<'EOF'
 import sys
 import urllib.parse as u
@@ -65,6 +76,7 @@ parts = u.urlsplit(sys.argv[1])
 print(u.urlunsplit(parts._replace(path="/" + sys.argv[2])))
 EOF
 )
+fi
 SERVER_PID=
 DB_CREATED=
 
@@ -82,16 +94,19 @@ cleanup() {
             -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 \
             || log "warning: could not drop database $DB_NAME"
     fi
+    if [[ -n $SQLITE_DIR ]]; then rm -rf "$SQLITE_DIR"; fi
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-psql "$AUTHLINK_TEST_PG" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB_NAME" >/dev/null \
-    || die "cannot create a database through AUTHLINK_TEST_PG=$AUTHLINK_TEST_PG"
-DB_CREATED=1
-log "database $DB_NAME"
+if [[ $BACKEND == postgres ]]; then
+    psql "$AUTHLINK_TEST_PG" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB_NAME" >/dev/null \
+        || die "cannot create a database through AUTHLINK_TEST_PG=$AUTHLINK_TEST_PG"
+    DB_CREATED=1
+fi
+log "$BACKEND database ${SQLITE_DIR:-$DB_NAME}"
 
 PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 BASE_URL=http://127.0.0.1:$PORT
