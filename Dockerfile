@@ -16,11 +16,15 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin authlink
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin authlink \
+ && install -d -o 10001 -g 10001 -m 0700 /data
 COPY --from=build /src/target/release/authlink /usr/local/bin/authlink
 USER 10001:10001
+# Without DATABASE_URL the embedded SQLite database (and its generated key) live in /data.
 ENV AUTHLINK_LISTEN=0.0.0.0:8080 \
+    AUTHLINK_DATA_DIR=/data \
     AUTHLINK_LOG_FORMAT=json
+VOLUME /data
 EXPOSE 8080
 # /readyz answers 200 once the database is reachable; bash's /dev/tcp avoids shipping curl.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# One command to run authlink locally on PostgreSQL:
+# Run authlink locally on PostgreSQL (the production store; README "Moving to PostgreSQL"):
 #   - makes sure PostgreSQL answers (starts or installs it, see ensure-postgres.sh),
 #   - creates the `authlink` database and a .env with a fresh encryption key on first run,
-#   - on first run creates an API key for project `default` and prints it once,
-#   - then runs `authlink serve` (release build) with the settings from .env.
+#   - then runs `authlink serve` (release build) with the settings from .env; on an empty
+#     database it creates project `default` and prints its API key once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +12,13 @@ AUTHLINK_TEST_PG="$ADMIN_URL" bash scripts/ensure-postgres.sh
 
 if [ ! -f .env ]; then
   key="$(head -c 32 /dev/urandom | base64)"
-  sed -e "s|^AUTHLINK_ENCRYPTION_KEY=.*|AUTHLINK_ENCRYPTION_KEY=$key|" .env.example > .env
+  sed -e "s|^AUTHLINK_ENCRYPTION_KEY=.*|AUTHLINK_ENCRYPTION_KEY=$key|" \
+      -e "s|^# *DATABASE_URL=postgres.*|DATABASE_URL=postgres://postgres@127.0.0.1:5432/authlink|" .env.example > .env
   chmod 600 .env
   echo "created .env with a fresh AUTHLINK_ENCRYPTION_KEY"
-  first_run=1
 fi
 set -a; . ./.env; set +a
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/authlink}"
 
 db="$(basename "${DATABASE_URL%%\?*}")"
 if ! psql "$ADMIN_URL" -Atqc "select 1 from pg_database where datname = '$db'" | grep -q 1; then
@@ -28,10 +29,4 @@ fi
 cargo build --release --locked --bin authlink
 bin=target/release/authlink
 "$bin" migrate
-if [ "${first_run:-0}" = 1 ]; then
-  echo
-  "$bin" api-key create --project default
-  echo "(export AUTHLINK_API_KEY=<that key> to use the README's curl examples)"
-  echo
-fi
 exec "$bin" serve
