@@ -202,24 +202,9 @@ impl Store for PgStore {
 
     async fn create_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<ProjectId> {
         let mut tx = self.pool.begin().await?;
-        let project: Uuid = sqlx::query_scalar(
-            "insert into project (id, name) values ($1, $2)
-             on conflict (name) do update set name = excluded.name returning id",
-        )
-        .bind(Uuid::new_v4())
-        .bind(project_name)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")
-            .bind(Uuid::new_v4())
-            .bind(project)
-            .bind(key_hash)
-            .bind(hint)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_unique)?;
+        let project = insert_project_key(&mut tx, project_name, key_hash, hint).await?;
         tx.commit().await?;
-        Ok(ProjectId(project))
+        Ok(project)
     }
 
     async fn bootstrap_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<bool> {
@@ -230,22 +215,7 @@ impl Store for PgStore {
         if any {
             return Ok(false);
         }
-        let project: Uuid = sqlx::query_scalar(
-            "insert into project (id, name) values ($1, $2)
-             on conflict (name) do update set name = excluded.name returning id",
-        )
-        .bind(Uuid::new_v4())
-        .bind(project_name)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")
-            .bind(Uuid::new_v4())
-            .bind(project)
-            .bind(key_hash)
-            .bind(hint)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_unique)?;
+        insert_project_key(&mut tx, project_name, key_hash, hint).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -1023,4 +993,30 @@ impl RefreshLease for PgRefreshLease {
         self.tx.commit().await?;
         Ok(())
     }
+}
+
+/// Creates the project if needed and adds a key hash to it, inside the caller's transaction.
+async fn insert_project_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    project_name: &str,
+    key_hash: &[u8],
+    hint: &str,
+) -> StoreResult<ProjectId> {
+    let project: Uuid = sqlx::query_scalar(
+        "insert into project (id, name) values ($1, $2)
+         on conflict (name) do update set name = excluded.name returning id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(project_name)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")
+        .bind(Uuid::new_v4())
+        .bind(project)
+        .bind(key_hash)
+        .bind(hint)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_unique)?;
+    Ok(ProjectId(project))
 }
