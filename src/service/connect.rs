@@ -186,8 +186,12 @@ pub async fn callback(state: &AppState, params: CallbackParams, binding: Option<
         .await?
         .filter(|l| l.account.id == st.account_id && !l.account_deleted)
         .ok_or_else(|| bad_state("The connection this sign-in belongs to no longer exists."))?;
-    if link.consumed_at.is_some() || link.account.status != AccountStatus::Initiated {
-        return Err(used());
+    match usability(&link) {
+        Ok(()) => {}
+        // The link ran out while the user was at the provider: the account already reads
+        // EXPIRED to the app, so it must not turn ACTIVE now.
+        Err(LinkPage::Expired) => return Err(expired()),
+        Err(_) => return Err(used()),
     }
     let provider = provider_for(state, &link.auth_config).map_err(|e| bad_state(&e.to_string()))?;
 
