@@ -49,6 +49,17 @@ pub async fn read(
         return Ok((account, tokens));
     }
 
+    // Everything the refresh needs from the store is read before the lease: a lease holds a pooled
+    // connection (PostgreSQL row lock, SQLite write lock) while concurrent readers of the same
+    // account wait holding theirs, so asking the pool for another connection under the lease can
+    // starve until the pool's acquire timeout.
+    let auth_config = state
+        .store
+        .auth_config(project, &account.auth_config_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(std::io::Error::other("account's auth config is missing")))?;
+    let provider = provider_for(state, &auth_config).map_err(ApiError::internal)?;
+
     let lease = state
         .store
         .begin_refresh(project, id)
@@ -78,12 +89,6 @@ pub async fn read(
         }
         return Ok((locked, Some(current)));
     };
-    let auth_config = state
-        .store
-        .auth_config(project, &locked.auth_config_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(std::io::Error::other("account's auth config is missing")))?;
-    let provider = provider_for(state, &auth_config).map_err(ApiError::internal)?;
     match state.oauth.refresh(&provider, &refresh_token).await {
         Ok(mut fresh) => {
             // Providers that do not rotate refresh tokens omit them; keep the one we have.
