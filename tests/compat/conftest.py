@@ -1,4 +1,9 @@
-"""Fixtures: real `composio_client.Composio` clients pointed at a running authlink (see run.sh)."""
+"""Fixtures: real `composio_client.Composio` clients pointed at a running authlink (see run.sh).
+
+Also the run's rules: a skipped (or xfailed) test fails the run, since every case must run, and be
+able to fail, on every client version; and the summary lists what this client version could not
+express and the tests sent or read through its transport instead (compat_support.call / field).
+"""
 
 from __future__ import annotations
 
@@ -16,8 +21,13 @@ from compat_support import (
     INSTALLED_VERSION,
     OTHER_API_KEY,
     TOOLKIT,
+    TRANSPORT_USED,
+    call,
     new_user_id,
 )
+
+# Node ids of tests (or collectors) that did not run: skipped, or xfailed.
+_NOT_RUN: dict[str, str] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,6 +43,40 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"composio-client {INSTALLED_VERSION} -> {BASE_URL}"
+
+
+def _note_not_run(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if report.skipped:
+        reason = "xfail" if hasattr(report, "wasxfail") else "skipped"
+        _NOT_RUN.setdefault(report.nodeid, reason)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_not_run(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _note_not_run(report)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a defect: the run fails, whatever the other results."""
+    if _NOT_RUN and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if TRANSPORT_USED:
+        terminalreporter.section(f"composio-client {INSTALLED_VERSION}: reached through its transport")
+        for what in sorted(TRANSPORT_USED):
+            terminalreporter.line(what)
+    if _NOT_RUN:
+        terminalreporter.section("tests that did not run", red=True, bold=True)
+        for nodeid, reason in sorted(_NOT_RUN.items()):
+            terminalreporter.line(f"{reason.upper()} {nodeid}", red=True)
+        terminalreporter.line(f"FAILED: {len(_NOT_RUN)} test(s) did not run; no test may be skipped "
+                              "(tests/compat/conftest.py)", red=True, bold=True)
 
 
 def make_client(api_key: str) -> Composio:
@@ -81,7 +125,7 @@ def make_session(client: Composio, auth_config_id: str) -> Callable[..., Any]:
         if pin_auth_config:
             params["auth_configs"] = {TOOLKIT: auth_config_id}
         params.update(overrides)
-        return client.tool_router.session.create(**params)
+        return call(client.tool_router.session.create, **params)
 
     return create
 
@@ -93,7 +137,7 @@ def make_link(client: Composio, make_session: Callable[..., Any]) -> Callable[..
     def create(user_id: str | None = None, session: Any = None, **link_params: Any) -> tuple[Any, Any]:
         session = session or make_session(user_id)
         link_params.setdefault("callback_url", CALLBACK_URL)
-        link = client.tool_router.session.link(session.session_id, toolkit=TOOLKIT, **link_params)
+        link = call(client.tool_router.session.link, session.session_id, toolkit=TOOLKIT, **link_params)
         return session, link
 
     return create
