@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
-    http::{StatusCode, request::Parts},
+    http::{HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
@@ -32,22 +33,27 @@ where
     S: Send + Sync,
     T: DeserializeOwned + Validate,
 {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
-        let value: T = parse_json(&bytes)?;
-        value.validate().map_err(|e| ApiError::Validation(flatten(&e)))?;
+        let value: T = parse_json(&bytes).map_err(IntoResponse::into_response)?;
+        value.validate().map_err(|e| ApiError::Validation(flatten(&e)).into_response())?;
         Ok(Self(value))
     }
 }
 
-fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+/// A body that could not be read in full leaves unread bytes on the connection, so the answer
+/// says `Connection: close`: a client must not reuse a connection the server is about to drop.
+fn body_rejection(rejection: BytesRejection) -> Response {
+    let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::field("body", format!("must be at most {MAX_BODY_BYTES} bytes"))
     } else {
         ApiError::field("body", "could not be read")
-    }
+    };
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Deserializes JSON, naming the field that failed.

@@ -417,6 +417,8 @@ async fn body_over_one_mib_is_400_in_the_envelope() {
     let r = app.link(&session, body).await;
     assert_error(&r, 400, "ToolRouterV2_BadRequest");
     assert!(error_text(&r).contains("body"), "{}", r.text);
+    // The rest of the body is never read: the client is told not to reuse the connection.
+    assert_eq!(r.header("connection"), Some("close"), "headers: {:?}", r.headers);
     assert_eq!(app.row_counts().await, before);
     app.cleanup().await;
 }
