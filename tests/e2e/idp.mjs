@@ -93,7 +93,8 @@ export async function startIdp({ authlinkCallback, port = 0 } = {}) {
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
+      // Tests revoke a refresh token (to provoke invalid_grant) as the client that owns it.
+      revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
     },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     issueRefreshToken: async () => true,

@@ -28,13 +28,21 @@ const FILES = ['connect-basic', 'connect-post', 'consent-denied', 'reused-link',
   'state-foreign-cookie', 'expired-link', 'refresh-rotation', 'invalid-grant', 'concurrent-refresh', 'double-continue',
   'browser'];
 
+// Set by run.sh when extra arguments (a test filter) were passed to phase 1.
+const PARTIAL = process.env.AUTHLINK_E2E_PARTIAL === '1';
+
 function loadSecrets() {
   const dir = need('AUTHLINK_E2E_STATE_DIR');
   const records = readdirSync(dir).filter((f) => f.startsWith('secrets-')).map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
   const names = new Set(records.map((r) => r.name));
-  assert.deepEqual(FILES.filter((n) => !names.has(n)), [], 'every flow test file left its secrets');
   const byKind = Object.fromEntries(KINDS.map((k) => [k, new Set(records.flatMap((r) => r[k] ?? []))]));
-  for (const k of KINDS) assert.ok(byKind[k].size > 0, `some ${k} were recorded`);
+  if (PARTIAL) {
+    // run.sh was given a test filter: check what ran, but something must have.
+    assert.ok(byKind.clientSecrets.size > 0, 'some flow test file left its secrets');
+  } else {
+    assert.deepEqual(FILES.filter((n) => !names.has(n)), [], 'every flow test file left its secrets');
+    for (const k of KINDS) assert.ok(byKind[k].size > 0, `some ${k} were recorded`);
+  }
   byKind.apiKey = new Set([need('AUTHLINK_E2E_API_KEY')]);
   byKind.encryptionKey = new Set([need('AUTHLINK_ENCRYPTION_KEY')]);
   return byKind;
@@ -76,7 +84,7 @@ test('the database holds no secret in clear', () => {
   assert.ok(dump.length > 10_000 && dump.includes(Buffer.from('connected_account')), `a real dump (${dump.length} bytes)`);
   // Sealed values (`v1.<key id>.<…>`) are there: the rows the secrets belong to were dumped.
   const sealed = dump.toString('latin1').match(/v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9+/=]{40,}/g) ?? [];
-  assert.ok(sealed.length >= 20, `sealed values are present in the dump (${sealed.length})`);
+  assert.ok(sealed.length >= (PARTIAL ? 1 : 20), `sealed values are present in the dump (${sealed.length})`);
   assert.deepEqual(findLeaks(secrets, dump), []);
 });
 
@@ -86,7 +94,10 @@ test("authlink's logs hold no secret in clear", () => {
   assert.equal(logs.length, 2);
   // Text logs colour field names with ANSI escapes; drop them so nothing hides between codes.
   const text = logs.map((f) => readFileSync(f, 'utf8')).join('\n').replace(/\x1b\[[0-9;]*m/g, '');
-  assert.ok(text.includes('account connected'), 'the logs cover the flows');
-  assert.ok(text.includes('tokens refreshed'), 'the logs cover the refreshes');
+  assert.ok(text.includes('authorization started'), 'the logs cover the flows');
+  if (!PARTIAL) {
+    assert.ok(text.includes('account connected'), 'the logs cover completed flows');
+    assert.ok(text.includes('tokens refreshed'), 'the logs cover the refreshes');
+  }
   assert.deepEqual(findLeaks(secrets, Buffer.from(text, 'utf8')), []);
 });
