@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, once per store: unit and API tests (cargo), CLI tests, and compatibility
-# tests driving the service with Composio's official Python client.
+# The whole test suite, once per store: unit and API tests (cargo), CLI tests, compatibility tests
+# driving the service with Composio's official Python client, and end-to-end tests of the connect
+# flow against a real OAuth server (oidc-provider) and a real browser (Chromium).
 #
 # Backends: SQLite always (it needs nothing installed). PostgreSQL when a server answers at
 # AUTHLINK_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres); otherwise that half is
@@ -33,7 +34,7 @@ fi
 drop_test_databases() {
   pg_answers || return 0
   psql "$AUTHLINK_TEST_PG" -Atqc \
-    "select datname from pg_database where datname like 'authlink\_test\_%' or datname like 'authlink\_compat\_%'" |
+    "select datname from pg_database where datname like 'authlink\_test\_%' or datname like 'authlink\_compat\_%' or datname like 'authlink\_e2e\_%'" |
     while read -r db; do psql "$AUTHLINK_TEST_PG" -qc "drop database if exists \"$db\" with (force)" >/dev/null; done
 }
 drop_test_databases
@@ -56,6 +57,9 @@ for backend in "${backends[@]}"; do
 
   echo "== [$backend] compatibility tests (composio-client 1.43.0 and 1.30.0)"
   AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/compat/run.sh
+
+  echo "== [$backend] end-to-end tests (oidc-provider, headless Chromium, composio-client)"
+  AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/e2e/run.sh "$backend"
 done
 
 echo "== passed on: ${backends[*]}"

@@ -235,7 +235,9 @@ pub async fn callback(state: &AppState, params: CallbackParams, binding: Option<
     };
     let (sealed, expires_at) = seal_tokens(state, &link.account.id, &tokens);
     if !state.store.complete_link(link.project, &link.account.id, &link.token_hash, &sealed, expires_at).await? {
-        return Err(used());
+        // The exchange can take seconds: the link may have expired meanwhile (the tokens are
+        // dropped, never stored) or another callback may have won.
+        return Err(if link.expires_at <= Utc::now() { expired() } else { used() });
     }
     tracing::info!(connected_account_id = %link.account.id, "account connected");
     Ok(finish(link, "success", None, provider.name))

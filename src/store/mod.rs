@@ -412,7 +412,7 @@ pub trait Store: Send + Sync + 'static {
     /// Marks a state used; `false` when it already was (a replay or a race).
     async fn consume_oauth_state(&self, state_hash: &[u8]) -> StoreResult<bool>;
     /// INITIATED → ACTIVE with the sealed tokens, and the link consumed, atomically. `false` when
-    /// the account was no longer INITIATED or the link was already consumed.
+    /// the account was no longer INITIATED, or the link was already consumed or has expired.
     async fn complete_link(
         &self,
         project: ProjectId,

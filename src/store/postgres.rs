@@ -815,7 +815,8 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         let link = sqlx::query(
             "update link set consumed_at = now()
-             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null",
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null
+               and expires_at > now()",
         )
         .bind(link_token_hash)
         .bind(project.0)

@@ -978,7 +978,8 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         let link = sqlx::query(
             "update link set consumed_at = $4
-             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null",
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null
+               and expires_at > $4",
         )
         .bind(link_token_hash)
         .bind(project.0.to_string())
