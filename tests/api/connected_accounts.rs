@@ -96,6 +96,34 @@ async fn an_expired_link_reads_expired_and_filters_as_expired() {
     app.cleanup().await;
 }
 
+#[tokio::test]
+async fn the_sweeper_persists_expiry_once_and_leaves_live_links_alone() {
+    let app = TestApp::builder().ttl(Duration::from_secs(1)).spawn().await;
+    let f = Fixture::new(&app, &["user_1"]).await;
+    let expired = app.link_ok(f.session("user_1"), json!({"toolkit": "github"})).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let fresh = app.link_ok(f.session("user_1"), json!({"toolkit": "github"})).await;
+    let stored = |id: String| {
+        let db = app.db.clone();
+        async move {
+            let row = db.row("select status, status_reason from connected_account where id = $1", [id]).await;
+            (row.get::<String>("status"), row.get::<Option<String>>("status_reason"))
+        }
+    };
+    assert_eq!(stored(expired.clone()).await.0, "INITIATED", "reads derive EXPIRED; the row waits for the sweep");
+
+    assert_eq!(app.store.expire_stale_initiations().await.expect("sweep"), 1, "one stale initiation");
+    let (status, reason) = stored(expired.clone()).await;
+    assert_eq!(status, "EXPIRED");
+    assert!(reason.is_some_and(|r| r.contains("did not complete")), "status_reason of a swept account");
+    assert_eq!(stored(fresh.clone()).await.0, "INITIATED", "a live link was swept");
+    assert_eq!(app.store.expire_stale_initiations().await.expect("sweep again"), 0, "a second sweep changes nothing");
+    // The API agrees with the stored state.
+    assert_eq!(app.account_ids("statuses=EXPIRED").await, vec![expired]);
+    assert_eq!(app.account_ids("statuses=INITIATED").await, vec![fresh]);
+    app.cleanup().await;
+}
+
 /// u1: github ×2 + slack, u2: github, u3: github (oldest first).
 async fn five_accounts(app: &TestApp) -> (Fixture, Vec<String>) {
     let f = Fixture::new(app, &["u1", "u2", "u3"]).await;
