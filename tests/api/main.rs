@@ -14,6 +14,7 @@ mod hostile;
 mod isolation;
 mod links;
 mod misc;
+mod rotation;
 mod sessions;
 mod shared_accounts;
 mod user_links;
