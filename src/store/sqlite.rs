@@ -10,7 +10,10 @@
 //! - `= any($n)` over arrays: a JSON array bound as text, read with `json_each`.
 //! - Row locks: SQLite locks the whole database for writing. Every read-then-write transaction
 //!   starts with `BEGIN IMMEDIATE`, which takes the write lock before the first read, so
-//!   concurrent ACL changes and refreshes serialize (waiting up to the 5 s busy timeout).
+//!   concurrent ACL changes serialize (waiting up to the 5 s busy timeout). A token refresh spans
+//!   a provider call of up to 15 s, too long to hold that lock: it takes a per-account lease
+//!   (`refresh_lease_owner`/`refresh_lease_until`) in one short statement instead, waits by polling
+//!   while another holder has it, and releases it with the save.
 //! - Unique violations: SQLite names columns, not the index, so [`constraint_name`] maps them
 //!   back to PostgreSQL's constraint names (`connected_account_alias_key`, `<table>_pkey`, ...).
 
@@ -42,6 +45,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Starts a transaction holding the database write lock from its first statement on.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// How long a refresh lease lasts if its holder never releases it (a crash): longer than the
+/// provider call it covers (15 s at most).
+const LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// How long a reader waits for another's refresh of the same account before giving up.
+const LEASE_WAIT: Duration = Duration::from_secs(20);
 
 /// The SQLite implementation of [`Store`].
 #[derive(Debug, Clone)]
@@ -1058,9 +1068,47 @@ impl Store for SqliteStore {
         project: ProjectId,
         id: &ConnectedAccountId,
     ) -> StoreResult<Option<Box<dyn RefreshLease>>> {
-        // SQLite has no row locks: the lease holds the database write lock, which serializes
-        // refreshes (of every account) and makes other writers wait until it ends.
-        let mut tx = self.begin_write().await?;
+        // A lease row, not the write lock: see migrations/sqlite/…_refresh_lease.sql.
+        let owner = Uuid::new_v4().to_string();
+        let deadline = tokio::time::Instant::now() + LEASE_WAIT;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let now = Utc::now();
+            let until = now + chrono::Duration::from_std(LEASE_TTL).expect("lease ttl fits");
+            let taken = sqlx::query(
+                "update connected_account set refresh_lease_owner = $3, refresh_lease_until = $4
+                 where project_id = $1 and id = $2 and deleted_at is null
+                   and (refresh_lease_until is null or refresh_lease_until < $5)",
+            )
+            .bind(project.0.to_string())
+            .bind(id.as_str())
+            .bind(&owner)
+            .bind(ts(until))
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            if taken == 1 {
+                break;
+            }
+            let exists: bool = sqlx::query_scalar(
+                "select exists (select 1 from connected_account
+                                where project_id = $1 and id = $2 and deleted_at is null)",
+            )
+            .bind(project.0.to_string())
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+            if !exists {
+                return Ok(None);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+        let mut lease = SqliteRefreshLease { pool: self.pool.clone(), project, owner, account: None };
         let row = sqlx::query(&format!(
             "{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null",
             account_select("$3")
@@ -1068,13 +1116,10 @@ impl Store for SqliteStore {
         .bind(project.0.to_string())
         .bind(id.as_str())
         .bind(ts(Utc::now()))
-        .fetch_optional(&mut *tx)
+        .fetch_one(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let account = account_from_row(&row)?;
-        Ok(Some(Box::new(SqliteRefreshLease { tx, project, account })))
+        lease.account = Some(account_from_row(&row)?);
+        Ok(Some(Box::new(lease)))
     }
 
     async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>> {
@@ -1129,46 +1174,82 @@ impl Store for SqliteStore {
 /// The database write lock, held by an open `BEGIN IMMEDIATE` transaction; dropping the lease
 /// rolls it back and releases the lock.
 struct SqliteRefreshLease {
-    tx: Transaction<'static, Sqlite>,
+    pool: SqlitePool,
     project: ProjectId,
-    account: AccountRecord,
+    /// Written into the row when taken; only its owner may release it.
+    owner: String,
+    /// `None` only while being built and after release.
+    account: Option<AccountRecord>,
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+impl SqliteRefreshLease {
+    /// Runs `update connected_account set <set>` and releases the lease, in one statement that
+    /// only matches while this lease still owns the row. `$1` project, `$2` account, `$3` now,
+    /// `$4` owner; `bind` adds the statement's own values from `$5` on.
+    async fn finish(
+        mut self: Box<Self>,
+        set: &str,
+        bind: impl for<'q> FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q> + Send,
+    ) -> StoreResult<()> {
+        let account = self.account.take().expect("a live lease has its account");
+        let sql = format!(
+            "update connected_account set {set}, updated_at = $3,
+                    refresh_lease_owner = null, refresh_lease_until = null
+             where project_id = $1 and id = $2 and refresh_lease_owner = $4"
+        );
+        let query = sqlx::query(&sql)
+            .bind(self.project.0.to_string())
+            .bind(account.id.as_str().to_owned())
+            .bind(ts(Utc::now()))
+            .bind(std::mem::take(&mut self.owner));
+        bind(query).execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl RefreshLease for SqliteRefreshLease {
     fn account(&self) -> &AccountRecord {
-        &self.account
+        self.account.as_ref().expect("a live lease has its account")
     }
 
-    async fn save(mut self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
-        sqlx::query(
-            "update connected_account set tokens_sealed = $3, token_expires_at = $4, updated_at = $5
-             where project_id = $1 and id = $2",
-        )
-        .bind(self.project.0.to_string())
-        .bind(self.account.id.as_str())
-        .bind(tokens_sealed)
-        .bind(expires_at.map(ts))
-        .bind(ts(Utc::now()))
-        .execute(&mut *self.tx)
-        .await?;
-        self.tx.commit().await?;
-        Ok(())
+    async fn save(self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
+        self.finish("tokens_sealed = $5, token_expires_at = $6", |q| q.bind(tokens_sealed).bind(expires_at.map(ts)))
+            .await
     }
 
-    async fn expire(mut self: Box<Self>, reason: &str) -> StoreResult<()> {
-        sqlx::query(
-            "update connected_account set status = 'EXPIRED', status_reason = $3, updated_at = $4
-             where project_id = $1 and id = $2",
-        )
-        .bind(self.project.0.to_string())
-        .bind(self.account.id.as_str())
-        .bind(reason)
-        .bind(ts(Utc::now()))
-        .execute(&mut *self.tx)
-        .await?;
-        self.tx.commit().await?;
-        Ok(())
+    async fn expire(self: Box<Self>, reason: &str) -> StoreResult<()> {
+        let reason = reason.to_owned();
+        self.finish("status = 'EXPIRED', status_reason = $5", |q| q.bind(reason)).await
+    }
+}
+
+/// A lease dropped without `save` or `expire` (nothing to store, or an error) is released at
+/// once, in the background, so waiting readers do not sit out [`LEASE_TTL`].
+impl Drop for SqliteRefreshLease {
+    fn drop(&mut self) {
+        let Some(account) = self.account.take() else {
+            return;
+        };
+        let (pool, project, owner) = (self.pool.clone(), self.project, std::mem::take(&mut self.owner));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let released = sqlx::query(
+                    "update connected_account set refresh_lease_owner = null, refresh_lease_until = null
+                     where project_id = $1 and id = $2 and refresh_lease_owner = $3",
+                )
+                .bind(project.0.to_string())
+                .bind(account.id.as_str())
+                .bind(owner)
+                .execute(&pool)
+                .await;
+                if let Err(e) = released {
+                    tracing::warn!(error = %e, "releasing a refresh lease failed; it expires on its own");
+                }
+            });
+        }
     }
 }
 

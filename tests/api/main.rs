@@ -14,6 +14,7 @@ mod hostile;
 mod isolation;
 mod links;
 mod misc;
+mod refresh_lease;
 mod rotation;
 mod sessions;
 mod shared_accounts;
