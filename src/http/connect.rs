@@ -75,66 +75,64 @@ fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
 
 /// The link page: names the provider and the site the user returns to, one Continue button.
 pub async fn link_page(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
-    let jar = if jar.get(BINDING_COOKIE).is_some() { jar } else { jar.add(binding_cookie(&state, random_secret())) };
     let prefix = "../";
-    let response = match connect::link_page(&state, &token).await {
-        Err(p) => problem_page(p, prefix),
-        Ok(LinkPage::NotFound) => problem_page(
-            Problem {
-                status: 404,
-                title: "Link not found",
-                message: "This link does not exist. Ask the app for a new one.".into(),
-            },
-            prefix,
-        ),
-        Ok(LinkPage::Expired) => problem_page(
-            Problem {
-                status: 410,
-                title: "This link has expired",
-                message: "The connection was not completed in time. Ask the app for a new link.".into(),
-            },
-            prefix,
-        ),
-        Ok(LinkPage::Used) => problem_page(
-            Problem {
-                status: 410,
-                title: "This link was already used",
-                message: "Each link works once. Ask the app for a new link if you need one.".into(),
-            },
-            prefix,
-        ),
-        Ok(LinkPage::Ready { provider, toolkit, return_host }) => {
-            let provider = escape(&provider);
-            let back = match return_host {
-                Some(h) => format!("Afterwards you will be sent back to <strong>{}</strong>.", escape(&h)),
-                None => "Afterwards you can close this window.".to_owned(),
-            };
-            let body = format!(
-                "<h1>Connect your {provider} account</h1>\
-                 <p>You will sign in at {provider} and approve access for <code>{toolkit}</code>. {back}</p>\
-                 <form method=\"post\" action=\"{token}/continue\"><button type=\"submit\">Continue to {provider}</button></form>\
-                 <p class=\"fine\">This link works once and expires soon. Only continue if you asked to connect this account.</p>",
-                toolkit = escape(&toolkit),
-                token = escape(&token),
-            );
-            page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix)
-        }
+    let (provider, toolkit, return_host) = match connect::link_page(&state, &token).await {
+        Ok(LinkPage::Ready { provider, toolkit, return_host }) => (provider, toolkit, return_host),
+        // Only a usable link binds the browser: error pages set no cookie.
+        other => return unusable_page(other, prefix),
     };
-    (jar, response).into_response()
+    let jar = if jar.get(BINDING_COOKIE).is_some() { jar } else { jar.add(binding_cookie(&state, random_secret())) };
+    let provider = escape(&provider);
+    let back = match return_host {
+        Some(h) => format!("Afterwards you will be sent back to <strong>{}</strong>.", escape(&h)),
+        None => "Afterwards you can close this window.".to_owned(),
+    };
+    let body = format!(
+        "<h1>Connect your {provider} account</h1>\
+         <p>You will sign in at {provider} and approve access for <code>{toolkit}</code>. {back}</p>\
+         <form method=\"post\" action=\"{token}/continue\"><button type=\"submit\">Continue to {provider}</button></form>\
+         <p class=\"fine\">This link works once and expires soon. Only continue if you asked to connect this account.</p>",
+        toolkit = escape(&toolkit),
+        token = escape(&token),
+    );
+    (jar, page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix)).into_response()
+}
+
+/// The page for a link that cannot be used (unknown, expired, used) or could not be looked up.
+fn unusable_page(outcome: Result<LinkPage, Problem>, prefix: &str) -> Response {
+    let problem = match outcome {
+        Err(p) => p,
+        Ok(LinkPage::NotFound) => Problem {
+            status: 404,
+            title: "Link not found",
+            message: "This link does not exist. Ask the app for a new one.".into(),
+        },
+        Ok(LinkPage::Expired) => Problem {
+            status: 410,
+            title: "This link has expired",
+            message: "The connection was not completed in time. Ask the app for a new link.".into(),
+        },
+        Ok(LinkPage::Used) => Problem {
+            status: 410,
+            title: "This link was already used",
+            message: "Each link works once. Ask the app for a new link if you need one.".into(),
+        },
+        Ok(LinkPage::Ready { .. }) => Problem {
+            status: 400,
+            title: "Cookies are needed",
+            message: "Open the link again in this browser with cookies enabled, then press Continue.".into(),
+        },
+    };
+    problem_page(problem, prefix)
 }
 
 /// Continue: starts the authorization-code flow and redirects to the provider.
 pub async fn start(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
     let prefix = "../../";
     let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned()) else {
-        return problem_page(
-            Problem {
-                status: 400,
-                title: "Cookies are needed",
-                message: "Open the link again in this browser with cookies enabled, then press Continue.".into(),
-            },
-            prefix,
-        );
+        // Without the cookie nothing starts; the page says why: the link's own state first (a used
+        // or expired link says so), else that cookies are needed.
+        return unusable_page(connect::link_page(&state, &token).await, prefix);
     };
     match connect::start(&state, &token, &binding).await {
         Ok(url) => redirect(url.as_str()),

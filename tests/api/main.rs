@@ -12,6 +12,7 @@ mod connected_accounts;
 mod helpers;
 mod hostile;
 mod isolation;
+mod link_page;
 mod links;
 mod misc;
 mod refresh_lease;
