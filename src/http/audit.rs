@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    common::{ListResponse, iso},
+    common::{ListResponse, iso, page_limit},
     extract::{LenientQuery, Project},
 };
 use crate::{
@@ -83,10 +83,7 @@ pub async fn list(
     LenientQuery(q): LenientQuery<AuditQuery>,
 ) -> ApiResult<Json<ListResponse<AuditEntry>>> {
     let id = ConnectedAccountId::parse(&id)?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::field("limit", "must be an integer from 1 to 200"));
-    }
+    let limit = page_limit(q.limit, 50, 200)?;
     let after = q
         .cursor
         .as_deref()

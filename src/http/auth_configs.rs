@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{
-    common::{ListResponse, iso},
+    common::{ListResponse, iso, page_limit},
     extract::{LenientQuery, Project, ValidatedJson},
 };
 use crate::{
@@ -307,10 +307,7 @@ pub async fn list(
     Project(project, _): Project,
     LenientQuery(q): LenientQuery<ListQuery>,
 ) -> ApiResult<Json<ListResponse<AuthConfigResponse>>> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be an integer from 1 to 1000"));
-    }
+    let limit = page_limit(q.limit, 20, 1000)?;
     let toolkit = q
         .toolkit_slug
         .as_deref()

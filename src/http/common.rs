@@ -13,6 +13,16 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 
+/// A listing's page size: `default` when absent, else 1 to `max`, or a 400 naming `limit`.
+pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::field("limit", format!("must be an integer from 1 to {max}")))
+    }
+}
+
 /// ISO-8601 with milliseconds and `Z`, as Composio sends.
 pub fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)

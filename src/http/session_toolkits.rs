@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    common::{ListResponse, iso},
+    common::{ListResponse, iso, page_limit},
     extract::{LenientQuery, Project, comma_list},
 };
 use crate::{
@@ -113,10 +113,7 @@ pub async fn list(
     LenientQuery(q): LenientQuery<ListQuery>,
 ) -> ApiResult<Json<ListResponse<SessionToolkitItem>>> {
     let id = SessionId::parse(&id)?;
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=50).contains(&limit) {
-        return Err(ApiError::field("limit", "must be an integer from 1 to 50"));
-    }
+    let limit = page_limit(q.limit, 20, 50)?;
     let limit = limit as usize;
     let offset = match q.cursor.as_deref() {
         None => 0,
