@@ -14,7 +14,10 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{domain::ids::InvalidId, http::request_id::current_request_id, store::StoreError};
+use crate::{domain::ids::InvalidId, store::StoreError};
+
+/// `Retry-After` of a 503: the database is usually back (failover, restart) within seconds.
+pub const RETRY_AFTER_SECS: &str = "2";
 
 /// Result alias used by handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -41,63 +44,88 @@ impl fmt::Display for FieldError {
 /// Everything an API request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// Fields of the request broke their rules; each entry names the field and the rule.
     #[error("Invalid request: {}", join(.0))]
     Validation(Vec<FieldError>),
+    /// A request that is well-formed but asks for something authlink does not do.
     #[error("{0}")]
     BadRequest(String),
+    /// Toolkits neither in the catalog nor known through one of the project's auth configs.
     #[error("Invalid toolkit slugs: {}. Please provide valid toolkit slugs.", .0.join(", "))]
     InvalidToolkitSlugs(Vec<String>),
+    /// A link for a toolkit the session's `toolkits` filter leaves out.
     #[error("Toolkit {toolkit} is not enabled for session {session}.")]
     ToolkitNotEnabled { toolkit: String, session: String },
+    /// No usable auth config for the toolkit (authlink manages no OAuth apps of its own).
     #[error(
         "authlink has no auth config for toolkit {0}: create one with POST /api/v3.1/auth_configs (use_custom_auth, OAUTH2) or pin one in the session's auth_configs."
     )]
     NoManagedAuth(String),
+    /// Pinned accounts that do not exist, are of another user or toolkit, or deny the user.
     #[error("Could not use connected account(s): {0}")]
     InvalidConnectedAccountIds(String),
+    /// An auth config that cannot be created as given.
     #[error("Invalid auth config: {0}")]
     InvalidAuthConfig(String),
+    /// An ACL sent for a PRIVATE account (SDKs match this message).
     #[error("acl_config_for_shared is only valid on SHARED accounts (this account is PRIVATE).")]
     AclOnlyForShared,
+    /// A malformed id (`trs_…`, `ca_…`, `ac_…`) in a path or body.
     #[error("{0}")]
     InvalidId(#[from] InvalidId),
 
+    /// No credential header at all.
     #[error("No API key provided: send your project key in the x-api-key header.")]
     NoApiKey,
+    /// A key that is unknown or revoked; the message shows only its masked form.
     #[error("Invalid API key: {0}")]
     InvalidApiKey(String),
+    /// More than one credential header, which Composio refuses too.
     #[error(
         "Multiple authentication modes were provided; send exactly one of x-api-key, x-user-api-key, x-org-api-key."
     )]
     MultipleAuthModes,
+    /// A user or organisation key, which authlink does not issue.
     #[error("{0} is not supported by authlink; send a project key in x-api-key.")]
     UnsupportedAuthMode(&'static str),
 
+    /// No such session in the caller's project (or it was deleted).
     #[error("Tool router session {0} not found.")]
     SessionNotFound(String),
+    /// No such account in the caller's project (ts-core maps code 1803 to its own error).
     #[error("No connected account found with id {0}.")]
     ConnectedAccountNotFound(String),
+    /// No such auth config in the caller's project.
     #[error("Auth config {0} not found.")]
     AuthConfigNotFound(String),
+    /// The fallback of the router: no route has this path.
     #[error("No route for {0}.")]
     RouteNotFound(String),
+    /// The path exists, the method does not.
     #[error("Method {0} is not allowed on this path.")]
     MethodNotAllowed(String),
 
+    /// The alias is taken for this user and toolkit (a unique rule of the store).
     #[error("A connected account with alias `{alias}` already exists for this user and toolkit {toolkit}.")]
     AliasTaken { alias: String, toolkit: String },
+    /// Optimistic concurrency: another update of the session won.
     #[error("The session was changed concurrently (config_version {0}); read it again and retry.")]
     SessionVersionConflict(i64),
 
+    /// A refresh of an account that has no live tokens.
     #[error("Connected account is {0}, not ACTIVE; its tokens cannot be refreshed.")]
     AccountNotActive(String),
+    /// The provider refused the refresh (e.g. `invalid_grant`); the account is now EXPIRED.
     #[error("Token refresh failed: {0}")]
     RefreshFailed(String),
+    /// The provider could not be reached or answered nonsense; worth retrying later.
     #[error("The provider's token endpoint could not be used: {0}")]
     ProviderUnavailable(String),
 
+    /// The database cannot be used right now: 503 with `Retry-After`.
     #[error("The database is not reachable.")]
     Unavailable,
+    /// A bug or a broken invariant; the cause is logged, the client sees a generic message.
     #[error("Internal server error.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -148,14 +176,22 @@ impl ApiError {
     }
 }
 
+/// Store failures a service did not turn into a rule of its own: the database being away is a
+/// 503 the client may retry; anything else (a conflict no rule expected, a corrupt row) is a
+/// 500 whose cause is logged.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::internal(err)
+        if err.is_unavailable() {
+            tracing::warn!(error.cause = %err, "database unavailable");
+            Self::Unavailable
+        } else {
+            Self::internal(err)
+        }
     }
 }
 
 /// The envelope's inner object.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Human-readable; SDKs substring-match some messages.
     pub message: String,
@@ -165,7 +201,8 @@ pub struct ErrorBody {
     pub slug: &'static str,
     /// Equal to the HTTP status.
     pub status: u16,
-    /// The request id, also sent as the `x-request-id` header.
+    /// The request id, also sent as the `x-request-id` header (filled in by the request-id
+    /// middleware, which finds the envelope in the response's extensions).
     pub request_id: String,
     pub suggested_fix: String,
     /// One entry per bad field, `path: rule`.
@@ -173,9 +210,16 @@ pub struct ErrorBody {
 }
 
 /// `{"error": ErrorBody}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
+}
+
+impl ErrorEnvelope {
+    /// The JSON body of an error response.
+    pub fn to_body(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -183,7 +227,7 @@ impl IntoResponse for ApiError {
         let (status, code, slug) = self.parts();
         match &self {
             Self::Internal(cause) => tracing::error!(error.cause = %cause, error.debug = ?cause, "request failed"),
-            Self::Unavailable => tracing::warn!(error.slug = slug, "database unreachable"),
+            Self::Unavailable => tracing::warn!(error.slug = slug, "answered 503"),
             _ => tracing::info!(error.slug = slug, error.message = %self, "request rejected"),
         }
         let errors = match &self {
@@ -196,15 +240,20 @@ impl IntoResponse for ApiError {
                 code,
                 slug,
                 status: status.as_u16(),
-                request_id: current_request_id().unwrap_or_default(),
+                request_id: String::new(),
                 suggested_fix: String::new(),
                 errors,
             },
         };
-        let mut response = (status, Json(body)).into_response();
+        let mut response = (status, Json(body.clone())).into_response();
+        // The request-id middleware rewrites the body with the request's id.
+        response.extensions_mut().insert(body);
         let headers = response.headers_mut();
         if status == StatusCode::CONFLICT {
             headers.insert("x-should-retry", HeaderValue::from_static("false"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert("retry-after", HeaderValue::from_static(RETRY_AFTER_SECS));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert("www-authenticate", HeaderValue::from_static("ApiKey header=\"x-api-key\""));

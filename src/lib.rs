@@ -23,67 +23,39 @@ use tokio::net::TcpListener;
 
 pub use http::app;
 
-use crate::{
-    api_keys::ApiKeyCache, catalog::Catalog, config::ServeArgs, crypto::Sealer, domain::CallbackAllowlist, store::Store,
-};
+use crate::{api_keys::ApiKeyCache, catalog::Catalog, crypto::Sealer, store::Store};
 
-/// Runtime settings the services read.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Base of `redirect_url` and `mcp.url`, without trailing slash.
-    pub public_base: String,
-    pub link_ttl: Duration,
-    pub callback_allowlist: CallbackAllowlist,
-}
+pub use service::context::{ServiceContext, Settings};
 
-impl Settings {
-    pub fn from_args(args: &ServeArgs) -> Self {
-        Self {
-            public_base: args.public_base(),
-            link_ttl: args.link_ttl(),
-            callback_allowlist: args.callback_allowlist.clone(),
-        }
-    }
-}
-
-/// Everything a request handler may need, cheap to clone.
+/// What a request handler may need, cheap to clone: the services' context, plus what only the
+/// HTTP layer uses (the API-key cache). Derefs to the [`ServiceContext`], so handlers pass
+/// `&state` where a service wants `&ServiceContext`.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-/// The shared parts behind [`AppState`].
-pub struct Inner {
-    pub store: Arc<dyn Store>,
-    pub catalog: Catalog,
-    pub sealer: Sealer,
-    pub settings: Settings,
-    pub api_keys: ApiKeyCache,
-    pub oauth: service::oauth::OAuthClient,
+pub struct AppState {
+    services: Arc<ServiceContext>,
+    pub api_keys: Arc<ApiKeyCache>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, catalog: Catalog, sealer: Sealer, settings: Settings) -> Self {
-        Self(Arc::new(Inner {
-            store,
-            catalog,
-            sealer,
-            settings,
-            api_keys: ApiKeyCache::default(),
-            oauth: service::oauth::OAuthClient::new(),
-        }))
+        Self {
+            services: Arc::new(ServiceContext::new(store, catalog, sealer, settings)),
+            api_keys: Arc::new(ApiKeyCache::default()),
+        }
     }
 }
 
 impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
+    type Target = ServiceContext;
+    fn deref(&self) -> &ServiceContext {
+        &self.services
     }
 }
 
 /// Persists EXPIRED on unfinished accounts whose link ran out, every `every`. Reads already show
 /// them as EXPIRED; this makes the stored state (and anything reading the table) agree.
-pub fn spawn_sweeper(state: &AppState, every: Duration) -> tokio::task::JoinHandle<()> {
-    let store = state.store.clone();
+pub fn spawn_sweeper(ctx: &ServiceContext, every: Duration) -> tokio::task::JoinHandle<()> {
+    let store = ctx.store.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {

@@ -12,7 +12,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use crate::{
     AppState,
     service::{
-        connect::{self, CallbackParams, LinkPage, Outcome, Problem},
+        connect::{self, CallbackParams, LinkPage, Outcome, Stop},
         oauth::random_secret,
     },
 };
@@ -59,9 +59,67 @@ fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Resp
     response
 }
 
-fn problem_page(p: Problem, asset_prefix: &str) -> Response {
-    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
-    page(status, p.title, &format!("<h1>{}</h1><p>{}</p>", escape(p.title), escape(&p.message)), asset_prefix)
+/// The status, title and text of the page for each way the flow can stop: this table is the
+/// only place the connect flow's statuses and wording live.
+fn stop_page(stop: Stop, asset_prefix: &str) -> Response {
+    const SIGN_IN: &str = "This sign-in cannot be completed";
+    let (status, title, message): (StatusCode, &str, String) = match stop {
+        Stop::LinkNotFound => {
+            (StatusCode::NOT_FOUND, "Link not found", "This link does not exist. Ask the app for a new one.".into())
+        }
+        Stop::LinkExpired => (
+            StatusCode::GONE,
+            "This link has expired",
+            "The connection was not completed in time. Ask the app for a new link.".into(),
+        ),
+        Stop::LinkUsed => (
+            StatusCode::GONE,
+            "This link was already used",
+            "Each link works once. Ask the app for a new link if you need one.".into(),
+        ),
+        Stop::CannotStart(reason) => (StatusCode::BAD_REQUEST, "This connection cannot start", reason),
+        Stop::MissingState => {
+            (StatusCode::BAD_REQUEST, SIGN_IN, "The provider did not send back a state parameter.".into())
+        }
+        Stop::UnknownState => (
+            StatusCode::BAD_REQUEST,
+            SIGN_IN,
+            "This sign-in attempt is unknown. Start again from the app's link.".into(),
+        ),
+        Stop::StateUsed => (StatusCode::BAD_REQUEST, SIGN_IN, "This sign-in attempt was already completed.".into()),
+        Stop::StateExpired => (
+            StatusCode::BAD_REQUEST,
+            SIGN_IN,
+            "This sign-in attempt has expired. Start again from the app's link.".into(),
+        ),
+        Stop::ForeignBrowser => (
+            StatusCode::BAD_REQUEST,
+            SIGN_IN,
+            "This sign-in was started in a different browser. Open the link again here.".into(),
+        ),
+        Stop::ConnectionGone => {
+            (StatusCode::BAD_REQUEST, SIGN_IN, "The connection this sign-in belongs to no longer exists.".into())
+        }
+        Stop::BadAttempt(reason) => (StatusCode::BAD_REQUEST, SIGN_IN, reason),
+        Stop::Failed(reason) => (StatusCode::BAD_REQUEST, "The connection failed", reason),
+        Stop::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again in a moment",
+            "authlink cannot reach its database right now. Reload this page in a moment.".into(),
+        ),
+        Stop::Internal => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "authlink could not complete this step. Please try again later.".into(),
+        ),
+    };
+    let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
+    let mut response =
+        page(status, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(&message)), asset_prefix);
+    if unavailable {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::error::RETRY_AFTER_SECS));
+    }
+    response
 }
 
 fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
@@ -76,10 +134,10 @@ fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
 /// The link page: names the provider and the site the user returns to, one Continue button.
 pub async fn link_page(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
     let prefix = "../";
-    let (provider, toolkit, return_host) = match connect::link_page(&state, &token).await {
-        Ok(LinkPage::Ready { provider, toolkit, return_host }) => (provider, toolkit, return_host),
+    let LinkPage { provider, toolkit, return_host } = match connect::link_page(&state, &token).await {
+        Ok(ready) => ready,
         // Only a usable link binds the browser: error pages set no cookie.
-        other => return unusable_page(other, prefix),
+        Err(stop) => return stop_page(stop, prefix),
     };
     let jar = if jar.get(BINDING_COOKIE).is_some() { jar } else { jar.add(binding_cookie(&state, random_secret())) };
     let provider = escape(&provider);
@@ -98,45 +156,26 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, Path(token
     (jar, page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix)).into_response()
 }
 
-/// The page for a link that cannot be used (unknown, expired, used) or could not be looked up.
-fn unusable_page(outcome: Result<LinkPage, Problem>, prefix: &str) -> Response {
-    let problem = match outcome {
-        Err(p) => p,
-        Ok(LinkPage::NotFound) => Problem {
-            status: 404,
-            title: "Link not found",
-            message: "This link does not exist. Ask the app for a new one.".into(),
-        },
-        Ok(LinkPage::Expired) => Problem {
-            status: 410,
-            title: "This link has expired",
-            message: "The connection was not completed in time. Ask the app for a new link.".into(),
-        },
-        Ok(LinkPage::Used) => Problem {
-            status: 410,
-            title: "This link was already used",
-            message: "Each link works once. Ask the app for a new link if you need one.".into(),
-        },
-        Ok(LinkPage::Ready { .. }) => Problem {
-            status: 400,
-            title: "Cookies are needed",
-            message: "Open the link again in this browser with cookies enabled, then press Continue.".into(),
-        },
-    };
-    problem_page(problem, prefix)
-}
-
 /// Continue: starts the authorization-code flow and redirects to the provider.
 pub async fn start(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
     let prefix = "../../";
     let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned()) else {
         // Without the cookie nothing starts; the page says why: the link's own state first (a used
         // or expired link says so), else that cookies are needed.
-        return unusable_page(connect::link_page(&state, &token).await, prefix);
+        return match connect::link_page(&state, &token).await {
+            Ok(_) => page(
+                StatusCode::BAD_REQUEST,
+                "Cookies are needed",
+                "<h1>Cookies are needed</h1><p>Open the link again in this browser with cookies enabled, then press \
+                 Continue.</p>",
+                prefix,
+            ),
+            Err(stop) => stop_page(stop, prefix),
+        };
     };
     match connect::start(&state, &token, &binding).await {
         Ok(url) => redirect(url.as_str()),
-        Err(p) => problem_page(p, prefix),
+        Err(stop) => stop_page(stop, prefix),
     }
 }
 
@@ -157,7 +196,7 @@ pub async fn callback(
             &format!("<h1>Your {} account is connected</h1><p>You can close this window.</p>", escape(&provider)),
             prefix,
         ),
-        Err(p) => problem_page(p, prefix),
+        Err(stop) => stop_page(stop, prefix),
     }
 }
 

@@ -1,41 +1,43 @@
 //! Connected accounts: read, list, patch (alias, SHARED ACL), soft delete.
 
 use crate::{
-    AppState,
     domain::{AccountType, AclConfig, ConnectedAccountId},
     error::{ApiError, ApiResult},
-    store::{AccountFilter, AccountPatch, AccountRecord, ApiKeyId, AuditRecord, Cursor, Page, ProjectId, StoreError},
+    service::context::ServiceContext,
+    store::{
+        AccountFilter, AccountPatch, AccountRecord, ApiKeyId, AuditRecord, Constraint, Cursor, Page, ProjectId,
+        StoreError,
+    },
 };
 
-pub async fn get(state: &AppState, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<AccountRecord> {
-    state.store.account(project, id).await?.ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))
+pub async fn get(ctx: &ServiceContext, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<AccountRecord> {
+    ctx.store.account(project, id).await?.ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))
 }
 
-pub async fn list(state: &AppState, project: ProjectId, filter: &AccountFilter) -> ApiResult<Page<AccountRecord>> {
-    Ok(state.store.list_accounts(project, filter).await?)
+pub async fn list(ctx: &ServiceContext, project: ProjectId, filter: &AccountFilter) -> ApiResult<Page<AccountRecord>> {
+    Ok(ctx.store.list_accounts(project, filter).await?)
 }
 
 /// Changes the alias and/or the ACL. The account type never changes; an ACL is only valid on a
 /// SHARED account.
 pub async fn update(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     id: &ConnectedAccountId,
     alias: Option<Option<String>>,
     acl: Option<AclConfig>,
     actor: ApiKeyId,
 ) -> ApiResult<AccountRecord> {
-    let current = get(state, project, id).await?;
+    let current = get(ctx, project, id).await?;
     if acl.is_some() && current.account_type != AccountType::Shared {
         return Err(ApiError::AclOnlyForShared);
     }
     let patch = AccountPatch { alias: alias.clone(), acl };
-    state
-        .store
+    ctx.store
         .update_account(project, id, &patch, Some(actor))
         .await
         .map_err(|err| match err {
-            StoreError::Conflict(c) if c == "connected_account_alias_key" => ApiError::AliasTaken {
+            StoreError::Conflict(Constraint::AccountAlias) => ApiError::AliasTaken {
                 alias: alias.flatten().unwrap_or_default(),
                 toolkit: current.toolkit.to_string(),
             },
@@ -44,8 +46,8 @@ pub async fn update(
         .ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))
 }
 
-pub async fn delete(state: &AppState, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<()> {
-    if state.store.delete_account(project, id).await? {
+pub async fn delete(ctx: &ServiceContext, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<()> {
+    if ctx.store.delete_account(project, id).await? {
         Ok(())
     } else {
         Err(ApiError::ConnectedAccountNotFound(id.to_string()))
@@ -54,12 +56,12 @@ pub async fn delete(state: &AppState, project: ProjectId, id: &ConnectedAccountI
 
 /// The audit trail of an account (which must exist and not be deleted), newest first.
 pub async fn audit(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     id: &ConnectedAccountId,
     limit: i64,
     after: Option<&Cursor>,
 ) -> ApiResult<Page<AuditRecord>> {
-    get(state, project, id).await?;
-    Ok(state.store.audit_log(project, id, limit, after).await?)
+    get(ctx, project, id).await?;
+    Ok(ctx.store.audit_log(project, id, limit, after).await?)
 }

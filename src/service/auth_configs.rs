@@ -2,10 +2,10 @@
 //! OAuth apps of its own, so every config is `use_custom_auth`.
 
 use crate::{
-    AppState,
     catalog::ClientAuth,
     domain::{AuthConfigId, ToolkitSlug},
     error::{ApiError, ApiResult},
+    service::context::ServiceContext,
     store::{AuthConfigFilter, AuthConfigRecord, NewAuthConfig, Page, ProjectId},
 };
 
@@ -23,8 +23,8 @@ pub struct NewOAuth2Config {
     pub issuer: Option<String>,
 }
 
-pub async fn create(state: &AppState, project: ProjectId, new: NewOAuth2Config) -> ApiResult<AuthConfigRecord> {
-    let provider = state.catalog.get(&new.toolkit);
+pub async fn create(ctx: &ServiceContext, project: ProjectId, new: NewOAuth2Config) -> ApiResult<AuthConfigRecord> {
+    let provider = ctx.catalog.get(&new.toolkit);
     if provider.is_none() && (new.authorization_url.is_none() || new.token_url.is_none()) {
         return Err(ApiError::InvalidAuthConfig(format!(
             "toolkit {} is not in authlink's catalog: give credentials.authorization_url and credentials.token_url",
@@ -34,7 +34,7 @@ pub async fn create(state: &AppState, project: ProjectId, new: NewOAuth2Config) 
     let id = AuthConfigId::generate();
     let name =
         new.name.unwrap_or_else(|| format!("{} (custom)", provider.map_or(new.toolkit.as_str(), |p| p.name.as_str())));
-    let sealed = state.sealer.seal(id.as_str(), new.client_secret.as_bytes());
+    let sealed = ctx.sealer.seal(id.as_str(), new.client_secret.as_bytes());
     let record = NewAuthConfig {
         id,
         toolkit: new.toolkit,
@@ -48,17 +48,17 @@ pub async fn create(state: &AppState, project: ProjectId, new: NewOAuth2Config) 
         client_auth: new.client_auth.map(|c| c.as_str().to_owned()),
         issuer: new.issuer,
     };
-    Ok(state.store.insert_auth_config(project, &record).await?)
+    Ok(ctx.store.insert_auth_config(project, &record).await?)
 }
 
-pub async fn get(state: &AppState, project: ProjectId, id: &AuthConfigId) -> ApiResult<AuthConfigRecord> {
-    state.store.auth_config(project, id).await?.ok_or_else(|| ApiError::AuthConfigNotFound(id.to_string()))
+pub async fn get(ctx: &ServiceContext, project: ProjectId, id: &AuthConfigId) -> ApiResult<AuthConfigRecord> {
+    ctx.store.auth_config(project, id).await?.ok_or_else(|| ApiError::AuthConfigNotFound(id.to_string()))
 }
 
 pub async fn list(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     filter: &AuthConfigFilter,
 ) -> ApiResult<Page<AuthConfigRecord>> {
-    Ok(state.store.list_auth_configs(project, filter).await?)
+    Ok(ctx.store.list_auth_configs(project, filter).await?)
 }

@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AppState,
     domain::{
         AccountType, AclConfig, AuthConfigId, CallbackUrl, ConnectedAccountId, LinkToken, SessionId, ToolkitSlug,
     },
     error::{ApiError, ApiResult},
-    store::{AccountRecord, AuthConfigRecord, NewLink, ProjectId, StoreError},
+    service::context::ServiceContext,
+    store::{AccountRecord, AuthConfigRecord, Constraint, NewLink, ProjectId, StoreError},
 };
 
 /// What the caller asked for, already parsed.
@@ -33,20 +33,20 @@ pub struct CreatedLink {
 
 /// `POST tool_router/session/{id}/link`.
 pub async fn create_for_session(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     session_id: &SessionId,
     toolkit: &ToolkitSlug,
     request: LinkRequest,
 ) -> ApiResult<CreatedLink> {
-    let (session, auth_config) = state
+    let (session, auth_config) = ctx
         .store
         .link_context(project, session_id, toolkit)
         .await?
         .ok_or_else(|| ApiError::SessionNotFound(session_id.to_string()))?;
     // A toolkit with an auth config is known; only look further when there is none.
     if auth_config.is_none() {
-        super::toolkits::ensure_known(state, project, [toolkit]).await?;
+        super::toolkits::ensure_known(ctx, project, [toolkit]).await?;
     }
     if !session.config.toolkit_enabled(toolkit) {
         return Err(ApiError::ToolkitNotEnabled { toolkit: toolkit.to_string(), session: session_id.to_string() });
@@ -56,14 +56,14 @@ pub async fn create_for_session(
     let fallback = session.config.manage_connections.callback_url.as_deref();
     let callback_url = match (request.callback_url.clone(), fallback) {
         (Some(url), _) => Some(url),
-        (None, Some(raw)) => Some(state.settings.callback_allowlist.check(raw).map_err(|e| {
+        (None, Some(raw)) => Some(ctx.settings.callback_allowlist.check(raw).map_err(|e| {
             ApiError::field("callback_url", format!("the session's manage_connections.callback_url {e}"))
         })?),
         (None, None) => None,
     };
-    let base = session.config.link_url_overwrite.clone().unwrap_or_else(|| state.settings.public_base.clone());
+    let base = session.config.link_url_overwrite.clone().unwrap_or_else(|| ctx.settings.public_base.clone());
     write(
-        state,
+        ctx,
         project,
         &session.user_id,
         &auth_config,
@@ -76,24 +76,24 @@ pub async fn create_for_session(
 
 /// `POST connected_accounts/link`: a link for a user and an explicit auth config, no session.
 pub async fn create_for_user(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     auth_config_id: &AuthConfigId,
     user_id: &str,
     request: LinkRequest,
 ) -> ApiResult<CreatedLink> {
-    let auth_config = state
+    let auth_config = ctx
         .store
         .auth_config(project, auth_config_id)
         .await?
         .filter(|ac| ac.is_enabled)
         .ok_or_else(|| ApiError::AuthConfigNotFound(auth_config_id.to_string()))?;
-    let base = state.settings.public_base.clone();
-    write(state, project, user_id, &auth_config, request, None, &base).await
+    let base = ctx.settings.public_base.clone();
+    write(ctx, project, user_id, &auth_config, request, None, &base).await
 }
 
 async fn write(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     user_id: &str,
     auth_config: &AuthConfigRecord,
@@ -102,7 +102,7 @@ async fn write(
     base: &str,
 ) -> ApiResult<CreatedLink> {
     let token = LinkToken::generate();
-    let expires_at = Utc::now() + state.settings.link_ttl;
+    let expires_at = Utc::now() + ctx.settings.link_ttl;
     let new = NewLink {
         account_id: ConnectedAccountId::generate(),
         user_id: user_id.to_owned(),
@@ -119,8 +119,8 @@ async fn write(
         callback_url: request.callback_url.as_ref().map(|c| c.as_str().to_owned()),
         session_id: session_id.cloned(),
     };
-    let account = state.store.create_link(project, &new).await.map_err(|err| match err {
-        StoreError::Conflict(c) if c == "connected_account_alias_key" => ApiError::AliasTaken {
+    let account = ctx.store.create_link(project, &new).await.map_err(|err| match err {
+        StoreError::Conflict(Constraint::AccountAlias) => ApiError::AliasTaken {
             alias: request.alias.clone().unwrap_or_default(),
             toolkit: auth_config.toolkit.to_string(),
         },

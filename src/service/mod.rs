@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod auth_configs;
 pub mod connect;
+pub mod context;
 pub mod links;
 pub mod oauth;
 pub mod resolution;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::{AppState, catalog::ClientAuth, store::AuthConfigRecord};
+use crate::{catalog::ClientAuth, service::context::ServiceContext, store::AuthConfigRecord};
 
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
@@ -51,8 +51,8 @@ pub enum ProviderError {
 }
 
 /// Combines the catalog entry (if any) with the auth config's own settings, which win.
-pub fn provider_for(state: &AppState, ac: &AuthConfigRecord) -> Result<ProviderConfig, ProviderError> {
-    let entry = state.catalog.get(&ac.toolkit);
+pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<ProviderConfig, ProviderError> {
+    let entry = ctx.catalog.get(&ac.toolkit);
     let authorization_url = ac
         .authorization_url
         .clone()
@@ -74,7 +74,7 @@ pub fn provider_for(state: &AppState, ac: &AuthConfigRecord) -> Result<ProviderC
         }
     }
     let client_secret = match &ac.client_secret_sealed {
-        Some(sealed) => String::from_utf8_lossy(&state.sealer.open(ac.id.as_str(), sealed)?).into_owned(),
+        Some(sealed) => String::from_utf8_lossy(&ctx.sealer.open(ac.id.as_str(), sealed)?).into_owned(),
         None => String::new(),
     };
     let issuer = ac.issuer.clone().unwrap_or_else(|| origin(&authorization_url));

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    AppState,
     domain::{AccountStatus, AccountType, SessionId, ToolkitSlug, acl::decide, session::ToolkitFilter},
     error::ApiResult,
+    service::context::ServiceContext,
     store::{AccessDecision, AccountRecord, AuthConfigFilter, ProjectId},
 };
 
@@ -35,20 +35,20 @@ pub struct ToolkitQuery {
 
 /// Every toolkit of the session matching the query, sorted by slug, with its resolved account.
 pub async fn session_toolkits(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     session_id: &SessionId,
     query: &ToolkitQuery,
 ) -> ApiResult<Vec<SessionToolkit>> {
-    let session = super::sessions::get(state, project, session_id).await?;
+    let session = super::sessions::get(ctx, project, session_id).await?;
     let config = &session.config;
 
     let mut slugs: Vec<ToolkitSlug> = match &config.toolkits {
         Some(ToolkitFilter::Enable(list)) => list.clone(),
         _ => {
             let custom = AuthConfigFilter { limit: 1000, ..Default::default() };
-            let mut all: Vec<ToolkitSlug> = state.catalog.iter().map(|p| p.slug.clone()).collect();
-            all.extend(state.store.list_auth_configs(project, &custom).await?.items.into_iter().map(|c| c.toolkit));
+            let mut all: Vec<ToolkitSlug> = ctx.catalog.iter().map(|p| p.slug.clone()).collect();
+            all.extend(ctx.store.list_auth_configs(project, &custom).await?.items.into_iter().map(|c| c.toolkit));
             all
         }
     };
@@ -57,14 +57,14 @@ pub async fn session_toolkits(
     if !query.toolkits.is_empty() {
         slugs.retain(|s| query.toolkits.contains(s));
     }
-    let name_of = |slug: &ToolkitSlug| state.catalog.get(slug).map_or_else(|| slug.to_string(), |p| p.name.clone());
+    let name_of = |slug: &ToolkitSlug| ctx.catalog.get(slug).map_or_else(|| slug.to_string(), |p| p.name.clone());
     if let Some(search) = query.search.as_deref().map(str::to_lowercase) {
         slugs.retain(|s| s.as_str().contains(&search) || name_of(s).to_lowercase().contains(&search));
     }
 
     let pinned_ids: Vec<_> = slugs.iter().filter_map(|s| config.connected_accounts.get(s)).flatten().cloned().collect();
-    let pinned = state.store.accounts_by_ids(project, &pinned_ids).await?;
-    let own: BTreeMap<ToolkitSlug, AccountRecord> = state
+    let pinned = ctx.store.accounts_by_ids(project, &pinned_ids).await?;
+    let own: BTreeMap<ToolkitSlug, AccountRecord> = ctx
         .store
         .active_private_accounts(project, &session.user_id, &slugs)
         .await?
@@ -104,7 +104,7 @@ pub async fn session_toolkits(
         if query.is_connected.is_some_and(|want| want != connected) {
             continue;
         }
-        let provider = state.catalog.get(&slug);
+        let provider = ctx.catalog.get(&slug);
         out.push(SessionToolkit {
             name: name_of(&slug),
             description: provider.map(|p| p.description.clone()).unwrap_or_default(),
@@ -114,6 +114,6 @@ pub async fn session_toolkits(
             account,
         });
     }
-    state.store.record_access_decisions(project, &decisions).await?;
+    ctx.store.record_access_decisions(project, &decisions).await?;
     Ok(out)
 }

@@ -7,13 +7,13 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 
 use crate::{
-    AppState,
     domain::{
         AccountType, ConnectedAccountId, SessionId, ToolkitSlug,
         acl::decide,
         session::{ManageConnections, MultiAccount, SessionConfig, ToolkitFilter},
     },
     error::{ApiError, ApiResult},
+    service::context::ServiceContext,
     store::{ProjectId, SessionRecord},
 };
 
@@ -55,12 +55,12 @@ impl SessionPatch {
 }
 
 pub async fn create(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     user_id: String,
     config: SessionConfig,
 ) -> ApiResult<SessionRecord> {
-    check_config(state, project, &user_id, &config).await?;
+    check_config(ctx, project, &user_id, &config).await?;
     let now = Utc::now();
     let record = SessionRecord {
         id: SessionId::generate(),
@@ -70,51 +70,56 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    state.store.insert_session(project, &record).await?;
+    ctx.store.insert_session(project, &record).await?;
     Ok(record)
 }
 
-pub async fn get(state: &AppState, project: ProjectId, id: &SessionId) -> ApiResult<SessionRecord> {
-    state.store.session(project, id).await?.ok_or_else(|| ApiError::SessionNotFound(id.to_string()))
+pub async fn get(ctx: &ServiceContext, project: ProjectId, id: &SessionId) -> ApiResult<SessionRecord> {
+    ctx.store.session(project, id).await?.ok_or_else(|| ApiError::SessionNotFound(id.to_string()))
 }
 
 /// Applies a patch to the current config and bumps `config_version`. A concurrent writer makes
 /// the compare-and-set fail; the patch is then re-applied to the fresh config, a few times.
 pub async fn update(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     id: &SessionId,
     patch: &SessionPatch,
 ) -> ApiResult<SessionRecord> {
     for _ in 0..5 {
-        let current = get(state, project, id).await?;
+        let current = get(ctx, project, id).await?;
         let mut config = current.config.clone();
         patch.apply(&mut config);
-        check_config(state, project, &current.user_id, &config).await?;
-        if let Some(updated) = state.store.update_session(project, id, &config, current.config_version).await? {
+        check_config(ctx, project, &current.user_id, &config).await?;
+        if let Some(updated) = ctx.store.update_session(project, id, &config, current.config_version).await? {
             return Ok(updated);
         }
     }
-    let latest = get(state, project, id).await?;
+    let latest = get(ctx, project, id).await?;
     Err(ApiError::SessionVersionConflict(latest.config_version))
 }
 
-pub async fn delete(state: &AppState, project: ProjectId, id: &SessionId) -> ApiResult<()> {
-    if state.store.delete_session(project, id).await? { Ok(()) } else { Err(ApiError::SessionNotFound(id.to_string())) }
+pub async fn delete(ctx: &ServiceContext, project: ProjectId, id: &SessionId) -> ApiResult<()> {
+    if ctx.store.delete_session(project, id).await? { Ok(()) } else { Err(ApiError::SessionNotFound(id.to_string())) }
 }
 
 /// Every toolkit named is known, every auth config exists for its toolkit, every pin is usable.
-async fn check_config(state: &AppState, project: ProjectId, user_id: &str, config: &SessionConfig) -> ApiResult<()> {
+async fn check_config(
+    ctx: &ServiceContext,
+    project: ProjectId,
+    user_id: &str,
+    config: &SessionConfig,
+) -> ApiResult<()> {
     let mut slugs: BTreeSet<&ToolkitSlug> = BTreeSet::new();
     if let Some(ToolkitFilter::Enable(list) | ToolkitFilter::Disable(list)) = &config.toolkits {
         slugs.extend(list);
     }
     slugs.extend(config.auth_configs.keys());
     slugs.extend(config.connected_accounts.keys());
-    super::toolkits::ensure_known(state, project, slugs).await?;
+    super::toolkits::ensure_known(ctx, project, slugs).await?;
 
     for (toolkit, id) in &config.auth_configs {
-        match state.store.auth_config(project, id).await? {
+        match ctx.store.auth_config(project, id).await? {
             Some(ac) if &ac.toolkit == toolkit => {}
             Some(ac) => {
                 return Err(ApiError::field(
@@ -127,13 +132,13 @@ async fn check_config(state: &AppState, project: ProjectId, user_id: &str, confi
             }
         }
     }
-    check_pins(state, project, user_id, config).await
+    check_pins(ctx, project, user_id, config).await
 }
 
 /// Pins (`connected_accounts`): each id exists in the project and is not deleted, belongs to the
 /// toolkit it is pinned under, is the session user's own (PRIVATE) or lets the user in (SHARED);
 /// at most one SHARED per toolkit; one account per toolkit unless `multi_account` allows more.
-async fn check_pins(state: &AppState, project: ProjectId, user_id: &str, config: &SessionConfig) -> ApiResult<()> {
+async fn check_pins(ctx: &ServiceContext, project: ProjectId, user_id: &str, config: &SessionConfig) -> ApiResult<()> {
     let max = match &config.multi_account {
         Some(MultiAccount { enable: Some(true), max_accounts_per_toolkit, .. }) => {
             usize::from(max_accounts_per_toolkit.unwrap_or(DEFAULT_MAX_ACCOUNTS))
@@ -144,7 +149,7 @@ async fn check_pins(state: &AppState, project: ProjectId, user_id: &str, config:
     if ids.is_empty() {
         return Ok(());
     }
-    let found = state.store.accounts_by_ids(project, &ids).await?;
+    let found = ctx.store.accounts_by_ids(project, &ids).await?;
     let bad = |id: &ConnectedAccountId, why: String| ApiError::InvalidConnectedAccountIds(format!("{id}: {why}"));
     for (toolkit, pinned) in &config.connected_accounts {
         if pinned.len() > max {

@@ -11,9 +11,9 @@ use super::{
     oauth::{TokenError, TokenSet, provider_for},
 };
 use crate::{
-    AppState,
     domain::{AccountStatus, ConnectedAccountId},
     error::{ApiError, ApiResult},
+    service::context::ServiceContext,
     store::{AccountRecord, ProjectId},
 };
 
@@ -24,20 +24,20 @@ fn expiring(account: &AccountRecord) -> bool {
     account.token_expires_at.is_some_and(|at| at <= Utc::now() + Duration::seconds(REFRESH_WINDOW_SECS))
 }
 
-fn open(state: &AppState, account: &AccountRecord) -> ApiResult<Option<TokenSet>> {
+fn open(ctx: &ServiceContext, account: &AccountRecord) -> ApiResult<Option<TokenSet>> {
     let Some(sealed) = &account.tokens_sealed else { return Ok(None) };
-    let bytes = state.sealer.open(account.id.as_str(), sealed).map_err(ApiError::internal)?;
+    let bytes = ctx.sealer.open(account.id.as_str(), sealed).map_err(ApiError::internal)?;
     serde_json::from_slice(&bytes).map(Some).map_err(ApiError::internal)
 }
 
 /// The account and, when ACTIVE, its current tokens. `force` refreshes whatever the expiry.
 pub async fn read(
-    state: &AppState,
+    ctx: &ServiceContext,
     project: ProjectId,
     id: &ConnectedAccountId,
     force: bool,
 ) -> ApiResult<(AccountRecord, Option<TokenSet>)> {
-    let account = super::accounts::get(state, project, id).await?;
+    let account = super::accounts::get(ctx, project, id).await?;
     if account.status != AccountStatus::Active {
         if force {
             return Err(ApiError::AccountNotActive(account.status.as_str().to_owned()));
@@ -45,7 +45,7 @@ pub async fn read(
         return Ok((account, None));
     }
     if !force && !expiring(&account) {
-        let tokens = open(state, &account)?;
+        let tokens = open(ctx, &account)?;
         return Ok((account, tokens));
     }
 
@@ -53,20 +53,20 @@ pub async fn read(
     // connection (PostgreSQL row lock, SQLite write lock) while concurrent readers of the same
     // account wait holding theirs, so asking the pool for another connection under the lease can
     // starve until the pool's acquire timeout.
-    let auth_config = state
+    let auth_config = ctx
         .store
         .auth_config(project, &account.auth_config_id)
         .await?
         .ok_or_else(|| ApiError::internal(std::io::Error::other("account's auth config is missing")))?;
-    let provider = provider_for(state, &auth_config).map_err(ApiError::internal)?;
+    let provider = provider_for(ctx, &auth_config).map_err(ApiError::internal)?;
 
-    let lease = state
+    let lease = ctx
         .store
         .begin_refresh(project, id)
         .await?
         .ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))?;
     let locked = lease.account().clone();
-    let tokens = open(state, &locked)?;
+    let tokens = open(ctx, &locked)?;
     if locked.status != AccountStatus::Active {
         drop(lease);
         return if force {
@@ -89,15 +89,15 @@ pub async fn read(
         }
         return Ok((locked, Some(current)));
     };
-    match state.oauth.refresh(&provider, &refresh_token).await {
+    match ctx.oauth.refresh(&provider, &refresh_token).await {
         Ok(mut fresh) => {
             // Providers that do not rotate refresh tokens omit them; keep the one we have.
             fresh.refresh_token = fresh.refresh_token.or(current.refresh_token);
             fresh.id_token = fresh.id_token.or(current.id_token);
-            let (sealed, expires_at) = seal_tokens(state, id, &fresh);
+            let (sealed, expires_at) = seal_tokens(ctx, id, &fresh);
             lease.save(sealed, expires_at).await?;
             tracing::info!(connected_account_id = %id, "tokens refreshed");
-            let account = super::accounts::get(state, project, id).await?;
+            let account = super::accounts::get(ctx, project, id).await?;
             Ok((account, Some(fresh)))
         }
         Err(TokenError::Provider { error, description }) if error == "invalid_grant" => {
@@ -112,7 +112,7 @@ pub async fn read(
             if force {
                 return Err(ApiError::RefreshFailed(reason));
             }
-            let account = super::accounts::get(state, project, id).await?;
+            let account = super::accounts::get(ctx, project, id).await?;
             Ok((account, None))
         }
         Err(e) => {

@@ -1,0 +1,64 @@
+//! Projects and API keys.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::PgStore;
+use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult};
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn create_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<ProjectId> {
+        let mut tx = self.pool.begin().await?;
+        let project = insert_project_key(&mut tx, project_name, key_hash, hint).await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    async fn bootstrap_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Serializes concurrent first starts; released at commit.
+        sqlx::query("select pg_advisory_xact_lock(hashtext('authlink.bootstrap'))").execute(&mut *tx).await?;
+        let any: bool = sqlx::query_scalar("select exists (select 1 from api_key)").fetch_one(&mut *tx).await?;
+        if any {
+            return Ok(false);
+        }
+        insert_project_key(&mut tx, project_name, key_hash, hint).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>> {
+        let row: Option<(Uuid, Uuid)> =
+            sqlx::query_as("select project_id, id from api_key where key_hash = $1 and revoked_at is null")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(p, k)| (ProjectId(p), ApiKeyId(k))))
+    }
+}
+
+/// Creates the project if needed and adds a key hash to it, inside the caller's transaction.
+async fn insert_project_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    project_name: &str,
+    key_hash: &[u8],
+    hint: &str,
+) -> StoreResult<ProjectId> {
+    let project: Uuid = sqlx::query_scalar(
+        "insert into project (id, name) values ($1, $2)
+         on conflict (name) do update set name = excluded.name returning id",
+    )
+    .bind(Uuid::new_v4())
+    .bind(project_name)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")
+        .bind(Uuid::new_v4())
+        .bind(project)
+        .bind(key_hash)
+        .bind(hint)
+        .execute(&mut **tx)
+        .await?;
+    Ok(ProjectId(project))
+}

@@ -1,0 +1,221 @@
+//! The values stores read and write: records of each resource, what creation writes, and the
+//! changes a patch makes. Shared by both backends; nothing here knows SQL.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::paging::{Cursor, OrderBy};
+use crate::domain::{
+    AccountStatus, AccountType, AclConfig, AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug, acl::AclRule,
+    session::SessionConfig,
+};
+
+/// Shown as `status_reason` of an INITIATED account whose link ran out (read as EXPIRED before
+/// the sweeper persists it, and persisted with this text by the sweeper).
+pub const EXPIRED_REASON: &str = "Connection initiation did not complete before the link expired";
+
+/// The project an API key belongs to; the scope of every query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProjectId(pub Uuid);
+
+/// The API key a request came with; recorded in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApiKeyId(pub Uuid);
+
+/// A SHARED-account access decision made while resolving a session's accounts.
+#[derive(Debug, Clone)]
+pub struct AccessDecision {
+    pub account_id: ConnectedAccountId,
+    pub user_id: String,
+    pub session_id: SessionId,
+    pub allowed: bool,
+    pub rule: AclRule,
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    AclChange,
+    AccessDecision,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AclChange => "acl_change",
+            Self::AccessDecision => "access_decision",
+        }
+    }
+
+    /// The stored name back; `None` for a name this build does not know.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::AclChange, Self::AccessDecision].into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// One audit entry of a connected account.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub kind: AuditKind,
+    pub api_key_id: Option<Uuid>,
+    pub old_acl: Option<AclConfig>,
+    pub new_acl: Option<AclConfig>,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub allowed: Option<bool>,
+    pub rule: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored auth config.
+#[derive(Debug, Clone)]
+pub struct AuthConfigRecord {
+    pub id: AuthConfigId,
+    pub toolkit: ToolkitSlug,
+    pub name: String,
+    pub auth_scheme: String,
+    pub is_composio_managed: bool,
+    pub client_id: String,
+    pub client_secret_sealed: Option<String>,
+    pub scopes: Vec<String>,
+    pub authorization_url: Option<String>,
+    pub token_url: Option<String>,
+    pub is_enabled: bool,
+    /// `client_secret_basic` / `client_secret_post`; `None` = the catalog's choice.
+    pub client_auth: Option<String>,
+    /// Expected `iss` of authorization responses; `None` = the authorization URL's origin.
+    pub issuer: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Connected accounts (not deleted) using this config.
+    pub no_of_connections: i64,
+}
+
+/// A stored tool-router session.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: String,
+    pub config: SessionConfig,
+    pub config_version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A stored connected account joined with what responses need of its auth config. `status` is
+/// the effective status: an INITIATED account whose link expired reads as EXPIRED.
+#[derive(Debug, Clone)]
+pub struct AccountRecord {
+    pub id: ConnectedAccountId,
+    pub user_id: String,
+    pub toolkit: ToolkitSlug,
+    pub auth_config_id: AuthConfigId,
+    pub auth_scheme: String,
+    pub auth_config_is_managed: bool,
+    pub auth_config_is_disabled: bool,
+    pub alias: Option<String>,
+    pub account_type: AccountType,
+    pub acl: Option<AclConfig>,
+    pub status: AccountStatus,
+    pub status_reason: Option<String>,
+    pub is_disabled: bool,
+    /// The OAuth token set, sealed with the account id as associated data.
+    pub tokens_sealed: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A link found by its token hash, with everything the connect flow needs.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub project: ProjectId,
+    pub token_hash: Vec<u8>,
+    pub account: AccountRecord,
+    pub auth_config: AuthConfigRecord,
+    pub callback_url: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+    /// The account was soft-deleted after the link was made.
+    pub account_deleted: bool,
+}
+
+/// A single-use OAuth `state`, stored by hash and bound to a browser cookie.
+#[derive(Debug, Clone)]
+pub struct OAuthStateRecord {
+    pub state_hash: Vec<u8>,
+    pub project: ProjectId,
+    pub link_token_hash: Vec<u8>,
+    pub account_id: ConnectedAccountId,
+    pub binding_hash: Vec<u8>,
+    pub verifier_sealed: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// Everything link creation writes: an INITIATED account and its single-use link.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub account_id: ConnectedAccountId,
+    pub user_id: String,
+    pub toolkit: ToolkitSlug,
+    pub auth_config_id: AuthConfigId,
+    pub alias: Option<String>,
+    pub account_type: AccountType,
+    pub acl: Option<AclConfig>,
+    pub token_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub callback_url: Option<String>,
+    pub session_id: Option<SessionId>,
+}
+
+/// A new auth config (client secret already sealed).
+#[derive(Debug, Clone)]
+pub struct NewAuthConfig {
+    pub id: AuthConfigId,
+    pub toolkit: ToolkitSlug,
+    pub name: String,
+    pub auth_scheme: String,
+    pub client_id: String,
+    pub client_secret_sealed: Option<String>,
+    pub scopes: Vec<String>,
+    pub authorization_url: Option<String>,
+    pub token_url: Option<String>,
+    pub client_auth: Option<String>,
+    pub issuer: Option<String>,
+}
+
+/// Filters of `GET connected_accounts`; empty lists mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    pub user_ids: Vec<String>,
+    pub toolkits: Vec<ToolkitSlug>,
+    pub statuses: Vec<AccountStatus>,
+    pub auth_config_ids: Vec<AuthConfigId>,
+    pub ids: Vec<ConnectedAccountId>,
+    /// `None` means both types (`account_type=ALL`).
+    pub account_type: Option<AccountType>,
+    pub order_by: OrderBy,
+    pub descending: bool,
+    pub limit: i64,
+    pub after: Option<Cursor>,
+}
+
+/// Filters of `GET auth_configs`.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfigFilter {
+    pub toolkit: Option<ToolkitSlug>,
+    pub is_composio_managed: Option<bool>,
+    pub show_disabled: bool,
+    pub search: Option<String>,
+    pub limit: i64,
+    pub after: Option<Cursor>,
+}
+
+/// Changes to a connected account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPatch {
+    pub alias: Option<Option<String>>,
+    pub acl: Option<AclConfig>,
+}

@@ -1,0 +1,241 @@
+//! Links and OAuth states: what link creation writes and the connect flow reads and completes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{SqliteStore, to_json, ts};
+use crate::{
+    domain::{AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug},
+    store::{
+        AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
+        StoreResult,
+        error::corrupt,
+        rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, SESSION_SELECT, account_select, auth_config_light},
+    },
+};
+
+#[async_trait]
+impl LinkStore for SqliteStore {
+    async fn link_context(
+        &self,
+        project: ProjectId,
+        id: &SessionId,
+        toolkit: &ToolkitSlug,
+    ) -> StoreResult<Option<(SessionRecord, Option<AuthConfigRecord>)>> {
+        // Two reads in one read transaction (one snapshot), with the PostgreSQL store's rule: the
+        // session's override for the toolkit if it is an enabled config of that toolkit, else
+        // (no override) the project's newest enabled one.
+        let mut tx = self.pool.begin().await?;
+        let Some(session) =
+            sqlx::query(&format!("{SESSION_SELECT} where project_id = $1 and id = $2 and deleted_at is null"))
+                .bind(project.0.to_string())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .as_ref()
+                .map(|r| rows::session(r, ""))
+                .transpose()?
+        else {
+            return Ok(None);
+        };
+        let overridden = session.config.auth_configs.get(toolkit).map(AuthConfigId::as_str);
+        let auth_config = sqlx::query(&format!(
+            "{} where c.project_id = $1 and c.toolkit = $2 and c.is_enabled and ($3 is null or c.id = $3)
+             order by c.created_at desc, c.id desc limit 1",
+            auth_config_light()
+        ))
+        .bind(project.0.to_string())
+        .bind(toolkit.as_str())
+        .bind(overridden)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(rows::auth_config)
+        .transpose()?;
+        tx.commit().await?;
+        Ok(Some((session, auth_config)))
+    }
+
+    async fn create_link(&self, project: ProjectId, l: &NewLink) -> StoreResult<AccountRecord> {
+        // One transaction, so the account and its link are written together or not at all.
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
+                                            acl, status, initiation_expires_at, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10)",
+        )
+        .bind(l.account_id.as_str())
+        .bind(project.0.to_string())
+        .bind(&l.user_id)
+        .bind(l.toolkit.as_str())
+        .bind(l.auth_config_id.as_str())
+        .bind(&l.alias)
+        .bind(l.account_type.as_str())
+        .bind(l.acl.as_ref().map(to_json).transpose()?)
+        .bind(ts(l.expires_at))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at,
+                               created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&l.token_hash)
+        .bind(project.0.to_string())
+        .bind(l.account_id.as_str())
+        .bind(l.session_id.as_ref().map(SessionId::as_str))
+        .bind(&l.callback_url)
+        .bind(ts(l.expires_at))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2", account_select("$3")))
+            .bind(project.0.to_string())
+            .bind(l.account_id.as_str())
+            .bind(&now)
+            .fetch_one(&mut *tx)
+            .await?;
+        let account = rows::account(&row)?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    async fn link_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<LinkView>> {
+        let Some(link) = sqlx::query(&format!("{LINK_SELECT} where token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let project = ProjectId(link.uuid("project_id")?);
+        let account_row = sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2", account_select("$3")))
+            .bind(project.0.to_string())
+            .bind(link.text("connected_account_id")?)
+            .bind(ts(Utc::now()))
+            .fetch_one(&self.pool)
+            .await?;
+        let auth_config = sqlx::query(&format!("{} where c.project_id = $1 and c.id = $2", auth_config_light()))
+            .bind(project.0.to_string())
+            .bind(account_row.text("auth_config_id")?)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| corrupt("link's auth config is missing"))?;
+        Ok(Some(rows::link_view(&link, &account_row, rows::auth_config(&auth_config)?, token_hash)?))
+    }
+
+    async fn insert_oauth_state(&self, st: &OAuthStateRecord) -> StoreResult<()> {
+        sqlx::query(
+            "insert into oauth_state (state_hash, project_id, link_token_hash, connected_account_id, binding_hash,
+                                      verifier_sealed, expires_at, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&st.state_hash)
+        .bind(st.project.0.to_string())
+        .bind(&st.link_token_hash)
+        .bind(st.account_id.as_str())
+        .bind(&st.binding_hash)
+        .bind(&st.verifier_sealed)
+        .bind(ts(st.expires_at))
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn oauth_state(&self, state_hash: &[u8]) -> StoreResult<Option<OAuthStateRecord>> {
+        sqlx::query(&format!("{OAUTH_STATE_SELECT} where state_hash = $1"))
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(rows::oauth_state)
+            .transpose()
+    }
+
+    async fn consume_oauth_state(&self, state_hash: &[u8]) -> StoreResult<bool> {
+        let done = sqlx::query("update oauth_state set used_at = $2 where state_hash = $1 and used_at is null")
+            .bind(state_hash)
+            .bind(ts(Utc::now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn complete_link(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        tokens_sealed: &str,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let link = sqlx::query(
+            "update link set consumed_at = $4
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null
+               and expires_at > $4",
+        )
+        .bind(link_token_hash)
+        .bind(project.0.to_string())
+        .bind(account.as_str())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let acc = sqlx::query(
+            "update connected_account
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4, updated_at = $5
+             where project_id = $1 and id = $2 and status = 'INITIATED' and deleted_at is null",
+        )
+        .bind(project.0.to_string())
+        .bind(account.as_str())
+        .bind(tokens_sealed)
+        .bind(token_expires_at.map(ts))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        if link.rows_affected() == 1 && acc.rows_affected() == 1 {
+            tx.commit().await?;
+            Ok(true)
+        } else {
+            tx.rollback().await?;
+            Ok(false)
+        }
+    }
+
+    async fn fail_link(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        reason: &str,
+    ) -> StoreResult<bool> {
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "update link set consumed_at = coalesce(consumed_at, $4)
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3",
+        )
+        .bind(link_token_hash)
+        .bind(project.0.to_string())
+        .bind(account.as_str())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let acc = sqlx::query(
+            "update connected_account set status = 'FAILED', status_reason = $3, updated_at = $4
+             where project_id = $1 and id = $2 and status = 'INITIATED'",
+        )
+        .bind(project.0.to_string())
+        .bind(account.as_str())
+        .bind(reason)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(acc.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,189 @@
+//! The embedded SQLite store: the same contract as [`super::postgres::PgStore`] on one local file,
+//! so authlink runs without a database server. One file per resource; runtime-checked queries.
+//!
+//! How PostgreSQL's features map here:
+//! - Types (see `migrations/sqlite/`): uuids are hyphenated text, JSON and text arrays are JSON
+//!   text, timestamps are RFC 3339 text in UTC with exactly six fractional digits, so text order
+//!   is time order and keyset comparisons work on the strings.
+//! - `now()`: every operation takes one `Utc::now()` and binds it, so all rows an operation writes
+//!   share one timestamp, as with PostgreSQL's transaction time.
+//! - `= any($n)` over arrays: a JSON array bound as text, read with `json_each`.
+//! - Row locks: SQLite locks the whole database for writing. Every read-then-write transaction
+//!   starts with `BEGIN IMMEDIATE`, which takes the write lock before the first read, so
+//!   concurrent ACL changes serialize (waiting up to the 5 s busy timeout). The refresh lock is a
+//!   lease on the row instead (see `refresh.rs`).
+//! - Unique violations: SQLite names columns, not the index; [`Constraint::from_sqlite`]
+//!   (one table for both dialects) maps them to the same rules as PostgreSQL's names.
+//!
+//! [`Constraint::from_sqlite`]: crate::store::Constraint::from_sqlite
+
+mod accounts;
+mod audit;
+mod auth_configs;
+mod keys;
+mod links;
+mod maintenance;
+mod refresh;
+mod sessions;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, de::DeserializeOwned};
+use sqlx::{
+    Row, Sqlite, SqlitePool, Transaction,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+};
+use uuid::Uuid;
+
+use super::{
+    StoreError, StoreResult,
+    error::corrupt,
+    rows::{Columns, native_columns},
+};
+
+/// Embedded migrations, applied by [`SqliteStore::connect`].
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a statement waits for another connection's write lock before failing (and the
+/// store reporting itself unavailable).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts a transaction holding the database write lock from its first statement on.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// The SQLite implementation of [`Store`](super::Store).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its directory if missing) the database file of a `sqlite://path`
+    /// URL, connects a pool and applies pending migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        Self::open(SqliteConnectOptions::from_str(url)?, max_connections).await
+    }
+
+    /// [`Self::connect`] for a file path, which needs no URL escaping.
+    pub async fn connect_file(path: &Path, max_connections: u32) -> StoreResult<Self> {
+        Self::open(SqliteConnectOptions::new().filename(path), max_connections).await
+    }
+
+    async fn open(options: SqliteConnectOptions, max_connections: u32) -> StoreResult<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a committed transaction survives a power loss (NORMAL may lose the last ones).
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_dir(dir)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A transaction that holds the write lock from the start (see the module docs).
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+}
+
+/// Creates the database's directory, private to the owner (it holds sealed secrets and hashes).
+fn create_dir(dir: &Path) -> StoreResult<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(StoreError::Directory)
+}
+
+/// The stored form of a timestamp: RFC 3339, UTC, microseconds (truncated), fixed width.
+fn ts(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(raw: &str) -> StoreResult<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw).map(|t| t.with_timezone(&Utc)).map_err(|_| corrupt(format!("timestamp `{raw}`")))
+}
+
+fn parse_uuid(raw: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| corrupt(format!("uuid `{raw}`")))
+}
+
+fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+/// A JSON array of strings, the bind form of a list (read in SQL with `json_each`).
+fn json_list<T: AsRef<str>>(items: &[T]) -> String {
+    let items: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+    serde_json::Value::from(items).to_string()
+}
+
+impl Columns for SqliteRow {
+    native_columns!();
+
+    fn time(&self, column: &str) -> StoreResult<DateTime<Utc>> {
+        parse_ts(&self.try_get::<String, _>(column)?)
+    }
+
+    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        self.try_get::<Option<String>, _>(column)?.as_deref().map(parse_ts).transpose()
+    }
+
+    fn uuid(&self, column: &str) -> StoreResult<Uuid> {
+        parse_uuid(&self.try_get::<String, _>(column)?)
+    }
+
+    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        self.try_get::<Option<String>, _>(column)?.as_deref().map(parse_uuid).transpose()
+    }
+
+    fn opt_json<T: DeserializeOwned>(&self, column: &str) -> StoreResult<Option<T>> {
+        let raw: Option<String> = self.try_get(column)?;
+        raw.map(|r| serde_json::from_str(&r).map_err(|e| corrupt(format!("{column}: {e}")))).transpose()
+    }
+
+    fn strings(&self, column: &str) -> StoreResult<Vec<String>> {
+        self.json(column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_and_round_trip() {
+        let at = DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap();
+        assert_eq!(ts(at), "2023-11-14T22:13:20.000001Z");
+        assert_eq!(parse_ts(&ts(at)).unwrap(), at);
+        let whole = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
+        assert_eq!(ts(whole), "2023-11-14T22:13:20.000000Z");
+        // Nanoseconds are truncated to the stored microseconds.
+        let nanos = DateTime::from_timestamp(1_700_000_000, 999_999_999).unwrap();
+        assert_eq!(ts(nanos), "2023-11-14T22:13:20.999999Z");
+        assert!(ts(whole) < ts(at));
+    }
+
+    #[test]
+    fn lists_bind_as_json_arrays() {
+        assert_eq!(json_list(&["a", "b\"c"]), r#"["a","b\"c"]"#);
+        assert_eq!(json_list::<&str>(&[]), "[]");
+    }
+}
