@@ -105,7 +105,22 @@ async fn keys_of_any_project_work_and_a_second_key_of_the_same_project_sees_the_
     let app = spawn_app().await;
     let ac = app.create_auth_config("github").await;
     let second = app.new_project_key("project-a").await;
-    app.as_key(&second).get(&format!("auth_configs/{ac}")).await.expect(200, "second key, same project");
+    let first_view = app.get(&format!("auth_configs/{ac}")).await.expect(200, "first key").clone();
+    let second_view =
+        app.as_key(&second).get(&format!("auth_configs/{ac}")).await.expect(200, "second key, same project").clone();
+    assert_eq!(second_view, first_view, "two keys of one project read the same auth config");
+    let first_list = app.get("auth_configs").await.expect(200, "first key lists").clone();
+    let second_list = app.as_key(&second).get("auth_configs").await.expect(200, "second key lists").clone();
+    assert_eq!(second_list, first_list);
+    // Written with one key, read with the other.
+    let r = app.as_key(&second).post("tool_router/session", json!({"user_id": "u"})).await;
+    let session = r.expect(201, "session by the second key")["session_id"].as_str().unwrap().to_owned();
+    app.get(&format!("tool_router/session/{session}")).await.expect(200, "read by the first key");
+
+    // A key of any other project works too, on that project's (empty) data.
+    let other = app.new_project_key("project-b").await;
+    let list = app.as_key(&other).get("auth_configs").await.expect(200, "another project's key").clone();
+    assert_eq!(list["total_items"], 0, "{list}");
     app.cleanup().await;
 }
 

@@ -21,6 +21,22 @@ pub const CLIENT_SECRET: &str = "s3cr3t-client-secret-do-not-leak";
 /// The default allowlist of the test server.
 pub const DEFAULT_ALLOWLIST: &str = "https://app.example.com/cb,http://127.0.0.1";
 
+/// With `TEST_LOG` set, shows the servers' logs in the test output (captured per test, printed
+/// when the test fails): a fmt subscriber on the test writer, filtered by `RUST_LOG` or else
+/// `authlink=debug,tower_http=debug`. Installed once per test binary.
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("TEST_LOG").is_none() {
+        return;
+    }
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("authlink=debug,tower_http=debug"));
+        // Another subscriber may already be set (by a test of its own): keep it.
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    });
+}
+
 /// How to start a test server.
 pub struct TestAppBuilder {
     allowlist: String,
@@ -41,6 +57,7 @@ impl TestAppBuilder {
     }
 
     pub async fn spawn(self) -> TestApp {
+        init_test_log();
         let database = TestDatabase::create().await;
         let (store, db): (Arc<dyn Store>, Db) = match database.backend {
             Backend::Postgres => {

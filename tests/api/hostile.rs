@@ -3,18 +3,20 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Resp, TestApp, assert_error_ctx, error_text, send, spawn_app};
+use crate::{
+    db::{Backend, NO_ARGS},
+    helpers::{Resp, TestApp, assert_error_ctx, error_text, send, spawn_app},
+};
 
-/// Asserts a 400 envelope, whatever the slug.
+/// Asserts the generic 400 envelope of a body that cannot be read.
 #[track_caller]
 fn assert_400(r: &Resp, case: &str) {
-    assert_eq!(r.status, 400, "[{case}] expected 400; body: {}", r.text);
-    assert_error_ctx(r, 400, r.body["error"]["slug"].as_str().unwrap_or("?"), case);
+    assert_error_ctx(r, 400, "ToolRouterV2_BadRequest", case);
 }
 
 /// Records a case that did not get a 400 (so one run reports every failing case).
 fn check_400(failures: &mut Vec<String>, r: &Resp, case: &str) {
-    if r.status != 400 || r.body["error"]["status"] != 400 {
+    if r.status != 400 || r.body["error"]["status"] != 400 || r.body["error"]["slug"] != "ToolRouterV2_BadRequest" {
         failures.push(format!("[{case}] {}: {}", r.status, r.text.chars().take(200).collect::<String>()));
     }
 }
@@ -169,29 +171,90 @@ async fn odd_request_ids_are_replaced() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_patches_each_bump_the_version_exactly_once() {
+async fn concurrent_patches_that_succeed_each_bump_the_version_once() {
     let app = spawn_app().await;
     let session = app.create_session(json!({"user_id": "u"})).await;
     let path = format!("tool_router/session/{session}");
-    let patches = (0..8).map(|i| {
-        let overwrite = format!("https://connect{i}.example.com");
+    let overwrites: Vec<String> = (0..8).map(|i| format!("https://connect{i}.example.com")).collect();
+    let patches = overwrites.iter().map(|overwrite| {
         let path = path.clone();
         let app = &app;
         async move { app.patch(&path, json!({"experimental": {"link_url_overwrite": overwrite}})).await }
     });
     let responses = futures::future::join_all(patches).await;
-    let mut versions = Vec::new();
-    for r in &responses {
+    // (version, the overwrite that PATCH sent) of every successful PATCH.
+    let mut applied = Vec::new();
+    for (r, overwrite) in responses.iter().zip(&overwrites) {
         match r.status {
-            200 => versions.push(r.body["config_version"].as_i64().unwrap()),
+            200 => {
+                assert_eq!(
+                    r.body["experimental"]["link_url_overwrite"],
+                    overwrite.as_str(),
+                    "a PATCH answered another's"
+                );
+                applied.push((r.body["config_version"].as_i64().unwrap(), overwrite.clone()));
+            }
             409 => assert_error_ctx(r, 409, "ToolRouterV2_ConfigVersionConflict", "concurrent patch"),
             other => panic!("concurrent PATCH answered {other}: {}", r.text),
         }
     }
-    versions.sort_unstable();
-    let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+    // A compare-and-set always has a winner, and the service retries the losers: at least one
+    // PATCH succeeds (a run where every PATCH fails is a failure, not a pass).
+    assert!(
+        !applied.is_empty(),
+        "no concurrent PATCH succeeded: {:?}",
+        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    applied.sort();
+    let versions: Vec<i64> = applied.iter().map(|(v, _)| *v).collect();
+    let expected: Vec<i64> = (1..=applied.len() as i64).collect();
     assert_eq!(versions, expected, "each successful PATCH must see its own version");
     let r = app.get(&path).await;
-    assert_eq!(r.expect(200, "get")["config_version"], versions.len());
+    let current = r.expect(200, "get");
+    assert_eq!(current["config_version"], applied.len());
+    let (_, last) = applied.last().unwrap();
+    assert_eq!(current["experimental"]["link_url_overwrite"], last.as_str(), "the session holds the newest PATCH");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_patch_that_loses_every_compare_and_set_is_a_409_conflict() {
+    let app = spawn_app().await;
+    let session = app.create_session(json!({"user_id": "u"})).await;
+    // A writer that always wins: the database silently skips every version bump of the table, so
+    // each of the service's compare-and-set attempts finds the version changed under it.
+    match app.db.backend() {
+        Backend::Sqlite => {
+            app.db
+                .execute(
+                    "create trigger lose_every_cas before update on tool_router_session
+                     when new.config_version <> old.config_version begin select raise(ignore); end",
+                    NO_ARGS,
+                )
+                .await;
+        }
+        Backend::Postgres => {
+            app.db
+                .execute(
+                    "create function lose_every_cas() returns trigger language plpgsql as $$ begin return null; end $$",
+                    NO_ARGS,
+                )
+                .await;
+            app.db
+                .execute(
+                    "create trigger lose_every_cas before update on tool_router_session for each row
+                     when (new.config_version <> old.config_version) execute function lose_every_cas()",
+                    NO_ARGS,
+                )
+                .await;
+        }
+    }
+    let path = format!("tool_router/session/{session}");
+    let r = app.patch(&path, json!({"experimental": {"link_url_overwrite": "https://connect.example.com"}})).await;
+    assert_error_ctx(&r, 409, "ToolRouterV2_ConfigVersionConflict", "PATCH that never wins");
+    assert_eq!(r.header("x-should-retry"), Some("false"));
+    assert!(error_text(&r).contains("config_version 0"), "names the current version: {}", r.text);
+    let current = app.get(&path).await;
+    assert_eq!(current.expect(200, "get")["config_version"], 0, "a conflicting PATCH changed the session");
     app.cleanup().await;
 }

@@ -437,16 +437,15 @@ async fn toolkit_rules() {
 
     // Known, but not enabled by the session's enable list.
     let r = app.link(&enabled_github, json!({"toolkit": "slack"})).await;
-    assert_eq!(r.status, 400, "enable list without the toolkit: {}", r.text);
-    assert_error(&r, 400, r.body["error"]["slug"].as_str().unwrap_or("?"));
+    assert_error(&r, 400, "ToolRouterV2_ToolkitNotEnabled");
+    assert_eq!(r.body["error"]["code"], 4306);
     assert!(message(&r).contains("slack"), "{}", r.text);
 
     // Disabled by a disable list (in any case).
     let disabled = app.create_session(json!({"user_id": "user_1", "toolkits": {"disable": ["GitHub"]}})).await;
     for toolkit in ["github", "GitHub"] {
         let r = app.link(&disabled, json!({"toolkit": toolkit})).await;
-        assert_eq!(r.status, 400, "disable list with {toolkit}: {}", r.text);
-        assert_error(&r, 400, r.body["error"]["slug"].as_str().unwrap_or("?"));
+        assert_error_ctx(&r, 400, "ToolRouterV2_ToolkitNotEnabled", &format!("disable list with {toolkit}"));
     }
     // ... the others stay usable.
     app.link_ok(&disabled, json!({"toolkit": "slack"})).await;

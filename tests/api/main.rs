@@ -2,9 +2,21 @@
 //! reqwest. The same suite runs on both stores: `AUTHLINK_TEST_BACKEND=sqlite` (default) or
 //! `postgres` (with `AUTHLINK_TEST_PG`, the admin URL of the server, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); see `tests/support/db.rs`.
+//!
+//! OAuth flows run against an in-process fake provider (`tests/support/fake_oauth.rs`), one per
+//! test, that authlink's auth configs point at with `authorization_url` / `token_url`.
+//!
+//! Logs: `TEST_LOG=1 cargo test --test api -- name` shows the servers' logs (a tracing fmt
+//! subscriber on the test writer, installed once by the harness). The filter is `RUST_LOG` when
+//! set, else `authlink=debug,tower_http=debug`; e.g. `TEST_LOG=1 RUST_LOG=authlink=trace`. A
+//! test on the default current-thread runtime runs its server on its own thread, so libtest
+//! captures the logs with that test's output and prints them when it fails (add `--nocapture`
+//! to see them always); on a multi-thread runtime they go straight to stdout.
 
 #[path = "../support/db.rs"]
 mod db;
+#[path = "../support/fake_oauth.rs"]
+mod fake_oauth;
 
 mod auth;
 mod auth_configs;
@@ -15,6 +27,7 @@ mod isolation;
 mod link_page;
 mod links;
 mod misc;
+mod oauth_flow;
 mod refresh_lease;
 mod rotation;
 mod sessions;

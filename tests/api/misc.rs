@@ -25,8 +25,14 @@ async fn an_unreachable_database_is_503_on_readyz_and_never_leaks_internals() {
     app.anonymous().get("/healthz").await.expect(200, "healthz only says the process is up");
     // A request that needs the database fails with a 5xx envelope that names no internals.
     let r = app.get("connected_accounts").await;
-    assert!(r.status >= 500, "{}: {}", r.status, r.text);
-    assert_error_ctx(&r, r.status, r.body["error"]["slug"].as_str().unwrap_or("?"), "API without a database");
+    // 503 is the design's answer (lost connections map to 503); a generic 500 is tolerated
+    // until the stores map every connection error, but either way with its own slug.
+    let slug = match r.status {
+        503 => "HTTP_ServiceUnavailable",
+        500 => "HTTP_InternalServerError",
+        other => panic!("API without a database answered {other}: {}", r.text),
+    };
+    assert_error_ctx(&r, r.status, slug, "API without a database");
     let lower = r.text.to_lowercase();
     for leak in ["sqlx", "postgres", "authlink_test_", "pool", "connection refused", "does not exist"] {
         assert!(!lower.contains(leak), "the error leaks {leak:?}: {}", r.text);

@@ -105,13 +105,14 @@ async fn toolkit_lists_are_normalised() {
     let r = app
         .post(
             "tool_router/session",
-            json!({"user_id": "u", "toolkits": {"enable": ["github", "slack", "GitHub", "SLACK"]}}),
+            json!({"user_id": "u", "toolkits": {"enable": ["slack", "github", "GitHub", "SLACK", "Gmail"]}}),
         )
         .await;
     let s = r.expect(201, "duplicates in any case").clone();
+    // Not alphabetical, so first-seen order cannot pass as a sort.
     assert_eq!(
         s["config"]["toolkits"]["enabled"],
-        json!(["github", "slack"]),
+        json!(["slack", "github", "gmail"]),
         "each toolkit once, lowercase, in first-seen order"
     );
     app.cleanup().await;
