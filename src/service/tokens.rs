@@ -49,10 +49,11 @@ pub async fn read(
         return Ok((account, tokens));
     }
 
-    // Everything the refresh needs from the store is read before the lease: a lease holds a pooled
-    // connection (PostgreSQL row lock, SQLite write lock) while concurrent readers of the same
+    // Everything the refresh needs from the store is read before the lease: on PostgreSQL a lease
+    // holds a pooled connection (its row lock's transaction) while concurrent readers of the same
     // account wait holding theirs, so asking the pool for another connection under the lease can
-    // starve until the pool's acquire timeout.
+    // starve until the pool's acquire timeout. (SQLite's lease is a row value, held by no
+    // connection.)
     let auth_config = ctx
         .store
         .auth_config(project, &account.auth_config_id)

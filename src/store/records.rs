@@ -186,6 +186,16 @@ pub struct NewAuthConfig {
     pub issuer: Option<String>,
 }
 
+impl OrderBy {
+    /// The sort key of an account: the keyset position its cursor records.
+    pub fn of(self, account: &AccountRecord) -> DateTime<Utc> {
+        match self {
+            Self::CreatedAt => account.created_at,
+            Self::UpdatedAt => account.updated_at,
+        }
+    }
+}
+
 /// Filters of `GET connected_accounts`; empty lists mean "any".
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {

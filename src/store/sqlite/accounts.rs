@@ -91,14 +91,7 @@ impl AccountStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         let items = rows.iter().map(rows::account).collect::<StoreResult<Vec<_>>>()?;
-        let order_by = f.order_by;
-        Ok(Page::from_rows(items, f.limit, total, f.after.as_ref(), move |a| {
-            let at = match order_by {
-                OrderBy::CreatedAt => a.created_at,
-                OrderBy::UpdatedAt => a.updated_at,
-            };
-            (at, a.id.to_string())
-        }))
+        Ok(Page::from_rows(items, f.limit, total, f.after.as_ref(), |a| (f.order_by.of(a), a.id.to_string())))
     }
 
     async fn update_account(
