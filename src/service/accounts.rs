@@ -10,16 +10,19 @@ use crate::{
     },
 };
 
+#[tracing::instrument(name = "accounts::get", skip_all, fields(project = %project.0, id = %id))]
 pub async fn get(ctx: &ServiceContext, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<AccountRecord> {
     ctx.store.account(project, id).await?.ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))
 }
 
+#[tracing::instrument(name = "accounts::list", skip_all, fields(project = %project.0))]
 pub async fn list(ctx: &ServiceContext, project: ProjectId, filter: &AccountFilter) -> ApiResult<Page<AccountRecord>> {
     Ok(ctx.store.list_accounts(project, filter).await?)
 }
 
 /// Changes the alias and/or the ACL. The account type never changes; an ACL is only valid on a
 /// SHARED account.
+#[tracing::instrument(name = "accounts::update", skip_all, fields(project = %project.0, id = %id))]
 pub async fn update(
     ctx: &ServiceContext,
     project: ProjectId,
@@ -46,6 +49,7 @@ pub async fn update(
         .ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))
 }
 
+#[tracing::instrument(name = "accounts::delete", skip_all, fields(project = %project.0, id = %id))]
 pub async fn delete(ctx: &ServiceContext, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<()> {
     if ctx.store.delete_account(project, id).await? {
         Ok(())
@@ -55,6 +59,7 @@ pub async fn delete(ctx: &ServiceContext, project: ProjectId, id: &ConnectedAcco
 }
 
 /// The audit trail of an account (which must exist and not be deleted), newest first.
+#[tracing::instrument(name = "accounts::audit", skip_all, fields(project = %project.0, id = %id))]
 pub async fn audit(
     ctx: &ServiceContext,
     project: ProjectId,

@@ -96,6 +96,7 @@ fn usability(link: &LinkView) -> Result<(), Stop> {
 }
 
 /// `GET /link/{token}`.
+#[tracing::instrument(name = "connect::link_page", skip_all)]
 pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, Stop> {
     let Some(link) = find_link(ctx, token).await? else { return Err(Stop::LinkNotFound) };
     usability(&link)?;
@@ -114,6 +115,7 @@ pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, St
 
 /// `POST /link/{token}/continue`: a fresh state (bound to the browser) and PKCE verifier, then
 /// the provider's authorization URL. Pressing twice makes two states for the same account.
+#[tracing::instrument(name = "connect::start", skip_all)]
 pub async fn start(ctx: &ServiceContext, token: &str, binding: &str) -> Result<Url, Stop> {
     let Some(link) = find_link(ctx, token).await? else { return Err(Stop::LinkNotFound) };
     usability(&link)?;
@@ -152,6 +154,7 @@ pub struct CallbackParams {
 }
 
 /// `GET /oauth/callback`.
+#[tracing::instrument(name = "connect::callback", skip_all)]
 pub async fn callback(ctx: &ServiceContext, params: CallbackParams, binding: Option<&str>) -> Result<Outcome, Stop> {
     let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
         return Err(Stop::MissingState);

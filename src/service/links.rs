@@ -32,6 +32,7 @@ pub struct CreatedLink {
 }
 
 /// `POST tool_router/session/{id}/link`.
+#[tracing::instrument(name = "links::create_for_session", skip_all, fields(project = %project.0, session_id = %session_id, toolkit = %toolkit))]
 pub async fn create_for_session(
     ctx: &ServiceContext,
     project: ProjectId,
@@ -75,6 +76,7 @@ pub async fn create_for_session(
 }
 
 /// `POST connected_accounts/link`: a link for a user and an explicit auth config, no session.
+#[tracing::instrument(name = "links::create_for_user", skip_all, fields(project = %project.0, auth_config_id = %auth_config_id))]
 pub async fn create_for_user(
     ctx: &ServiceContext,
     project: ProjectId,

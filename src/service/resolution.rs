@@ -34,6 +34,7 @@ pub struct ToolkitQuery {
 }
 
 /// Every toolkit of the session matching the query, sorted by slug, with its resolved account.
+#[tracing::instrument(name = "resolution::session_toolkits", skip_all, fields(project = %project.0, session_id = %session_id))]
 pub async fn session_toolkits(
     ctx: &ServiceContext,
     project: ProjectId,

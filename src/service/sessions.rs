@@ -54,6 +54,7 @@ impl SessionPatch {
     }
 }
 
+#[tracing::instrument(name = "sessions::create", skip_all, fields(project = %project.0))]
 pub async fn create(
     ctx: &ServiceContext,
     project: ProjectId,
@@ -74,12 +75,14 @@ pub async fn create(
     Ok(record)
 }
 
+#[tracing::instrument(name = "sessions::get", skip_all, fields(project = %project.0, id = %id))]
 pub async fn get(ctx: &ServiceContext, project: ProjectId, id: &SessionId) -> ApiResult<SessionRecord> {
     ctx.store.session(project, id).await?.ok_or_else(|| ApiError::SessionNotFound(id.to_string()))
 }
 
 /// Applies a patch to the current config and bumps `config_version`. A concurrent writer makes
 /// the compare-and-set fail; the patch is then re-applied to the fresh config, a few times.
+#[tracing::instrument(name = "sessions::update", skip_all, fields(project = %project.0, id = %id))]
 pub async fn update(
     ctx: &ServiceContext,
     project: ProjectId,
@@ -99,6 +102,7 @@ pub async fn update(
     Err(ApiError::SessionVersionConflict(latest.config_version))
 }
 
+#[tracing::instrument(name = "sessions::delete", skip_all, fields(project = %project.0, id = %id))]
 pub async fn delete(ctx: &ServiceContext, project: ProjectId, id: &SessionId) -> ApiResult<()> {
     if ctx.store.delete_session(project, id).await? { Ok(()) } else { Err(ApiError::SessionNotFound(id.to_string())) }
 }

@@ -31,6 +31,7 @@ fn open(ctx: &ServiceContext, account: &AccountRecord) -> ApiResult<Option<Token
 }
 
 /// The account and, when ACTIVE, its current tokens. `force` refreshes whatever the expiry.
+#[tracing::instrument(name = "tokens::read", skip_all, fields(project = %project.0, id = %id))]
 pub async fn read(
     ctx: &ServiceContext,
     project: ProjectId,
