@@ -15,6 +15,7 @@ mod isolation;
 mod link_page;
 mod links;
 mod misc;
+mod path_ids;
 mod refresh_lease;
 mod rotation;
 mod sessions;
