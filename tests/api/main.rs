@@ -14,6 +14,7 @@ mod hostile;
 mod isolation;
 mod link_page;
 mod links;
+mod listings;
 mod misc;
 mod path_ids;
 mod refresh_lease;
