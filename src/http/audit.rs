@@ -1,29 +1,28 @@
 //! `GET connected_accounts/{id}/audit`: the ACL changes and SHARED access decisions of an
 //! account, newest first, with cursor pagination.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
     common::{ListResponse, iso, page_limit},
-    extract::{LenientQuery, Project},
+    extract::{FieldErrors, IdPath, LenientQuery, Project},
 };
 use crate::{
     AppState,
     domain::{AclConfig, ConnectedAccountId},
-    error::{ApiError, ApiResult, ErrorEnvelope},
+    error::{ApiResult, ErrorEnvelope},
     service::accounts,
     store::{AuditRecord, Cursor},
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// 1..=200, default 50.
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -68,7 +67,7 @@ impl From<AuditRecord> for AuditEntry {
 }
 
 /// The account's audit trail, newest first.
-#[utoipa::path(get, path = "/api/v3.1/connected_accounts/{id}/audit", tag = "connected_accounts",
+#[utoipa::path(get, path = "/connected_accounts/{id}/audit", tag = "connected_accounts", operation_id = "list_connected_account_audit",
     params(("id" = String, Path, description = "`ca_…` id"), AuditQuery),
     responses(
         (status = 200, body = ListResponse<AuditEntry>),
@@ -79,20 +78,16 @@ impl From<AuditRecord> for AuditEntry {
 pub async fn list(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectedAccountId>,
     LenientQuery(q): LenientQuery<AuditQuery>,
 ) -> ApiResult<Json<ListResponse<AuditEntry>>> {
-    let id = ConnectedAccountId::parse(&id)?;
-    let limit = page_limit(q.limit, 50, 200)?;
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            Cursor::decode(c)
-                .filter(|c| c.id.parse::<i64>().is_ok())
-                .ok_or_else(|| ApiError::field("cursor", "is not a cursor returned by this API"))
-        })
-        .transpose()?;
+    let mut e = FieldErrors::default();
+    let limit = e.check("limit", page_limit(q.limit.as_deref(), 50, 200)).unwrap_or(50);
+    let after = q.cursor.as_deref().and_then(|c| {
+        let cursor = Cursor::decode(c).filter(|c| c.id.parse::<i64>().is_ok());
+        e.check("cursor", cursor.ok_or("is not a cursor returned by this API"))
+    });
+    e.finish()?;
     let page = accounts::audit(&state, project, &id, limit, after.as_ref()).await?;
     Ok(Json(ListResponse::from_page(page, limit, Into::into)))
 }

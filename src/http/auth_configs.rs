@@ -1,11 +1,7 @@
 //! `auth_configs`: create (custom OAuth2 apps), retrieve, list (contract §8). Client secrets are
 //! sealed before they reach the store and never returned.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +9,7 @@ use validator::Validate;
 
 use super::{
     common::{ListResponse, iso, page_limit},
-    extract::{LenientQuery, Project, ValidatedJson},
+    extract::{FieldErrors, IdPath, LenientQuery, Project, ValidatedJson},
 };
 use crate::{
     AppState,
@@ -184,6 +180,7 @@ impl AuthConfigResponse {
 
 /// Query of the listing.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub toolkit_slug: Option<String>,
     pub is_composio_managed: Option<bool>,
@@ -191,7 +188,8 @@ pub struct ListQuery {
     pub search: Option<String>,
     pub cursor: Option<String>,
     /// 1..=1000, default 20.
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
 }
 
 /// An endpoint URL: https, or http on a loopback host (for local providers and tests).
@@ -209,7 +207,7 @@ fn endpoint(errors: &mut Vec<FieldError>, path: &str, raw: Option<String>) -> Op
 }
 
 /// Registers the app's own OAuth2 client for a toolkit.
-#[utoipa::path(post, path = "/api/v3.1/auth_configs", tag = "auth_configs",
+#[utoipa::path(post, path = "/auth_configs", tag = "auth_configs", operation_id = "create_auth_config",
     request_body = CreateAuthConfigRequest,
     responses(
         (status = 201, body = CreateAuthConfigResponse),
@@ -277,7 +275,7 @@ pub async fn create(
 }
 
 /// Reads one auth config (without its secret).
-#[utoipa::path(get, path = "/api/v3.1/auth_configs/{id}", tag = "auth_configs",
+#[utoipa::path(get, path = "/auth_configs/{id}", tag = "auth_configs", operation_id = "get_auth_config",
     params(("id" = String, Path, description = "`ac_…` id")),
     responses(
         (status = 200, body = AuthConfigResponse),
@@ -288,14 +286,14 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<AuthConfigId>,
 ) -> ApiResult<Json<AuthConfigResponse>> {
-    let config = auth_configs::get(&state, project, &AuthConfigId::parse(&id)?).await?;
+    let config = auth_configs::get(&state, project, &id).await?;
     Ok(Json(AuthConfigResponse::new(&state, config)))
 }
 
 /// Lists auth configs, newest first.
-#[utoipa::path(get, path = "/api/v3.1/auth_configs", tag = "auth_configs",
+#[utoipa::path(get, path = "/auth_configs", tag = "auth_configs", operation_id = "list_auth_configs",
     params(ListQuery),
     responses(
         (status = 200, body = ListResponse<AuthConfigResponse>),
@@ -307,18 +305,14 @@ pub async fn list(
     Project(project, _): Project,
     LenientQuery(q): LenientQuery<ListQuery>,
 ) -> ApiResult<Json<ListResponse<AuthConfigResponse>>> {
-    let limit = page_limit(q.limit, 20, 1000)?;
-    let toolkit = q
-        .toolkit_slug
-        .as_deref()
-        .map(ToolkitSlug::parse)
-        .transpose()
-        .map_err(|e| ApiError::field("toolkit_slug", e.to_string()))?;
+    let mut e = FieldErrors::default();
+    let limit = e.check("limit", page_limit(q.limit.as_deref(), 20, 1000)).unwrap_or(20);
+    let toolkit = q.toolkit_slug.as_deref().and_then(|s| e.check("toolkit_slug", ToolkitSlug::parse(s)));
     let after = q
         .cursor
         .as_deref()
-        .map(|c| Cursor::decode(c).ok_or_else(|| ApiError::field("cursor", "is not a cursor returned by this API")))
-        .transpose()?;
+        .and_then(|c| e.check("cursor", Cursor::decode(c).ok_or("is not a cursor returned by this API")));
+    e.finish()?;
     let filter = AuthConfigFilter {
         toolkit,
         is_composio_managed: q.is_composio_managed,

@@ -13,13 +13,13 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 
-/// A listing's page size: `default` when absent, else 1 to `max`, or a 400 naming `limit`.
-pub fn page_limit(limit: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
-    let limit = limit.unwrap_or(default);
-    if (1..=max).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::field("limit", format!("must be an integer from 1 to {max}")))
+/// A listing's page size: `default` when absent, else an integer from 1 to `max` (`20.0` counts
+/// as 20: some clients type `limit` as a float), or an error for the `limit` parameter.
+pub fn page_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, String> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.trim().parse::<f64>() {
+        Ok(n) if n.fract() == 0.0 && (1.0..=max as f64).contains(&n) => Ok(n as i64),
+        _ => Err(format!("must be an integer from 1 to {max}")),
     }
 }
 

@@ -3,14 +3,16 @@
 //! third parties, and carries the headers of design §5 on every response.
 
 use axum::{
-    extract::{Path, Query, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
+use super::extract::{IdPath, PathId};
 use crate::{
     AppState,
+    domain::LinkToken,
     service::{
         connect::{self, CallbackParams, LinkPage, Outcome, Stop},
         oauth::random_secret,
@@ -131,10 +133,29 @@ fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .build()
 }
 
+/// A malformed token (or one that is not UTF-8) is a link that does not exist: the end user gets
+/// the same "Link not found" page as for an unknown one, not an API error.
+impl PathId for LinkToken {
+    fn from_path(_: &str, raw: Option<&str>, parts: &Parts) -> Result<Self, Response> {
+        raw.and_then(LinkToken::parse).ok_or_else(|| {
+            // The page's relative way back to the site root: one `../` per directory level.
+            let depth = parts.uri.path().matches('/').count().saturating_sub(1);
+            stop_page(Stop::LinkNotFound, &"../".repeat(depth))
+        })
+    }
+}
+
 /// The link page: names the provider and the site the user returns to, one Continue button.
-pub async fn link_page(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
+#[utoipa::path(get, path = "/link/{token}", tag = "connect", operation_id = "link_page",
+    params(("token" = String, Path, description = "`ln_…` link token from `redirect_url`")),
+    responses(
+        (status = 200, description = "The page with the Continue button; sets the browser-binding cookie", content_type = "text/html"),
+        (status = 404, description = "Unknown or malformed link", content_type = "text/html"),
+        (status = 410, description = "Expired or already used link", content_type = "text/html"),
+    ))]
+pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
     let prefix = "../";
-    let LinkPage { provider, toolkit, return_host } = match connect::link_page(&state, &token).await {
+    let LinkPage { provider, toolkit, return_host } = match connect::link_page(&state, token.as_str()).await {
         Ok(ready) => ready,
         // Only a usable link binds the browser: error pages set no cookie.
         Err(stop) => return stop_page(stop, prefix),
@@ -151,18 +172,26 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, Path(token
          <form method=\"post\" action=\"{token}/continue\"><button type=\"submit\">Continue to {provider}</button></form>\
          <p class=\"fine\">This link works once and expires soon. Only continue if you asked to connect this account.</p>",
         toolkit = escape(&toolkit),
-        token = escape(&token),
+        token = escape(token.as_str()),
     );
     (jar, page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix)).into_response()
 }
 
 /// Continue: starts the authorization-code flow and redirects to the provider.
-pub async fn start(State(state): State<AppState>, jar: CookieJar, Path(token): Path<String>) -> Response {
+#[utoipa::path(post, path = "/link/{token}/continue", tag = "connect", operation_id = "link_continue",
+    params(("token" = String, Path, description = "`ln_…` link token")),
+    responses(
+        (status = 302, description = "Redirect to the provider's authorization endpoint"),
+        (status = 400, description = "No browser-binding cookie", content_type = "text/html"),
+        (status = 404, description = "Unknown or malformed link", content_type = "text/html"),
+        (status = 410, description = "Expired or already used link", content_type = "text/html"),
+    ))]
+pub async fn start(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
     let prefix = "../../";
     let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned()) else {
         // Without the cookie nothing starts; the page says why: the link's own state first (a used
         // or expired link says so), else that cookies are needed.
-        return match connect::link_page(&state, &token).await {
+        return match connect::link_page(&state, token.as_str()).await {
             Ok(_) => page(
                 StatusCode::BAD_REQUEST,
                 "Cookies are needed",
@@ -173,13 +202,26 @@ pub async fn start(State(state): State<AppState>, jar: CookieJar, Path(token): P
             Err(stop) => stop_page(stop, prefix),
         };
     };
-    match connect::start(&state, &token, &binding).await {
+    match connect::start(&state, token.as_str(), &binding).await {
         Ok(url) => redirect(url.as_str()),
         Err(stop) => stop_page(stop, prefix),
     }
 }
 
 /// The one fixed OAuth redirect URI of every provider.
+#[utoipa::path(get, path = "/oauth/callback", tag = "connect", operation_id = "oauth_callback",
+    params(
+        ("state" = Option<String>, Query, description = "The state authlink sent"),
+        ("code" = Option<String>, Query, description = "Authorization code"),
+        ("error" = Option<String>, Query, description = "The provider's error code"),
+        ("error_description" = Option<String>, Query),
+        ("iss" = Option<String>, Query, description = "Issuer (RFC 9207), checked when sent"),
+    ),
+    responses(
+        (status = 200, description = "Connected; no callback URL to return to", content_type = "text/html"),
+        (status = 302, description = "Back to the app's callback_url"),
+        (status = 400, description = "Bad, expired or foreign state, or a provider error", content_type = "text/html"),
+    ))]
 pub async fn callback(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -210,6 +252,8 @@ fn redirect(location: &str) -> Response {
 }
 
 /// The pages' only stylesheet, served from authlink itself (CSP `default-src 'self'`).
+#[utoipa::path(get, path = "/assets/authlink.css", tag = "connect", operation_id = "stylesheet",
+    responses((status = 200, description = "The link pages' stylesheet", content_type = "text/css")))]
 pub async fn stylesheet() -> Response {
     let mut response = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));

@@ -1,23 +1,19 @@
 //! `connected_accounts`: retrieve, list, patch, delete (contract §7), plus the retired legacy
 //! create, answered the way Composio answers it.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{
-    common::{AclInput, ExperimentalOut, LinkExperimental, ListResponse, callback, iso},
-    extract::{LenientQuery, Project, ValidatedJson, comma_list},
+    common::{AclInput, ExperimentalOut, LinkExperimental, ListResponse, callback, iso, page_limit},
+    extract::{FieldErrors, IdPath, LenientQuery, Project, ValidatedJson, comma_list},
 };
 use crate::{
     AppState,
     domain::{AccountStatus, AccountType, AuthConfigId, ConnectedAccountId, ToolkitSlug},
-    error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
+    error::{ApiError, ApiResult, ErrorEnvelope},
     service::{
         accounts,
         links::{self, LinkRequest},
@@ -121,6 +117,7 @@ impl AccountResponse {
 
 /// Query of the listing. Arrays are comma-joined in one key.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub user_ids: Option<String>,
     pub toolkit_slugs: Option<String>,
@@ -129,6 +126,7 @@ pub struct ListQuery {
     pub connected_account_ids: Option<String>,
     pub cursor: Option<String>,
     /// 1..=1000, default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// `created_at` (default) or `updated_at`.
     pub order_by: Option<String>,
@@ -140,12 +138,12 @@ pub struct ListQuery {
 
 impl ListQuery {
     fn into_filter(self) -> ApiResult<AccountFilter> {
-        let mut errors = Vec::new();
+        let mut errors = FieldErrors::default();
         let mut parse_all = |key: &str, raw: Option<&str>, ok: &dyn Fn(&str) -> bool| -> Vec<String> {
             let items = comma_list(raw);
             for (i, item) in items.iter().enumerate() {
                 if !ok(item) {
-                    errors.push(FieldError::new(format!("{key}[{i}]"), format!("`{item}` is not valid here")));
+                    errors.push(format!("{key}[{i}]"), format!("`{item}` is not valid here"));
                 }
             }
             items
@@ -157,19 +155,12 @@ impl ListQuery {
             ConnectedAccountId::parse(s).is_ok()
         });
         let user_ids = comma_list(self.user_ids.as_deref());
-        let limit = match self.limit.as_deref().map(str::parse::<f64>) {
-            None => 20,
-            Some(Ok(n)) if (1.0..=1000.0).contains(&n) && n.fract() == 0.0 => n as i64,
-            Some(_) => {
-                errors.push(FieldError::new("limit", "must be an integer from 1 to 1000"));
-                20
-            }
-        };
+        let limit = errors.check("limit", page_limit(self.limit.as_deref(), 20, 1000)).unwrap_or(20);
         let order_by = match self.order_by.as_deref() {
             None | Some("created_at") => OrderBy::CreatedAt,
             Some("updated_at") => OrderBy::UpdatedAt,
             Some(_) => {
-                errors.push(FieldError::new("order_by", "must be created_at or updated_at"));
+                errors.push("order_by", "must be created_at or updated_at");
                 OrderBy::CreatedAt
             }
         };
@@ -177,7 +168,7 @@ impl ListQuery {
             None | Some("desc") => true,
             Some("asc") => false,
             Some(_) => {
-                errors.push(FieldError::new("order_direction", "must be asc or desc"));
+                errors.push("order_direction", "must be asc or desc");
                 true
             }
         };
@@ -186,20 +177,15 @@ impl ListQuery {
             Some("SHARED") => Some(AccountType::Shared),
             Some("ALL") => None,
             Some(_) => {
-                errors.push(FieldError::new("account_type", "must be PRIVATE, SHARED or ALL"));
+                errors.push("account_type", "must be PRIVATE, SHARED or ALL");
                 None
             }
         };
         let after = match self.cursor.as_deref() {
             None => None,
-            Some(raw) => Cursor::decode(raw).or_else(|| {
-                errors.push(FieldError::new("cursor", "is not a cursor returned by this API"));
-                None
-            }),
+            Some(raw) => errors.check("cursor", Cursor::decode(raw).ok_or("is not a cursor returned by this API")),
         };
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
+        errors.finish()?;
         Ok(AccountFilter {
             user_ids,
             toolkits: toolkits.iter().filter_map(|s| ToolkitSlug::parse(s).ok()).collect(),
@@ -249,7 +235,7 @@ pub struct DeleteAccountResponse {
 }
 
 /// Reads one connected account.
-#[utoipa::path(get, path = "/api/v3.1/connected_accounts/{id}", tag = "connected_accounts",
+#[utoipa::path(get, path = "/connected_accounts/{id}", tag = "connected_accounts", operation_id = "get_connected_account",
     params(("id" = String, Path, description = "`ca_…` id")),
     responses(
         (status = 200, body = AccountResponse),
@@ -260,14 +246,14 @@ pub struct DeleteAccountResponse {
 pub async fn get(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectedAccountId>,
 ) -> ApiResult<Json<AccountResponse>> {
-    let (account, tokens) = tokens::read(&state, project, &ConnectedAccountId::parse(&id)?, false).await?;
+    let (account, tokens) = tokens::read(&state, project, &id, false).await?;
     Ok(Json(AccountResponse::with_tokens(account, tokens)))
 }
 
 /// Refreshes the account's tokens now, whatever their expiry.
-#[utoipa::path(post, path = "/api/v3.1/connected_accounts/{id}/refresh", tag = "connected_accounts",
+#[utoipa::path(post, path = "/connected_accounts/{id}/refresh", tag = "connected_accounts", operation_id = "refresh_connected_account",
     params(("id" = String, Path, description = "`ca_…` id")),
     responses(
         (status = 200, body = AccountResponse),
@@ -279,15 +265,15 @@ pub async fn get(
 pub async fn refresh(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectedAccountId>,
 ) -> ApiResult<Json<AccountResponse>> {
-    let (account, tokens) = tokens::read(&state, project, &ConnectedAccountId::parse(&id)?, true).await?;
+    let (account, tokens) = tokens::read(&state, project, &id, true).await?;
     Ok(Json(AccountResponse::with_tokens(account, tokens)))
 }
 
 /// Lists connected accounts, newest first, with cursor pagination. SHARED accounts only with
 /// `account_type=SHARED|ALL`.
-#[utoipa::path(get, path = "/api/v3.1/connected_accounts", tag = "connected_accounts",
+#[utoipa::path(get, path = "/connected_accounts", tag = "connected_accounts", operation_id = "list_connected_accounts",
     params(ListQuery),
     responses(
         (status = 200, body = ListResponse<AccountResponse>),
@@ -305,7 +291,7 @@ pub async fn list(
 }
 
 /// Changes the alias or, for SHARED accounts, the ACL.
-#[utoipa::path(patch, path = "/api/v3.1/connected_accounts/{id}", tag = "connected_accounts",
+#[utoipa::path(patch, path = "/connected_accounts/{id}", tag = "connected_accounts", operation_id = "update_connected_account",
     params(("id" = String, Path, description = "`ca_…` id")),
     request_body = UpdateAccountRequest,
     responses(
@@ -318,10 +304,9 @@ pub async fn list(
 pub async fn update(
     State(state): State<AppState>,
     Project(project, key): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectedAccountId>,
     ValidatedJson(body): ValidatedJson<UpdateAccountRequest>,
 ) -> ApiResult<Json<UpdateAccountResponse>> {
-    let id = ConnectedAccountId::parse(&id)?;
     if let Some(Some(alias)) = &body.alias {
         if alias.is_empty() || alias.chars().count() > 256 {
             return Err(ApiError::field("alias", "length must be 1..256"));
@@ -333,7 +318,7 @@ pub async fn update(
 }
 
 /// Soft-deletes an account; later reads answer 404.
-#[utoipa::path(delete, path = "/api/v3.1/connected_accounts/{id}", tag = "connected_accounts",
+#[utoipa::path(delete, path = "/connected_accounts/{id}", tag = "connected_accounts", operation_id = "delete_connected_account",
     params(("id" = String, Path, description = "`ca_…` id")),
     responses(
         (status = 200, body = DeleteAccountResponse),
@@ -344,9 +329,9 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<ConnectedAccountId>,
 ) -> ApiResult<Json<DeleteAccountResponse>> {
-    accounts::delete(&state, project, &ConnectedAccountId::parse(&id)?).await?;
+    accounts::delete(&state, project, &id).await?;
     Ok(Json(DeleteAccountResponse { success: true }))
 }
 
@@ -396,7 +381,7 @@ pub struct LegacyCreateResponse {
 
 /// The legacy initiate call: the same as `connected_accounts/link`, in the older request and
 /// response shapes, so SDK helpers built on it (`toolkits.authorize`, `initiate`) work.
-#[utoipa::path(post, path = "/api/v3.1/connected_accounts", tag = "connected_accounts",
+#[utoipa::path(post, path = "/connected_accounts", tag = "connected_accounts", operation_id = "create_connected_account",
     request_body = LegacyCreateRequest,
     responses(
         (status = 201, body = LegacyCreateResponse),

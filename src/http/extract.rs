@@ -1,11 +1,16 @@
 //! Extractors that turn every rejection into the contract's error envelope: JSON bodies with
-//! field paths in their errors, the API key → project lookup, and lenient query strings.
+//! field paths in their errors, the API key → project lookup, typed path ids, lenient query
+//! strings, and the one collector of field errors the listings report their query errors with.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, fmt::Display};
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    extract::{
+        FromRequest, FromRequestParts, Path, Request,
+        path::ErrorKind,
+        rejection::{BytesRejection, PathRejection},
+    },
     http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -15,7 +20,8 @@ use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 use crate::{
     AppState,
     crypto::{mask_key, sha256},
-    error::{ApiError, FieldError},
+    domain::{AuthConfigId, ConnectedAccountId, SessionId},
+    error::{ApiError, ApiResult, FieldError},
     store::{ApiKeyId, ProjectId},
 };
 
@@ -167,8 +173,9 @@ impl FromRequestParts<AppState> for Project {
     }
 }
 
-/// A query string parsed into `T` with contract-envelope errors. Empty values (`key=`, which
-/// the TypeScript client sends for null) are dropped first, so they read as absent.
+/// A query string parsed into `T` with contract-envelope errors naming the parameter. Empty
+/// values (`key=`, which the TypeScript client sends for null) are dropped first, so they read
+/// as absent.
 #[derive(Debug)]
 pub struct LenientQuery<T>(pub T);
 
@@ -183,19 +190,92 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for LenientQuery<T
             return Err(ApiError::field(key.replace('\0', ""), "must not contain NUL characters"));
         }
         let encoded = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
-        serde_urlencoded_from_str(&encoded).map(Self)
+        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(encoded.as_bytes()));
+        serde_path_to_error::deserialize(de).map(Self).map_err(|err| {
+            let path = err.path().to_string();
+            let at = if path == "." { "query".to_owned() } else { path };
+            ApiError::field(at, err.into_inner().to_string())
+        })
     }
 }
 
-fn serde_urlencoded_from_str<T: DeserializeOwned>(encoded: &str) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(
-        &format!("/?{encoded}").parse().map_err(|_| ApiError::field("query", "is malformed"))?,
-    )
-    .map(|q| q.0)
-    .map_err(|e| {
-        ApiError::field("query", e.body_text().trim_start_matches("Failed to deserialize query string: ").to_owned())
-    })
+/// Collects every field error of a request before failing, so a caller fixes them all at once.
+/// Every listing reports its query errors through one of these.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(path, message));
+    }
+
+    /// The value, or `None` with the error recorded under `path`.
+    pub fn check<T, E: Display>(&mut self, path: impl Into<String>, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.push(path, e.to_string())).ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when nothing was recorded, else one 400 listing every field.
+    pub fn finish(self) -> ApiResult<()> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+    }
 }
+
+/// A route's one path parameter as a domain id, so handlers never see an unparsed string. The
+/// rejection names the parameter, whether the value is malformed or not even UTF-8 once
+/// percent-decoded (which axum's `Path` would answer in text/plain).
+#[derive(Debug)]
+pub struct IdPath<T>(pub T);
+
+/// A type a route parameter parses into, and how a bad value is answered.
+pub trait PathId: Sized {
+    /// `raw` is the percent-decoded value, `None` when its bytes are not UTF-8. `parts` is there
+    /// for rejections that depend on the request (the link pages answer a page, not JSON).
+    #[expect(clippy::result_large_err, reason = "the rejection is the response itself, as axum's own extractors")]
+    fn from_path(name: &str, raw: Option<&str>, parts: &Parts) -> Result<Self, Response>;
+}
+
+impl<S: Send + Sync, T: PathId> FromRequestParts<S> for IdPath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let misrouted = || ApiError::Internal("IdPath needs a route with exactly one parameter".into()).into_response();
+        match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => match params.as_slice() {
+                [(name, raw)] => T::from_path(name, Some(raw), parts).map(Self),
+                _ => Err(misrouted()),
+            },
+            Err(PathRejection::FailedToDeserializePathParams(err)) => match err.into_kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => T::from_path(&key, None, parts).map(Self),
+                _ => Err(misrouted()),
+            },
+            Err(_) => Err(misrouted()),
+        }
+    }
+}
+
+/// The API's ids answer a 400 envelope naming the parameter.
+macro_rules! api_path_id {
+    ($($id:ty),*) => {$(
+        impl PathId for $id {
+            fn from_path(name: &str, raw: Option<&str>, _: &Parts) -> Result<Self, Response> {
+                let error = match raw.map(<$id>::parse) {
+                    Some(Ok(id)) => return Ok(id),
+                    Some(Err(e)) => ApiError::field(name, e.to_string()),
+                    None => ApiError::field(
+                        name,
+                        format!("is not valid UTF-8: please pass this in {} prefix format", <$id>::PREFIX),
+                    ),
+                };
+                Err(error.into_response())
+            }
+        }
+    )*};
+}
+api_path_id!(SessionId, ConnectedAccountId, AuthConfigId);
 
 /// Splits a comma-joined query array (`user_ids=u1%2Cu2`), dropping empty items.
 pub fn comma_list(value: Option<&str>) -> Vec<String> {

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use crate::{AppState, error::ApiError};
 
 /// The process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Process is up")))]
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz",
+    responses((status = 200, description = "Process is up")))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -18,7 +19,7 @@ pub async fn healthz() -> Json<Value> {
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The database answers within [`READY_TIMEOUT`]; until it does, traffic should not be routed here.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz", responses(
     (status = 200, description = "Database reachable"),
     (status = 503, description = "Database unreachable", body = crate::error::ErrorEnvelope),
 ))]

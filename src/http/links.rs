@@ -1,17 +1,13 @@
 //! `POST tool_router/session/{id}/link` and `POST connected_accounts/link` (contract §6, §7.5).
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use super::{
     common::{ExperimentalOut, LinkExperimental, callback, iso},
-    extract::{Project, ValidatedJson},
+    extract::{IdPath, Project, ValidatedJson},
 };
 use crate::{
     AppState,
@@ -89,7 +85,7 @@ impl LinkResponse {
 }
 
 /// Creates a single-use link for a session's user and a toolkit.
-#[utoipa::path(post, path = "/api/v3.1/tool_router/session/{session_id}/link", tag = "tool_router",
+#[utoipa::path(post, path = "/tool_router/session/{session_id}/link", tag = "tool_router", operation_id = "create_session_link",
     params(("session_id" = String, Path, description = "`trs_…` session id")),
     request_body = SessionLinkRequest,
     responses(
@@ -102,10 +98,9 @@ impl LinkResponse {
 pub async fn create_for_session(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(session_id): Path<String>,
+    IdPath(session_id): IdPath<SessionId>,
     ValidatedJson(body): ValidatedJson<SessionLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<LinkResponse>)> {
-    let session_id = SessionId::parse(&session_id)?;
     let toolkit = ToolkitSlug::parse(&body.toolkit).expect("validated");
     let (account_type, acl) = LinkExperimental::resolve(body.experimental)?;
     let callback_url = callback(&state.settings.callback_allowlist, "callback_url", body.callback_url.as_deref())?;
@@ -116,7 +111,7 @@ pub async fn create_for_session(
 }
 
 /// Creates a single-use link for a user and an auth config, without a session.
-#[utoipa::path(post, path = "/api/v3.1/connected_accounts/link", tag = "connected_accounts",
+#[utoipa::path(post, path = "/connected_accounts/link", tag = "connected_accounts", operation_id = "create_connected_account_link",
     request_body = UserLinkRequest,
     responses(
         (status = 201, body = LinkResponse),

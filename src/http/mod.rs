@@ -22,9 +22,9 @@ use axum::{
     http::{Method, StatusCode, Uri},
     middleware,
     response::IntoResponse,
-    routing::{get, post},
 };
 use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppState, error::ApiError};
 
@@ -38,41 +38,54 @@ pub enum ApiVersion {
 /// Requests taking longer are answered 408 so graceful shutdown cannot hang on them.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The resource routes, mounted once per API version.
-fn api_routes(version: ApiVersion) -> Router<AppState> {
-    Router::new()
-        .route("/tool_router/session", post(sessions::create))
-        .route("/tool_router/session/{id}", get(sessions::get).patch(sessions::update).delete(sessions::delete))
-        .route("/tool_router/session/{id}/link", post(links::create_for_session))
-        .route("/tool_router/session/{id}/toolkits", get(session_toolkits::list))
-        .route("/auth_configs", post(auth_configs::create).get(auth_configs::list))
-        .route("/auth_configs/{id}", get(auth_configs::get))
-        .route("/connected_accounts", get(connected_accounts::list).post(connected_accounts::legacy_create))
-        .route("/connected_accounts/link", post(links::create_for_user))
-        .route(
-            "/connected_accounts/{id}",
-            get(connected_accounts::get).patch(connected_accounts::update).delete(connected_accounts::delete),
-        )
-        .route("/connected_accounts/{id}/audit", get(audit::list))
-        .route("/connected_accounts/{id}/refresh", post(connected_accounts::refresh))
-        .method_not_allowed_fallback(method_not_allowed)
+/// The resource routes, mounted once per API version. Each `routes!` call registers one path
+/// with every handler serving it, and documents them from their `#[utoipa::path]`.
+fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(sessions::create))
+        .routes(routes!(sessions::get, sessions::update, sessions::delete))
+        .routes(routes!(links::create_for_session))
+        .routes(routes!(session_toolkits::list))
+        .routes(routes!(auth_configs::create, auth_configs::list))
+        .routes(routes!(auth_configs::get))
+        .routes(routes!(connected_accounts::list, connected_accounts::legacy_create))
+        .routes(routes!(links::create_for_user))
+        .routes(routes!(connected_accounts::get, connected_accounts::update, connected_accounts::delete))
+        .routes(routes!(audit::list))
+        .routes(routes!(connected_accounts::refresh))
         .layer(Extension(version))
+}
+
+/// Every route with its documentation: the one list of what authlink serves. The served router
+/// and the OpenAPI document are the two halves of its [`OpenApiRouter::split_for_parts`].
+pub fn routes() -> OpenApiRouter<AppState> {
+    let mut v3 = api_routes(ApiVersion::V3);
+    openapi::suffix_operation_ids(v3.get_openapi_mut(), "_v3");
+    OpenApiRouter::with_openapi(openapi::base())
+        .nest("/api/v3.1", api_routes(ApiVersion::V31))
+        .nest("/api/v3", v3)
+        .routes(routes!(connect::link_page))
+        .routes(routes!(connect::start))
+        .routes(routes!(connect::callback))
+        .routes(routes!(connect::stylesheet))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(openapi::document))
+}
+
+/// The OpenAPI document of everything [`app`] serves.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    openapi::finish(routes().split_for_parts().1)
 }
 
 /// The whole application. Shared by `main` and the tests.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .nest("/api/v3.1", api_routes(ApiVersion::V31))
-        .nest("/api/v3", api_routes(ApiVersion::V3))
-        .route("/link/{token}", get(connect::link_page))
-        .route("/link/{token}/continue", post(connect::start))
-        .route("/oauth/callback", get(connect::callback))
-        .route("/assets/authlink.css", get(connect::stylesheet))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::document))
+    let (router, doc) = routes().split_for_parts();
+    let document = openapi::Document::new(&openapi::finish(doc));
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(document))
         .with_state(state)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
@@ -94,4 +107,34 @@ async fn not_found(uri: Uri) -> ApiError {
 
 async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The router is built here only through `routes!`, which documents what it registers; a
+    /// plain axum registration would serve a route the document does not list.
+    #[test]
+    fn routes_are_registered_only_with_their_documentation() {
+        let source = include_str!("mod.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        for undocumented in [".route(", ".route_service(", ".nest_service(", ".merge(", ".fallback_service("] {
+            assert!(!code.contains(undocumented), "src/http/mod.rs registers a route with `{undocumented}`");
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_every_api_route_is_in_both_versions() {
+        let doc = super::spec();
+        let mut ids = std::collections::BTreeSet::new();
+        let json = serde_json::to_value(&doc).unwrap();
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+                assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
+            }
+            if let Some(rest) = path.strip_prefix("/api/v3.1/") {
+                assert!(json["paths"][format!("/api/v3/{rest}")].is_object(), "{path} has no /api/v3 twin");
+            }
+        }
+    }
 }

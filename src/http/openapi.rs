@@ -1,7 +1,15 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations. Paths are written once
-//! under `/api/v3.1` and mirrored under `/api/v3`, as the router mounts them.
+//! The OpenAPI 3.1 document. Its paths are not listed here: the router collects them from the
+//! handlers' annotations as it registers them ([`super::routes`]), so a route cannot be served
+//! without being documented. This module adds what no handler knows: the title, the `x-api-key`
+//! scheme, the distinct operation ids of the `/api/v3` copy, and which routes need no key.
 
-use axum::Json;
+use std::sync::Arc;
+
+use axum::{
+    Extension,
+    http::header,
+    response::{IntoResponse, Response},
+};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
@@ -10,8 +18,6 @@ use utoipa::{
     },
 };
 
-use super::{audit, auth_configs, connected_accounts, health, links, session_toolkits, sessions};
-
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -19,16 +25,7 @@ use super::{audit, auth_configs, connected_accounts, health, links, session_tool
         description = "Self-hosted auth-link broker, wire-compatible with Composio's v3/v3.1 API. \
                        Every /api route is served under both /api/v3 and /api/v3.1.",
     ),
-    paths(
-        sessions::create, sessions::get, sessions::update, sessions::delete,
-        session_toolkits::list,
-        links::create_for_session, links::create_for_user,
-        auth_configs::create, auth_configs::get, auth_configs::list,
-        connected_accounts::get, connected_accounts::list, connected_accounts::update,
-        connected_accounts::delete, connected_accounts::legacy_create, connected_accounts::refresh, audit::list,
-        health::healthz, health::readyz,
-    ),
-    modifiers(&Security, &MirrorV3),
+    modifiers(&Security),
     security(("api_key" = [])),
 )]
 struct ApiDoc;
@@ -49,37 +46,60 @@ impl Modify for Security {
     }
 }
 
-/// Copies every `/api/v3.1/…` path to `/api/v3/…` with a distinct operation id.
-struct MirrorV3;
-
-impl Modify for MirrorV3 {
-    fn modify(&self, doc: &mut openapi::OpenApi) {
-        let mirrored: Vec<(String, openapi::PathItem)> = doc
-            .paths
-            .paths
-            .iter()
-            .filter_map(|(path, item)| {
-                let rest = path.strip_prefix("/api/v3.1/")?;
-                let mut item = item.clone();
-                for op in [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put]
-                    .into_iter()
-                    .flatten()
-                {
-                    op.operation_id = op.operation_id.as_ref().map(|id| format!("{id}_v3"));
-                }
-                Some((format!("/api/v3/{rest}"), item))
-            })
-            .collect();
-        doc.paths.paths.extend(mirrored);
-    }
-}
-
-/// The document as a value (also used by tests).
-pub fn spec() -> openapi::OpenApi {
+/// The document the router starts from: everything but the paths.
+pub fn base() -> openapi::OpenApi {
     ApiDoc::openapi()
 }
 
+fn operations(item: &mut openapi::PathItem) -> impl Iterator<Item = &mut openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Gives the `/api/v3` copy of the resource routes operation ids distinct from `/api/v3.1`'s.
+pub fn suffix_operation_ids(doc: &mut openapi::OpenApi, suffix: &str) {
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            op.operation_id = op.operation_id.take().map(|id| format!("{id}{suffix}"));
+        }
+    }
+}
+
+/// Routes outside `/api` (probes, this document, the end user's pages) take no API key.
+pub fn finish(mut doc: openapi::OpenApi) -> openapi::OpenApi {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/api/") {
+            for op in operations(item) {
+                op.security = Some(Vec::new());
+            }
+        }
+    }
+    doc
+}
+
+/// The document, serialized once when the router is built.
+#[derive(Clone)]
+pub struct Document(Arc<str>);
+
+impl Document {
+    pub fn new(doc: &openapi::OpenApi) -> Self {
+        Self(doc.to_json().expect("the OpenAPI document serializes").into())
+    }
+}
+
 /// `GET /openapi.json`.
-pub async fn document() -> Json<openapi::OpenApi> {
-    Json(spec())
+#[utoipa::path(get, path = "/openapi.json", tag = "health", operation_id = "openapi_document",
+    responses((status = 200, description = "This document", content_type = "application/json")))]
+pub async fn document(Extension(Document(json)): Extension<Document>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response()
 }

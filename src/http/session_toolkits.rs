@@ -1,34 +1,33 @@
 //! `GET tool_router/session/{id}/toolkits` (contract §5): the session's toolkits and the
 //! connected account it would use for each.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
     common::{ListResponse, iso, page_limit},
-    extract::{LenientQuery, Project, comma_list},
+    extract::{FieldErrors, IdPath, LenientQuery, Project, comma_list},
 };
 use crate::{
     AppState,
     domain::{AccountStatus, SessionId, ToolkitSlug},
-    error::{ApiError, ApiResult, ErrorEnvelope},
+    error::{ApiResult, ErrorEnvelope},
     service::resolution::{self, SessionToolkit, ToolkitQuery},
 };
 
 /// Query of the listing.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Comma-joined slugs to restrict to.
     pub toolkits: Option<String>,
     /// Only toolkits whose resolved account is (or is not) ACTIVE.
     pub is_connected: Option<bool>,
     /// 1..=50, default 20.
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 50)]
+    pub limit: Option<String>,
     pub cursor: Option<String>,
     /// Substring of slug or name.
     pub search: Option<String>,
@@ -98,7 +97,7 @@ fn decode_offset(raw: &str) -> Option<usize> {
 }
 
 /// Lists the session's toolkits with the account each would use.
-#[utoipa::path(get, path = "/api/v3.1/tool_router/session/{session_id}/toolkits", tag = "tool_router",
+#[utoipa::path(get, path = "/tool_router/session/{session_id}/toolkits", tag = "tool_router", operation_id = "list_session_toolkits",
     params(("session_id" = String, Path, description = "`trs_…` session id"), ListQuery),
     responses(
         (status = 200, body = ListResponse<SessionToolkitItem>),
@@ -109,23 +108,21 @@ fn decode_offset(raw: &str) -> Option<usize> {
 pub async fn list(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SessionId>,
     LenientQuery(q): LenientQuery<ListQuery>,
 ) -> ApiResult<Json<ListResponse<SessionToolkitItem>>> {
-    let id = SessionId::parse(&id)?;
-    let limit = page_limit(q.limit, 20, 50)?;
-    let limit = limit as usize;
+    let mut e = FieldErrors::default();
+    let limit = e.check("limit", page_limit(q.limit.as_deref(), 20, 50)).unwrap_or(20) as usize;
     let offset = match q.cursor.as_deref() {
         None => 0,
-        Some(raw) => {
-            decode_offset(raw).ok_or_else(|| ApiError::field("cursor", "is not a cursor returned by this API"))?
-        }
+        Some(raw) => e.check("cursor", decode_offset(raw).ok_or("is not a cursor returned by this API")).unwrap_or(0),
     };
-    let toolkits = comma_list(q.toolkits.as_deref())
+    let toolkits: Vec<ToolkitSlug> = comma_list(q.toolkits.as_deref())
         .iter()
         .enumerate()
-        .map(|(i, s)| ToolkitSlug::parse(s).map_err(|e| ApiError::field(format!("toolkits[{i}]"), e.to_string())))
-        .collect::<ApiResult<Vec<_>>>()?;
+        .filter_map(|(i, s)| e.check(format!("toolkits[{i}]"), ToolkitSlug::parse(s)))
+        .collect();
+    e.finish()?;
     let query = ToolkitQuery { toolkits, is_connected: q.is_connected, search: q.search };
     let all = resolution::session_toolkits(&state, project, &id, &query).await?;
     let total = all.len();

@@ -5,11 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::{
-    Extension, Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Extension, Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -17,7 +13,7 @@ use validator::Validate;
 use super::{
     ApiVersion,
     common::{callback, iso},
-    extract::{Project, ValidatedJson},
+    extract::{IdPath, Project, ValidatedJson},
 };
 use crate::{
     AppState,
@@ -368,7 +364,7 @@ pub struct DeleteSessionResponse {
 }
 
 /// Creates a session for one of the app's users.
-#[utoipa::path(post, path = "/api/v3.1/tool_router/session", tag = "tool_router",
+#[utoipa::path(post, path = "/tool_router/session", tag = "tool_router", operation_id = "create_session",
     request_body = CreateSessionRequest,
     responses(
         (status = 201, body = SessionResponse),
@@ -397,7 +393,7 @@ pub async fn create(
 }
 
 /// Reads a session.
-#[utoipa::path(get, path = "/api/v3.1/tool_router/session/{session_id}", tag = "tool_router",
+#[utoipa::path(get, path = "/tool_router/session/{session_id}", tag = "tool_router", operation_id = "get_session",
     params(("session_id" = String, Path, description = "`trs_…` session id")),
     responses(
         (status = 200, body = SessionResponse),
@@ -409,14 +405,14 @@ pub async fn get(
     State(state): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SessionId>,
 ) -> ApiResult<Json<SessionResponse>> {
-    let session = sessions::get(&state, project, &SessionId::parse(&id)?).await?;
+    let session = sessions::get(&state, project, &id).await?;
     Ok(Json(SessionResponse::new(session, version, &state.settings.public_base)))
 }
 
 /// Changes a session's config; `config_version` goes up by one.
-#[utoipa::path(patch, path = "/api/v3.1/tool_router/session/{session_id}", tag = "tool_router",
+#[utoipa::path(patch, path = "/tool_router/session/{session_id}", tag = "tool_router", operation_id = "update_session",
     params(("session_id" = String, Path, description = "`trs_…` session id")),
     request_body = UpdateSessionRequest,
     responses(
@@ -430,10 +426,9 @@ pub async fn update(
     State(state): State<AppState>,
     Extension(version): Extension<ApiVersion>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SessionId>,
     ValidatedJson(body): ValidatedJson<UpdateSessionRequest>,
 ) -> ApiResult<Json<SessionResponse>> {
-    let id = SessionId::parse(&id)?;
     let mut e = Errors::default();
     if let Some(Some(m)) = &body.multi_account {
         if let Err(errs) = m.validate() {
@@ -458,7 +453,7 @@ pub async fn update(
 }
 
 /// Deletes a session; its links keep working until they expire.
-#[utoipa::path(delete, path = "/api/v3.1/tool_router/session/{session_id}", tag = "tool_router",
+#[utoipa::path(delete, path = "/tool_router/session/{session_id}", tag = "tool_router", operation_id = "delete_session",
     params(("session_id" = String, Path, description = "`trs_…` session id")),
     responses(
         (status = 200, body = DeleteSessionResponse),
@@ -469,9 +464,8 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Project(project, _): Project,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SessionId>,
 ) -> ApiResult<Json<DeleteSessionResponse>> {
-    let id = SessionId::parse(&id)?;
     sessions::delete(&state, project, &id).await?;
     Ok(Json(DeleteSessionResponse { session_id: id.to_string(), deleted: true }))
 }

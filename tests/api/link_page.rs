@@ -58,7 +58,13 @@ async fn start(redirect_url: &str) -> (String, Url, HashMap<String, String>) {
 #[tokio::test]
 async fn unknown_and_malformed_links_get_a_404_page() {
     let app = spawn_app().await;
-    for token in ["ln_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "not-a-token", "ln_%3Cscript%3E"] {
+    for token in [
+        "ln_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "not-a-token",
+        "ln_%3Cscript%3E",
+        "%FF",
+        "ln_%FFAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         let r = browser().get(format!("{}/link/{token}", app.base)).send().await.unwrap();
         assert_eq!(r.status(), 404, "{token}");
         assert_page_headers(&r, token);
@@ -68,6 +74,8 @@ async fn unknown_and_malformed_links_get_a_404_page() {
         let r = browser().post(format!("{}/link/{token}/continue", app.base)).send().await.unwrap();
         assert!(r.status() == 404 || r.status() == 400, "{token}: continue answered {}", r.status());
         assert!(r.headers().get("location").is_none(), "{token}: continue redirected");
+        let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(content_type.starts_with("text/html"), "{token}: continue answered {content_type}");
     }
     app.cleanup().await;
 }

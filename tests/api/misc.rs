@@ -1,9 +1,11 @@
 //! Health probes, fallbacks and the OpenAPI document.
 
-use reqwest::Method;
-use serde_json::Value;
+use std::collections::BTreeSet;
 
-use crate::helpers::{assert_error_ctx, send, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Resp, assert_error_ctx, send, spawn_app, unknown_id};
 
 #[tokio::test]
 async fn health_probes() {
@@ -62,8 +64,9 @@ async fn unknown_routes_are_404_and_wrong_methods_405_in_the_envelope() {
     app.cleanup().await;
 }
 
-/// Every /api route as (path after the version prefix, methods).
-const ROUTES: &[(&str, &[&str])] = &[
+/// Every /api route as (path after the version prefix, methods): what the document must list,
+/// under both prefixes.
+const API_ROUTES: &[(&str, &[&str])] = &[
     ("tool_router/session", &["post"]),
     ("tool_router/session/{session_id}", &["get", "patch", "delete"]),
     ("tool_router/session/{session_id}/link", &["post"]),
@@ -74,65 +77,111 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("connected_accounts/link", &["post"]),
     ("connected_accounts/{id}", &["get", "patch", "delete"]),
     ("connected_accounts/{id}/audit", &["get"]),
+    ("connected_accounts/{id}/refresh", &["post"]),
 ];
 
+/// The routes outside /api, which take no API key.
+const OTHER_ROUTES: &[(&str, &str)] = &[
+    ("get", "/link/{token}"),
+    ("post", "/link/{token}/continue"),
+    ("get", "/oauth/callback"),
+    ("get", "/assets/authlink.css"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/openapi.json"),
+];
+
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// (method, path) of every operation in the document.
+fn documented(doc: &Value) -> BTreeSet<(String, String)> {
+    let paths = doc["paths"].as_object().expect("paths");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            METHODS.iter().filter(|m| item[**m].is_object()).map(move |m| ((*m).to_owned(), path.clone()))
+        })
+        .collect()
+}
+
+/// A concrete URL path for a template: well-formed ids that exist nowhere.
+fn concrete(path: &str) -> String {
+    let ca = unknown_id("ca_");
+    let token = format!("ln_{}", "A".repeat(32));
+    let id = if path.contains("auth_configs") { unknown_id("ac_") } else { ca };
+    path.replace("{session_id}", &unknown_id("trs_")).replace("{id}", &id).replace("{token}", &token)
+}
+
+fn is_fallback(r: &Resp) -> bool {
+    matches!(r.body["error"]["slug"].as_str(), Some("HTTP_NotFound" | "HTTP_MethodNotAllowed"))
+}
+
 #[tokio::test]
-async fn openapi_document_covers_every_route_in_both_versions() {
+async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
     let app = spawn_app().await;
     let r = app.anonymous().get("/openapi.json").await;
     let doc = r.expect(200, "openapi.json").clone();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "openapi {}", doc["openapi"]);
-    let paths = doc["paths"].as_object().expect("paths");
-    let normalise = |p: &str| {
-        // Compare path templates without caring about parameter names.
-        let mut out = String::new();
-        let mut in_param = false;
-        for ch in p.chars() {
-            match ch {
-                '{' => {
-                    in_param = true;
-                    out.push_str("{}");
-                }
-                '}' => in_param = false,
-                _ if in_param => {}
-                _ => out.push(ch),
-            }
-        }
-        out
-    };
-    let find = |path: &str| -> Option<&Value> {
-        paths.iter().find(|(p, _)| normalise(p) == normalise(path)).map(|(_, item)| item)
-    };
-    let mut missing = Vec::new();
+    let documented = documented(&doc);
+
+    let mut expected = BTreeSet::new();
     for prefix in ["/api/v3.1/", "/api/v3/"] {
-        for (route, methods) in ROUTES {
-            let path = format!("{prefix}{route}");
-            let Some(item) = find(&path) else {
-                missing.push(path);
-                continue;
-            };
+        for (route, methods) in API_ROUTES {
             for method in *methods {
-                let op = &item[*method];
-                if !op.is_object() {
-                    missing.push(format!("{method} {path}"));
-                    continue;
-                }
-                let responses = op["responses"].as_object().expect("responses");
-                assert!(responses.contains_key("401"), "{method} {path} documents no 401");
-                let needs_body = matches!(*method, "post" | "patch");
-                if needs_body {
-                    assert!(op["requestBody"].is_object(), "{method} {path} documents no request body");
-                }
-                assert!(responses.keys().any(|k| k.starts_with('4')), "{method} {path} documents no client error");
+                expected.insert(((*method).to_owned(), format!("{prefix}{route}")));
             }
         }
     }
-    for path in ["/healthz", "/readyz"] {
-        if find(path).is_none() {
-            missing.push(path.to_owned());
+    expected.extend(OTHER_ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())));
+    assert_eq!(documented, expected, "documented operations differ from the expected routes");
+
+    // Every documented operation is served: none answers the router's 404/405 fallback ...
+    for (method, path) in &documented {
+        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let r = send(app.api().request(m, &concrete(path)).json(&json!({}))).await;
+        assert!(!is_fallback(&r), "{method} {path} is documented but not served: {} {}", r.status, r.text);
+    }
+    // ... and on a documented path, every undocumented method is the 405 fallback.
+    let paths: BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if documented.contains(&(method.to_owned(), path.clone())) {
+                continue;
+            }
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = send(app.api().request(m, &concrete(path))).await;
+            assert_error_ctx(&r, 405, "HTTP_MethodNotAllowed", &format!("undocumented {method} {path}"));
         }
     }
-    assert!(missing.is_empty(), "missing from the OpenAPI document: {missing:?}");
+
+    // Distinct operation ids; query parameters declared in the query; /api needs the key, the
+    // rest needs none.
+    let mut ids = BTreeSet::new();
+    for (method, path) in &documented {
+        let op = &doc["paths"][path][method];
+        let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(ids.insert(id.to_owned()), "operationId {id} is used twice");
+        let template_params: BTreeSet<&str> =
+            path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            let name = param["name"].as_str().unwrap();
+            let place = if template_params.contains(name) { "path" } else { "query" };
+            assert_eq!(param["in"], place, "{method} {path}: parameter {name}");
+        }
+        if path.starts_with("/api/") {
+            assert!(op.get("security").is_none(), "{method} {path} overrides the API key requirement");
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(responses.contains_key("401"), "{method} {path} documents no 401");
+            // Refresh is the one action without a body.
+            if matches!(method.as_str(), "post" | "patch") && !path.ends_with("/refresh") {
+                assert!(op["requestBody"].is_object(), "{method} {path} documents no request body");
+            }
+            assert!(responses.keys().any(|k| k.starts_with('4')), "{method} {path} documents no client error");
+        } else {
+            assert_eq!(op["security"], json!([]), "{method} {path} should need no API key");
+        }
+    }
+    assert!(ids.iter().any(|id| id.ends_with("_v3")), "no /api/v3 operation ids: {ids:?}");
 
     // The x-api-key scheme, required by default.
     let schemes = doc["components"]["securitySchemes"].as_object().expect("securitySchemes");
@@ -144,5 +193,14 @@ async fn openapi_document_covers_every_route_in_both_versions() {
     assert!(required, "the {name} scheme ({scheme}) is not required at the top level");
     // The error envelope is a documented schema.
     assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object(), "no ErrorEnvelope schema");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_served_document_is_the_one_built_from_the_router() {
+    let app = spawn_app().await;
+    let served = app.anonymous().get("/openapi.json").await.expect(200, "openapi.json").clone();
+    let built = serde_json::to_value(authlink::http::spec()).unwrap();
+    assert_eq!(served, built);
     app.cleanup().await;
 }
