@@ -3,7 +3,10 @@
 //! third parties, and carries the headers of design §5 on every response.
 
 use axum::{
-    extract::{Query, State, rejection::QueryRejection},
+    extract::{
+        Path, Query, State,
+        rejection::{PathRejection, QueryRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -102,6 +105,13 @@ fn stop_page(stop: Stop, asset_prefix: &str) -> Response {
         Stop::ConnectionGone => {
             (StatusCode::BAD_REQUEST, SIGN_IN, "The connection this sign-in belongs to no longer exists.".into())
         }
+        Stop::WrongCallback => (
+            StatusCode::BAD_REQUEST,
+            SIGN_IN,
+            "The provider sent this sign-in to the wrong address. The app's OAuth settings must name the \
+             redirect URI authlink gave for its project."
+                .into(),
+        ),
         Stop::BadAttempt(reason) => (StatusCode::BAD_REQUEST, SIGN_IN, reason),
         Stop::Failed(reason) => (StatusCode::BAD_REQUEST, "The connection failed", reason),
         Stop::Unavailable => (
@@ -208,7 +218,7 @@ pub async fn start(State(state): State<AppState>, jar: CookieJar, IdPath(token):
     }
 }
 
-/// The one fixed OAuth redirect URI of every provider.
+/// The shared OAuth redirect URI, used by the one project without a redirect key (the first).
 #[utoipa::path(get, path = "/oauth/callback", tag = "connect", operation_id = "oauth_callback",
     params(
         ("state" = Option<String>, Query, description = "The state authlink sent"),
@@ -227,10 +237,46 @@ pub async fn callback(
     jar: CookieJar,
     query: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    let prefix = "../";
+    finish_callback(&state, &jar, query, None, "../").await
+}
+
+/// A project's own OAuth redirect URI: a provider sends codes of that project's OAuth clients
+/// here and nowhere else, so no tenant receives a code minted for another tenant's client.
+#[utoipa::path(get, path = "/oauth/callback/{redirect_key}", tag = "connect",
+    operation_id = "oauth_callback_for_project",
+    params(
+        ("redirect_key" = String, Path, description = "The project's redirect key"),
+        ("state" = Option<String>, Query, description = "The state authlink sent"),
+        ("code" = Option<String>, Query, description = "Authorization code"),
+        ("error" = Option<String>, Query, description = "The provider's error code"),
+        ("error_description" = Option<String>, Query),
+        ("iss" = Option<String>, Query, description = "Issuer (RFC 9207), checked when sent"),
+    ),
+    responses(
+        (status = 200, description = "Connected; no callback URL to return to", content_type = "text/html"),
+        (status = 302, description = "Back to the app's callback_url"),
+        (status = 400, description = "Bad, expired or foreign state, a state of another project, or a provider error", content_type = "text/html"),
+    ))]
+pub async fn callback_for_project(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    redirect_key: Result<Path<String>, PathRejection>,
+    query: Result<Query<CallbackParams>, QueryRejection>,
+) -> Response {
+    let Ok(Path(redirect_key)) = redirect_key else { return stop_page(Stop::WrongCallback, "../../") };
+    finish_callback(&state, &jar, query, Some(&redirect_key), "../../").await
+}
+
+async fn finish_callback(
+    state: &AppState,
+    jar: &CookieJar,
+    query: Result<Query<CallbackParams>, QueryRejection>,
+    redirect_key: Option<&str>,
+    prefix: &str,
+) -> Response {
     let params = query.map(|q| q.0).unwrap_or_default();
     let binding = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned());
-    match connect::callback(&state, params, binding.as_deref()).await {
+    match connect::callback(state, params, binding.as_deref(), redirect_key).await {
         Ok(Outcome::Redirect(url)) => redirect(url.as_str()),
         Ok(Outcome::Done { provider }) => page(
             StatusCode::OK,

@@ -67,6 +67,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(connect::link_page))
         .routes(routes!(connect::start))
         .routes(routes!(connect::callback))
+        .routes(routes!(connect::callback_for_project))
         .routes(routes!(connect::stylesheet))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

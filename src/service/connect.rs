@@ -44,6 +44,9 @@ pub enum Stop {
     ForeignBrowser,
     /// The account or link the state belongs to is gone.
     ConnectionGone,
+    /// The provider delivered the state to another project's redirect URI than the one the
+    /// authorization request named: never exchange such a code.
+    WrongCallback,
     /// The sign-in attempt's stored values cannot be used (a bad auth config, or a sealed
     /// verifier that does not open).
     BadAttempt(String),
@@ -125,7 +128,7 @@ pub async fn start(ctx: &ServiceContext, token: &str, binding: &str) -> Result<U
     })?;
     let state_value = random_secret();
     let verifier = provider.pkce.then(random_secret);
-    let redirect_uri = ctx.settings.callback_uri();
+    let redirect_uri = ctx.settings.callback_uri(link.redirect_key.as_deref());
     let url = authorize_url(&provider, &redirect_uri, &state_value, verifier.as_deref())
         .ok_or_else(|| Stop::CannotStart("The provider's authorization URL is invalid.".to_owned()))?;
     let record = OAuthStateRecord {
@@ -155,7 +158,16 @@ pub struct CallbackParams {
 
 /// `GET /oauth/callback`.
 #[tracing::instrument(name = "connect::callback", skip_all)]
-pub async fn callback(ctx: &ServiceContext, params: CallbackParams, binding: Option<&str>) -> Result<Outcome, Stop> {
+///
+/// `redirect_key` is the last segment of the redirect URI the browser came back on (`None` for
+/// the shared `/oauth/callback`); it must be the one of the link's project, which its
+/// authorization request named. The state is spent either way.
+pub async fn callback(
+    ctx: &ServiceContext,
+    params: CallbackParams,
+    binding: Option<&str>,
+    redirect_key: Option<&str>,
+) -> Result<Outcome, Stop> {
     let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
         return Err(Stop::MissingState);
     };
@@ -180,6 +192,10 @@ pub async fn callback(ctx: &ServiceContext, params: CallbackParams, binding: Opt
         .await?
         .filter(|l| l.account.id == st.account_id && !l.account_deleted)
         .ok_or(Stop::ConnectionGone)?;
+    if link.redirect_key.as_deref() != redirect_key {
+        tracing::warn!(connected_account_id = %link.account.id, "state delivered to another project's redirect URI");
+        return Err(Stop::WrongCallback);
+    }
     // A link that ran out while the user was at the provider already reads EXPIRED to the app,
     // so it must not turn ACTIVE now.
     usability(&link).map_err(|stop| if matches!(stop, Stop::LinkExpired) { stop } else { Stop::LinkUsed })?;
@@ -214,7 +230,10 @@ pub async fn callback(ctx: &ServiceContext, params: CallbackParams, binding: Opt
         ),
         None => None,
     };
-    let tokens = match ctx.oauth.exchange_code(&provider, code, &ctx.settings.callback_uri(), verifier.as_deref()).await
+    let tokens = match ctx
+        .oauth
+        .exchange_code(&provider, code, &ctx.settings.callback_uri(link.redirect_key.as_deref()), verifier.as_deref())
+        .await
     {
         Ok(tokens) => tokens,
         Err(e) => {

@@ -27,9 +27,14 @@ impl Settings {
         }
     }
 
-    /// The one fixed redirect URI registered with every provider.
-    pub fn callback_uri(&self) -> String {
-        format!("{}/oauth/callback", self.public_base)
+    /// The OAuth redirect URI of a project, registered with its providers: the shared
+    /// `{public}/oauth/callback` for the project without a redirect key, else
+    /// `{public}/oauth/callback/{key}`.
+    pub fn callback_uri(&self, redirect_key: Option<&str>) -> String {
+        match redirect_key {
+            Some(key) => format!("{}/oauth/callback/{key}", self.public_base),
+            None => format!("{}/oauth/callback", self.public_base),
+        }
     }
 }
 

@@ -37,6 +37,9 @@ pub trait KeyStore: Send + Sync {
     /// First start: creates the project and this key only when the database holds no API key at
     /// all, atomically (two instances starting together bootstrap once). `true` when created.
     async fn bootstrap_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<bool>;
+    /// The last segment of the project's OAuth redirect URI; `None` for the one project that uses
+    /// the shared `{public}/oauth/callback` (or an unknown project).
+    async fn redirect_key(&self, project: ProjectId) -> StoreResult<Option<String>>;
     /// The project and id of a (non-revoked) API key, found by hash.
     async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>>;
 }

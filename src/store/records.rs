@@ -14,6 +14,12 @@ use crate::domain::{
 /// the sweeper persists it, and persisted with this text by the sweeper).
 pub const EXPIRED_REASON: &str = "Connection initiation did not complete before the link expired";
 
+/// A fresh project redirect key: 128 random bits as hex, the last segment of the project's OAuth
+/// redirect URI (`{public}/oauth/callback/{key}`).
+pub fn new_redirect_key() -> String {
+    Uuid::new_v4().simple().to_string()
+}
+
 /// The project an API key belongs to; the scope of every query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProjectId(pub Uuid);
@@ -131,6 +137,8 @@ pub struct AccountRecord {
 #[derive(Debug, Clone)]
 pub struct LinkView {
     pub project: ProjectId,
+    /// The project's redirect key: which callback URI its authorization requests name.
+    pub redirect_key: Option<String>,
     pub token_hash: Vec<u8>,
     pub account: AccountRecord,
     pub auth_config: AuthConfigRecord,

@@ -182,8 +182,9 @@ pub(crate) fn audit(row: &impl Columns) -> StoreResult<AuditRecord> {
 }
 
 /// The link columns [`link_view`] reads.
-pub(crate) const LINK_SELECT: &str =
-    "select project_id, connected_account_id, callback_url, expires_at, consumed_at from link";
+pub(crate) const LINK_SELECT: &str = "select l.project_id, l.connected_account_id, l.callback_url, l.expires_at,
+        l.consumed_at, p.redirect_key
+     from link l join project p on p.id = l.project_id";
 
 /// A link row, its account row (from [`account_select`]) and its auth config, as the connect
 /// flow sees them.
@@ -195,6 +196,7 @@ pub(crate) fn link_view(
 ) -> StoreResult<LinkView> {
     Ok(LinkView {
         project: ProjectId(link.uuid("project_id")?),
+        redirect_key: link.opt_text("redirect_key")?,
         token_hash: token_hash.to_vec(),
         account: account(account_row)?,
         auth_config,

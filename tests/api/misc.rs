@@ -85,6 +85,7 @@ const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/link/{token}"),
     ("post", "/link/{token}/continue"),
     ("get", "/oauth/callback"),
+    ("get", "/oauth/callback/{redirect_key}"),
     ("get", "/assets/authlink.css"),
     ("get", "/healthz"),
     ("get", "/readyz"),

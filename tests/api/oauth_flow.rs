@@ -772,3 +772,110 @@ async fn tokens_sealed_under_a_key_no_longer_configured_are_a_500_that_names_no_
     }
     flow.cleanup().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Codes go only to the tenant that asked (per-project redirect URIs)
+// ---------------------------------------------------------------------------------------------
+
+/// The attack: tenant B creates an auth config with tenant A's public `client_id` and B's own
+/// token endpoint, and sends a link to a user. B's authorization request must name B's own
+/// redirect URI (which a provider refuses for A's client, whose registered URI is A's), and a
+/// callback delivered to the wrong project's URI never reaches a token endpoint.
+#[tokio::test]
+async fn a_tenant_never_receives_codes_minted_for_another_tenants_client() {
+    // Tenant A: the first project, the shared redirect URI; its honest provider.
+    let flow = Flow::new().await;
+    // Tenant B: a second project, with A's client id and its own (attacker's) token endpoint.
+    let attacker = FakeOAuth::start().await;
+    let b_key = flow.app.new_project_key("tenant-b").await;
+    let b = flow.app.as_key(&b_key);
+    let r = b
+        .post(
+            "auth_configs",
+            json!({"toolkit": {"slug": TOOLKIT}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2",
+                   "credentials": {"client_id": CLIENT_ID, "client_secret": "attacker-secret",
+                                   "authorization_url": flow.idp.authorization_url(),
+                                   "token_url": attacker.token_url()}}}),
+        )
+        .await;
+    r.expect(201, "tenant B's auth config with A's client id");
+    let r = b.post("tool_router/session", json!({"user_id": "victim", "toolkits": {"enable": [TOOLKIT]}})).await;
+    let b_session = r.expect(201, "tenant B's session")["session_id"].as_str().unwrap().to_owned();
+    let r = b.post(&format!("tool_router/session/{b_session}/link"), json!({"toolkit": TOOLKIT})).await;
+    let b_link = Link {
+        account: r.expect(201, "tenant B's link")["connected_account_id"].as_str().unwrap().to_owned(),
+        redirect_url: r.body["redirect_url"].as_str().unwrap().to_owned(),
+    };
+
+    // B's authorization request names B's own redirect URI, never A's registered one.
+    let mut victim = Browser::new();
+    let b_authorize = flow.press_continue(&mut victim, &b_link).await;
+    let b_redirect = query(&b_authorize)["redirect_uri"].clone();
+    assert_ne!(b_redirect, flow.callback_uri(), "tenant B's request names A's redirect URI");
+    let key = b_redirect.strip_prefix(&format!("{}/oauth/callback/", flow.app.base)).expect("B's own callback");
+    assert_eq!(key.len(), 32, "a 128-bit redirect key: {key}");
+    assert!(key.bytes().all(|c| c.is_ascii_hexdigit()), "{key}");
+
+    // A provider that ignored the registration would send the code to B's URI; suppose instead
+    // the code reaches A's shared URI with B's state (or B's URI with A's state): refused, and
+    // no token endpoint hears of it.
+    let consent = victim.get(b_authorize.as_str()).await.location();
+    let mut misdelivered = Url::parse(&flow.callback_uri()).unwrap();
+    misdelivered.set_query(consent.query());
+    let page = victim.get(misdelivered.as_str()).await;
+    page.assert_refused("wrong address", "B's state on A's redirect URI");
+    assert!(attacker.token_requests().is_empty(), "the attacker's token endpoint got {:?}", attacker.token_requests());
+
+    let a_link = flow.link().await;
+    let mut user = Browser::new();
+    let (back, _) = flow.to_callback(&mut user, &a_link).await;
+    let mut wrong = Url::parse(&b_redirect).unwrap();
+    wrong.set_query(back.query());
+    let page = user.get(wrong.as_str()).await;
+    page.assert_refused("wrong address", "A's state on B's redirect URI");
+    assert!(attacker.token_requests().is_empty(), "{:?}", attacker.token_requests());
+    assert!(flow.idp.token_requests().is_empty(), "A's code was exchanged: {:?}", flow.idp.token_requests());
+    // Neither account turned ACTIVE; the states are spent.
+    flow.assert_status(&a_link.account, "INITIATED", "A's account").await;
+    let r = b.get(&format!("connected_accounts/{}", b_link.account)).await;
+    assert_eq!(r.expect(200, "B's account")["status"], "INITIATED");
+    let replay = user.get(back.as_str()).await;
+    replay.assert_refused("already completed", "a misdelivered state cannot be replayed on the right URI");
+    flow.cleanup().await;
+}
+
+/// A second tenant's own flow works end to end on its own redirect URI.
+#[tokio::test]
+async fn a_second_project_connects_on_its_own_redirect_uri() {
+    let idp = FakeOAuth::start().await;
+    let app = spawn_app().await;
+    let key = app.new_project_key("tenant-b").await;
+    let b = app.as_key(&key);
+    app.create_auth_config_with(
+        &b,
+        TOOLKIT,
+        json!({"authorization_url": idp.authorization_url(), "token_url": idp.token_url()}),
+    )
+    .await;
+    let r = b.post("tool_router/session", json!({"user_id": "u1", "toolkits": {"enable": [TOOLKIT]}})).await;
+    let session = r.expect(201, "session")["session_id"].as_str().unwrap().to_owned();
+    let r = b.post(&format!("tool_router/session/{session}/link"), json!({"toolkit": TOOLKIT})).await;
+    let account = r.expect(201, "link")["connected_account_id"].as_str().unwrap().to_owned();
+    let mut browser = Browser::new();
+    let page = browser.get(r.body["redirect_url"].as_str().unwrap()).await;
+    assert_eq!(page.status, 200);
+    let cont = browser.post(&format!("{}/continue", r.body["redirect_url"].as_str().unwrap())).await;
+    let authorize = cont.location();
+    let redirect_uri = query(&authorize)["redirect_uri"].clone();
+    assert!(redirect_uri.starts_with(&format!("{}/oauth/callback/", app.base)), "{redirect_uri}");
+    let back = browser.get(authorize.as_str()).await.location();
+    assert!(back.as_str().starts_with(&redirect_uri), "{back}");
+    let done = browser.get(back.as_str()).await;
+    assert_eq!(done.status, 200, "no callback URL: authlink's own page: {}", done.html);
+    assert!(done.html.contains("is connected"), "{}", done.html);
+    let exchange = &idp.token_requests()[0];
+    assert_eq!(exchange.field("redirect_uri"), Some(redirect_uri.as_str()), "the exchange names the same URI");
+    let r = b.get(&format!("connected_accounts/{account}")).await;
+    assert_eq!(r.expect(200, "account")["status"], "ACTIVE");
+    app.cleanup().await;
+}

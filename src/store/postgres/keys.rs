@@ -4,12 +4,15 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::PgStore;
-use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult};
+use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult, new_redirect_key};
 
 #[async_trait]
 impl KeyStore for PgStore {
     async fn create_api_key(&self, project_name: &str, key_hash: &[u8], hint: &str) -> StoreResult<ProjectId> {
         let mut tx = self.pool.begin().await?;
+        // Project creation is serialized with first starts: who is first decides who keeps the
+        // shared redirect URI.
+        sqlx::query("select pg_advisory_xact_lock(hashtext('authlink.bootstrap'))").execute(&mut *tx).await?;
         let project = insert_project_key(&mut tx, project_name, key_hash, hint).await?;
         tx.commit().await?;
         Ok(project)
@@ -26,6 +29,14 @@ impl KeyStore for PgStore {
         insert_project_key(&mut tx, project_name, key_hash, hint).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn redirect_key(&self, project: ProjectId) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("select redirect_key from project where id = $1")
+            .bind(project.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
     }
 
     async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>> {
@@ -45,12 +56,15 @@ async fn insert_project_key(
     key_hash: &[u8],
     hint: &str,
 ) -> StoreResult<ProjectId> {
+    // The first project keeps the shared redirect URI; later ones get their own key.
     let project: Uuid = sqlx::query_scalar(
-        "insert into project (id, name) values ($1, $2)
+        "insert into project (id, name, redirect_key)
+         values ($1, $2, case when exists (select 1 from project) then $3 end)
          on conflict (name) do update set name = excluded.name returning id",
     )
     .bind(Uuid::new_v4())
     .bind(project_name)
+    .bind(new_redirect_key())
     .fetch_one(&mut **tx)
     .await?;
     sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")

@@ -6,7 +6,7 @@ use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::{SqliteStore, ts};
-use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult, error::corrupt, rows::Columns};
+use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult, error::corrupt, new_redirect_key, rows::Columns};
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -29,6 +29,14 @@ impl KeyStore for SqliteStore {
         Ok(true)
     }
 
+    async fn redirect_key(&self, project: ProjectId) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("select redirect_key from project where id = $1")
+            .bind(project.0.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
+    }
+
     async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>> {
         let Some(row) = sqlx::query("select project_id, id from api_key where key_hash = $1 and revoked_at is null")
             .bind(key_hash)
@@ -49,13 +57,16 @@ async fn insert_project_key(
     hint: &str,
 ) -> StoreResult<ProjectId> {
     let now = ts(Utc::now());
+    // The first project keeps the shared redirect URI; later ones get their own key.
     let project: String = sqlx::query_scalar(
-        "insert into project (id, name, created_at) values ($1, $2, $3)
+        "insert into project (id, name, created_at, redirect_key)
+         values ($1, $2, $3, case when exists (select 1 from project) then $4 end)
          on conflict (name) do update set name = excluded.name returning id",
     )
     .bind(Uuid::new_v4().to_string())
     .bind(project_name)
     .bind(&now)
+    .bind(new_redirect_key())
     .fetch_one(&mut **tx)
     .await?;
     let project = Uuid::parse_str(&project).map_err(|_| corrupt(format!("uuid `{project}`")))?;
