@@ -411,6 +411,19 @@ pub fn assert_error_ctx(r: &Resp, status: u16, slug: &str, case: &str) {
     assert!(content_type.starts_with("application/json"), "[{case}] content-type {content_type}");
 }
 
+/// A 503 the client may retry: the contract envelope with `HTTP_ServiceUnavailable`, a
+/// `Retry-After` header of whole seconds, and nothing about the database in the body.
+#[track_caller]
+pub fn assert_unavailable(r: &Resp, case: &str) {
+    assert_error_ctx(r, 503, "HTTP_ServiceUnavailable", case);
+    let retry_after = r.header("retry-after").unwrap_or_else(|| panic!("[{case}] no Retry-After header"));
+    assert!(retry_after.parse::<u32>().is_ok_and(|s| s > 0), "[{case}] Retry-After {retry_after:?}");
+    let lower = r.text.to_lowercase();
+    for leak in ["sqlx", "postgres", "sqlite", "authlink_test_", "pool", "connection refused", "does not exist"] {
+        assert!(!lower.contains(leak), "[{case}] the error leaks {leak:?}: {}", r.text);
+    }
+}
+
 /// The error message of an envelope.
 pub fn message(r: &Resp) -> String {
     r.body["error"]["message"].as_str().unwrap_or_default().to_owned()
