@@ -1,7 +1,7 @@
 //! The test harness: one fresh database (of the run's backend, see `tests/support/db.rs`) and one
 //! authlink server per test, driven over real HTTP with reqwest. Modelled on zero2prod's `spawn_app`.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use authlink::{
     AppState, Settings,
@@ -41,6 +41,7 @@ fn init_test_log() {
 pub struct TestAppBuilder {
     allowlist: String,
     ttl: Duration,
+    store_addr: Option<SocketAddr>,
 }
 
 impl TestAppBuilder {
@@ -56,16 +57,29 @@ impl TestAppBuilder {
         self
     }
 
+    /// Connects the store (PostgreSQL only) to `addr` instead of the database server's own
+    /// host and port: a proxy in front of the server, which a test can make stall.
+    pub fn store_through(mut self, addr: SocketAddr) -> Self {
+        self.store_addr = Some(addr);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         init_test_log();
         let database = TestDatabase::create().await;
         let (store, db): (Arc<dyn Store>, Db) = match database.backend {
             Backend::Postgres => {
-                let store = PgStore::connect(&database.url, 10).await.expect("connect and migrate the test database");
+                let mut url = url::Url::parse(&database.url).expect("the test database URL");
+                if let Some(addr) = self.store_addr {
+                    url.set_ip_host(addr.ip()).expect("a host URL");
+                    url.set_port(Some(addr.port())).expect("a host URL");
+                }
+                let store = PgStore::connect(url.as_str(), 10).await.expect("connect and migrate the test database");
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Pg(pool))
             }
             Backend::Sqlite => {
+                assert!(self.store_addr.is_none(), "store_through is for PostgreSQL");
                 let store = SqliteStore::connect(&database.url, 10).await.expect("open and migrate the test database");
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Lite(pool))
@@ -203,7 +217,7 @@ pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { allowlist: DEFAULT_ALLOWLIST.to_owned(), ttl: Duration::from_secs(600) }
+        TestAppBuilder { allowlist: DEFAULT_ALLOWLIST.to_owned(), ttl: Duration::from_secs(600), store_addr: None }
     }
 
     /// The default view: v3.1 paths, project A's key.
