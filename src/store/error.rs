@@ -59,8 +59,8 @@ pub enum StoreError {
     #[error("unique constraint {0:?} violated")]
     Conflict(Constraint),
     /// The database cannot be used right now (pool exhausted or closed, connection refused or
-    /// lost, server shutting down, SQLite busy past its timeout): worth retrying later, and
-    /// answered 503 by the API.
+    /// lost, server shutting down, database dropped, SQLite busy past its timeout): worth
+    /// retrying later, and answered 503 by the API.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
     /// Any other database failure: a bug or a broken schema.
@@ -121,10 +121,11 @@ fn transient(err: &sqlx::Error) -> bool {
     }
 }
 
-/// PostgreSQL SQLSTATEs of lost connections and shutdowns; SQLite's BUSY (5) and LOCKED (6),
-/// with their extended codes (the low byte is the primary code).
+/// PostgreSQL SQLSTATEs of lost connections, shutdowns and a database that is gone from under a
+/// running server (3D000 on connect: dropped, or not yet restored); SQLite's BUSY (5) and
+/// LOCKED (6), with their extended codes (the low byte is the primary code).
 fn transient_code(code: &str) -> bool {
-    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "3D000") {
         return true;
     }
     code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
@@ -151,10 +152,10 @@ mod tests {
 
     #[test]
     fn transient_codes() {
-        for code in ["08006", "08001", "57P01", "57P03", "53300", "5", "6", "517", "261"] {
+        for code in ["08006", "08001", "57P01", "57P03", "53300", "3D000", "5", "6", "517", "261"] {
             assert!(transient_code(code), "{code}");
         }
-        for code in ["23505", "42P01", "19", "2067", "1"] {
+        for code in ["23505", "42P01", "3F000", "19", "2067", "1"] {
             assert!(!transient_code(code), "{code}");
         }
         assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());

@@ -124,6 +124,56 @@ async fn keys_of_any_project_work_and_a_second_key_of_the_same_project_sees_the_
     app.cleanup().await;
 }
 
+/// The envelope's `request_id` is the response's `x-request-id`, on every kind of API error
+/// (the middleware writes it, whoever built the error): the one the client sent (the SDKs'
+/// 32-hex style) or, without one, the id the server generated, different per request.
+#[tokio::test]
+async fn every_error_envelope_carries_the_request_id_of_its_header() {
+    let app = spawn_app().await;
+    let session = unknown_id("trs_");
+    let cases: Vec<(&str, u16, &str, reqwest::RequestBuilder)> = vec![
+        (
+            "validation",
+            400,
+            "ToolRouterV2_BadRequest",
+            app.api().request(Method::POST, "tool_router/session").json(&json!({"user_id": ""})),
+        ),
+        (
+            "malformed JSON",
+            400,
+            "ToolRouterV2_BadRequest",
+            app.api().request(Method::POST, "tool_router/session").header("content-type", "application/json").body("{"),
+        ),
+        ("no key", 401, "Auth_NoAuthProvided", app.anonymous().request(Method::GET, "connected_accounts")),
+        ("unknown key", 401, "APIKey_InvalidAPIKey", app.as_key("ak_nope").request(Method::GET, "connected_accounts")),
+        ("route fallback", 404, "HTTP_NotFound", app.api().request(Method::GET, "/api/v3.1/nope")),
+        (
+            "unknown session",
+            404,
+            "ToolRouterV2_SessionNotFound",
+            app.api().request(Method::GET, &format!("tool_router/session/{session}")),
+        ),
+        ("wrong method", 405, "HTTP_MethodNotAllowed", app.api().request(Method::PUT, "tool_router/session")),
+    ];
+    let mut generated = Vec::new();
+    for (case, status, slug, request) in cases {
+        let sent = uuid::Uuid::new_v4().simple().to_string();
+        let retry = request.try_clone().expect("a request without a streaming body");
+        let r = send(request.header("x-request-id", &sent)).await;
+        assert_error_ctx(&r, status, slug, &format!("{case}, id sent"));
+        assert_eq!(r.body["error"]["request_id"], sent.as_str(), "[{case}] the id sent, in the envelope");
+
+        let r = send(retry).await;
+        assert_error_ctx(&r, status, slug, &format!("{case}, no id sent"));
+        let id = r.header("x-request-id").expect("a generated x-request-id").to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "[{case}] generated id {id} is not a UUID");
+        generated.push(id);
+    }
+    let distinct: std::collections::HashSet<_> = generated.iter().collect();
+    assert_eq!(distinct.len(), generated.len(), "generated ids repeat: {generated:?}");
+    app.cleanup().await;
+}
+
 #[tokio::test]
 async fn request_id_is_echoed_or_generated() {
     let app = spawn_app().await;

@@ -1,7 +1,7 @@
 //! The test harness: one fresh database (of the run's backend, see `tests/support/db.rs`) and one
 //! authlink server per test, driven over real HTTP with reqwest. Modelled on zero2prod's `spawn_app`.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use authlink::{
     AppState, Settings,
@@ -41,6 +41,7 @@ fn init_test_log() {
 pub struct TestAppBuilder {
     allowlist: String,
     ttl: Duration,
+    store_addr: Option<SocketAddr>,
 }
 
 impl TestAppBuilder {
@@ -56,16 +57,29 @@ impl TestAppBuilder {
         self
     }
 
+    /// Connects the store (PostgreSQL only) to `addr` instead of the database server's own
+    /// host and port: a proxy in front of the server, which a test can make stall.
+    pub fn store_through(mut self, addr: SocketAddr) -> Self {
+        self.store_addr = Some(addr);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         init_test_log();
         let database = TestDatabase::create().await;
         let (store, db): (Arc<dyn Store>, Db) = match database.backend {
             Backend::Postgres => {
-                let store = PgStore::connect(&database.url, 10).await.expect("connect and migrate the test database");
+                let mut url = url::Url::parse(&database.url).expect("the test database URL");
+                if let Some(addr) = self.store_addr {
+                    url.set_ip_host(addr.ip()).expect("a host URL");
+                    url.set_port(Some(addr.port())).expect("a host URL");
+                }
+                let store = PgStore::connect(url.as_str(), 10).await.expect("connect and migrate the test database");
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Pg(pool))
             }
             Backend::Sqlite => {
+                assert!(self.store_addr.is_none(), "store_through is for PostgreSQL");
                 let store = SqliteStore::connect(&database.url, 10).await.expect("open and migrate the test database");
                 let pool = store.pool().clone();
                 (Arc::new(store), Db::Lite(pool))
@@ -203,7 +217,7 @@ pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { allowlist: DEFAULT_ALLOWLIST.to_owned(), ttl: Duration::from_secs(600) }
+        TestAppBuilder { allowlist: DEFAULT_ALLOWLIST.to_owned(), ttl: Duration::from_secs(600), store_addr: None }
     }
 
     /// The default view: v3.1 paths, project A's key.
@@ -409,6 +423,19 @@ pub fn assert_error_ctx(r: &Resp, status: u16, slug: &str, case: &str) {
     assert_eq!(r.header("x-request-id"), Some(request_id), "[{case}] request_id differs from x-request-id header");
     let content_type = r.header("content-type").unwrap_or("");
     assert!(content_type.starts_with("application/json"), "[{case}] content-type {content_type}");
+}
+
+/// A 503 the client may retry: the contract envelope with `HTTP_ServiceUnavailable`, a
+/// `Retry-After` header of whole seconds, and nothing about the database in the body.
+#[track_caller]
+pub fn assert_unavailable(r: &Resp, case: &str) {
+    assert_error_ctx(r, 503, "HTTP_ServiceUnavailable", case);
+    let retry_after = r.header("retry-after").unwrap_or_else(|| panic!("[{case}] no Retry-After header"));
+    assert!(retry_after.parse::<u32>().is_ok_and(|s| s > 0), "[{case}] Retry-After {retry_after:?}");
+    let lower = r.text.to_lowercase();
+    for leak in ["sqlx", "postgres", "sqlite", "authlink_test_", "pool", "connection refused", "does not exist"] {
+        assert!(!lower.contains(leak), "[{case}] the error leaks {leak:?}: {}", r.text);
+    }
 }
 
 /// The error message of an envelope.

@@ -34,4 +34,5 @@ mod refresh_lease;
 mod rotation;
 mod sessions;
 mod shared_accounts;
+mod unavailable;
 mod user_links;

@@ -36,6 +36,12 @@ fn admin_url() -> String {
     std::env::var("AUTHLINK_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// `host:port` of the PostgreSQL server of the run, for a proxy in front of it.
+pub fn pg_server() -> String {
+    let url = url::Url::parse(&admin_url()).expect("AUTHLINK_TEST_PG is a URL");
+    format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port().unwrap_or(5432))
+}
+
 /// A fresh, empty database of the run's backend, removed by [`TestDatabase::remove`] or on drop.
 #[derive(Debug)]
 pub struct TestDatabase {
