@@ -148,10 +148,13 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
         public_url = %settings.public_base,
         toolkits = catalog.len(),
         key_id = sealer.current_key_id(),
+        endpoint_allowlist = %settings.outbound.allowlist(),
+        tenant_endpoints_forbidden = settings.outbound.tenant_endpoints_forbidden(),
         database = %cmd.db.location().map(|l: DatabaseLocation| l.describe()).unwrap_or_default(),
         "authlink ready"
     );
-    let state = AppState::new(store, catalog, sealer, settings);
+    let state = AppState::try_new(store, catalog, sealer, settings)
+        .map_err(|e| CliError::Config(format!("cannot set up the outbound HTTP client: {e}")))?;
     crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
     crate::serve(listener, state, shutdown_signal())
         .await

@@ -9,7 +9,10 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use url::Url;
 
-use crate::domain::callback::CallbackAllowlist;
+use crate::{
+    domain::callback::CallbackAllowlist,
+    outbound::{EndpointAllowlist, OutboundPolicy},
+};
 
 /// Settings every subcommand needs: where the database is.
 #[derive(Clone, clap::Args)]
@@ -122,6 +125,18 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHLINK_CALLBACK_ALLOWLIST", value_name = "AUTHLINK_CALLBACK_ALLOWLIST", default_value = "")]
     pub callback_allowlist: CallbackAllowlist,
 
+    /// Comma-separated origins (scheme://host[:port]) authlink may call even when they are
+    /// loopback, private or plain http: local or in-house OAuth providers, test servers. Every
+    /// other tenant-set endpoint must be https and resolve to public addresses only.
+    #[arg(long, env = "AUTHLINK_ENDPOINT_ALLOWLIST", value_name = "AUTHLINK_ENDPOINT_ALLOWLIST", default_value = "")]
+    pub endpoint_allowlist: EndpointAllowlist,
+
+    /// Whether auth configs may set their own provider endpoints (authorization_url, token_url,
+    /// …): `allowed`, or `forbidden` to use only the catalog's endpoints.
+    #[arg(long, env = "AUTHLINK_TENANT_ENDPOINTS", value_name = "AUTHLINK_TENANT_ENDPOINTS", value_enum,
+          default_value_t = TenantEndpoints::Allowed)]
+    pub tenant_endpoints: TenantEndpoints,
+
     /// On first start (no API key in the database), the key of the `default` project instead of a
     /// generated one: for scripts and compose files. At least 32 printable characters.
     #[arg(long, env = "AUTHLINK_BOOTSTRAP_API_KEY", value_name = "AUTHLINK_BOOTSTRAP_API_KEY", hide_env_values = true)]
@@ -137,6 +152,8 @@ impl fmt::Debug for ServeArgs {
             .field("encryption_old_keys", &"<redacted>")
             .field("link_ttl_secs", &self.link_ttl_secs)
             .field("callback_allowlist", &self.callback_allowlist)
+            .field("endpoint_allowlist", &self.endpoint_allowlist)
+            .field("tenant_endpoints", &self.tenant_endpoints)
             .field("bootstrap_api_key", &"<redacted>")
             .finish()
     }
@@ -189,6 +206,21 @@ impl ServeArgs {
     pub fn link_ttl(&self) -> Duration {
         Duration::from_secs(self.link_ttl_secs)
     }
+
+    /// What authlink may call on a tenant's behalf.
+    pub fn outbound_policy(&self) -> OutboundPolicy {
+        OutboundPolicy::new(self.endpoint_allowlist.clone(), self.tenant_endpoints == TenantEndpoints::Forbidden)
+    }
+}
+
+/// `AUTHLINK_TENANT_ENDPOINTS`: may auth configs name their own provider endpoints?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TenantEndpoints {
+    /// Auth configs may set endpoints (https, public addresses, or allowlisted origins).
+    #[default]
+    Allowed,
+    /// Only the catalog's provider endpoints are used; endpoint fields are refused.
+    Forbidden,
 }
 
 /// A 32-byte AES-256 key. Its `Debug` never shows the bytes.

@@ -39,10 +39,21 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, catalog: Catalog, sealer: Sealer, settings: Settings) -> Self {
-        Self {
-            services: Arc::new(ServiceContext::new(store, catalog, sealer, settings)),
-            api_keys: Arc::new(ApiKeyCache::default()),
-        }
+        Self::from_context(ServiceContext::new(store, catalog, sealer, settings))
+    }
+
+    /// As `new`, but failing when the outbound HTTP client cannot be built (used by `serve`).
+    pub fn try_new(
+        store: Arc<dyn Store>,
+        catalog: Catalog,
+        sealer: Sealer,
+        settings: Settings,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self::from_context(ServiceContext::try_new(store, catalog, sealer, settings)?))
+    }
+
+    fn from_context(services: ServiceContext) -> Self {
+        Self { services: Arc::new(services), api_keys: Arc::new(ApiKeyCache::default()) }
     }
 }
 

@@ -65,6 +65,8 @@ fn help_is_available_for_every_command() {
         "AUTHLINK_CALLBACK_ALLOWLIST",
         "AUTHLINK_DATA_DIR",
         "AUTHLINK_BOOTSTRAP_API_KEY",
+        "AUTHLINK_ENDPOINT_ALLOWLIST",
+        "AUTHLINK_TENANT_ENDPOINTS",
     ] {
         assert!(top.contains(var), "--help does not mention {var}");
     }
@@ -74,10 +76,13 @@ fn help_is_available_for_every_command() {
 fn configuration_errors_name_the_variable_and_never_echo_secrets() {
     let key = "c2VjcmV0LWJ1dC1ub3QtMzItYnl0ZXM=";
     let weak = "short-key";
-    let cases: [(&str, &[(&str, &str)]); 8] = [
+    let cases: [(&str, &[(&str, &str)]); 11] = [
         ("AUTHLINK_LINK_TTL_SECS", &[("AUTHLINK_LINK_TTL_SECS", "soon")]),
         ("AUTHLINK_LISTEN", &[("AUTHLINK_LISTEN", "not-an-address")]),
         ("AUTHLINK_CALLBACK_ALLOWLIST", &[("AUTHLINK_CALLBACK_ALLOWLIST", "ftp://x")]),
+        ("AUTHLINK_ENDPOINT_ALLOWLIST", &[("AUTHLINK_ENDPOINT_ALLOWLIST", "http://127.0.0.1:9000/path")]),
+        ("AUTHLINK_ENDPOINT_ALLOWLIST", &[("AUTHLINK_ENDPOINT_ALLOWLIST", "not a url")]),
+        ("AUTHLINK_TENANT_ENDPOINTS", &[("AUTHLINK_TENANT_ENDPOINTS", "sometimes")]),
         ("AUTHLINK_ENCRYPTION_KEY", &[("DATABASE_URL", "postgres://127.0.0.1:1/x"), ("AUTHLINK_ENCRYPTION_KEY", key)]),
         // With PostgreSQL the key is required (only SQLite may generate one).
         ("AUTHLINK_ENCRYPTION_KEY", &[("DATABASE_URL", "postgres://127.0.0.1:1/x")]),

@@ -16,7 +16,12 @@ use crate::{
     catalog::ClientAuth,
     domain::{AuthConfigId, ToolkitSlug},
     error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
-    service::auth_configs::{self, NewOAuth2Config},
+    outbound::OutboundPolicy,
+    service::auth_configs::{
+        self,
+        EndpointKind::{self, Endpoint, Identifier},
+        NewOAuth2Config,
+    },
     store::{AuthConfigFilter, AuthConfigRecord, Cursor},
 };
 
@@ -192,16 +197,17 @@ pub struct ListQuery {
     pub limit: Option<String>,
 }
 
-/// An endpoint URL: https, or http on a loopback host (for local providers and tests).
-fn endpoint(errors: &mut Vec<FieldError>, path: &str, raw: Option<String>) -> Option<String> {
+/// A URL field, checked against the operator's outbound policy (issue 11).
+fn endpoint(
+    errors: &mut Vec<FieldError>,
+    policy: &OutboundPolicy,
+    path: &str,
+    raw: Option<String>,
+    kind: EndpointKind,
+) -> Option<String> {
     let raw = raw?;
-    let ok = url::Url::parse(&raw).is_ok_and(|u| match u.scheme() {
-        "https" => u.host_str().is_some(),
-        "http" => matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
-        _ => false,
-    });
-    if !ok {
-        errors.push(FieldError::new(path, "must be an https URL (http only on a loopback host)"));
+    if let Err(e) = auth_configs::check_url_field(policy, path, &raw, kind) {
+        errors.push(e);
     }
     Some(raw)
 }
@@ -241,9 +247,12 @@ pub async fn create(
         errors.push(FieldError::new("auth_config.credentials", "is required"));
         return Err(ApiError::Validation(errors));
     };
-    let authorization_url = endpoint(&mut errors, "auth_config.credentials.authorization_url", creds.authorization_url);
-    let token_url = endpoint(&mut errors, "auth_config.credentials.token_url", creds.token_url);
-    let issuer = endpoint(&mut errors, "auth_config.credentials.issuer", creds.issuer);
+    let policy = &state.settings.outbound;
+    let (authorization_url, token_url, issuer) = (
+        endpoint(&mut errors, policy, "auth_config.credentials.authorization_url", creds.authorization_url, Endpoint),
+        endpoint(&mut errors, policy, "auth_config.credentials.token_url", creds.token_url, Endpoint),
+        endpoint(&mut errors, policy, "auth_config.credentials.issuer", creds.issuer, Identifier),
+    );
     let (Some(toolkit), true) = (toolkit, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };

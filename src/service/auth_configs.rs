@@ -1,10 +1,13 @@
 //! Auth configs: an OAuth app (client id + sealed secret) for a toolkit. authlink manages no
 //! OAuth apps of its own, so every config is `use_custom_auth`.
 
+use url::Url;
+
 use crate::{
     catalog::ClientAuth,
     domain::{AuthConfigId, ToolkitSlug},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, FieldError},
+    outbound::OutboundPolicy,
     service::context::ServiceContext,
     store::{AuthConfigFilter, AuthConfigRecord, NewAuthConfig, Page, ProjectId},
 };
@@ -23,8 +26,52 @@ pub struct NewOAuth2Config {
     pub issuer: Option<String>,
 }
 
+/// Which kind of URL a field of an auth config holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// Called by authlink or sent to the browser (authorization, token, revocation, userinfo):
+    /// refused when the operator forbids tenant endpoints (`AUTHLINK_TENANT_ENDPOINTS=forbidden`).
+    Endpoint,
+    /// Only compared, never called (`issuer`): checked as written, allowed in catalog-only mode.
+    Identifier,
+}
+
+/// Checks one URL field of an auth config as written (issue 11): https, no user info, no
+/// localhost, cloud metadata name or forbidden IP literal, unless its origin is on
+/// `AUTHLINK_ENDPOINT_ALLOWLIST`. What the host resolves to is checked again at every
+/// connection by the outbound client. `path` names the field in the 400.
+pub fn check_url_field(policy: &OutboundPolicy, path: &str, raw: &str, kind: EndpointKind) -> Result<Url, FieldError> {
+    let url = Url::parse(raw).map_err(|_| FieldError::new(path, "must be an absolute https URL"))?;
+    let checked = match kind {
+        EndpointKind::Endpoint => policy.check_tenant_endpoint(&url),
+        EndpointKind::Identifier => policy.check_url_as_written(&url),
+    };
+    checked.map(|()| url).map_err(|refusal| FieldError::new(path, refusal.to_string()))
+}
+
 pub async fn create(ctx: &ServiceContext, project: ProjectId, new: NewOAuth2Config) -> ApiResult<AuthConfigRecord> {
+    let policy = &ctx.settings.outbound;
+    // The HTTP layer checks these too, naming the request's full paths; this keeps every other
+    // caller to the same rule.
+    let fields = [
+        ("credentials.authorization_url", &new.authorization_url, EndpointKind::Endpoint),
+        ("credentials.token_url", &new.token_url, EndpointKind::Endpoint),
+        ("credentials.issuer", &new.issuer, EndpointKind::Identifier),
+    ];
+    let errors: Vec<FieldError> = fields
+        .into_iter()
+        .filter_map(|(path, raw, kind)| raw.as_deref().and_then(|r| check_url_field(policy, path, r, kind).err()))
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     let provider = ctx.catalog.get(&new.toolkit);
+    if provider.is_none() && policy.tenant_endpoints_forbidden() {
+        return Err(ApiError::InvalidAuthConfig(format!(
+            "toolkit {} is not in authlink's catalog, and this server uses only the catalog's provider endpoints",
+            new.toolkit
+        )));
+    }
     if provider.is_none() && (new.authorization_url.is_none() || new.token_url.is_none()) {
         return Err(ApiError::InvalidAuthConfig(format!(
             "toolkit {} is not in authlink's catalog: give credentials.authorization_url and credentials.token_url",

@@ -5,8 +5,8 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    catalog::Catalog, config::ServeArgs, crypto::Sealer, domain::CallbackAllowlist, service::oauth::OAuthClient,
-    store::Store,
+    catalog::Catalog, config::ServeArgs, crypto::Sealer, domain::CallbackAllowlist, outbound::OutboundPolicy,
+    service::oauth::OAuthClient, store::Store,
 };
 
 /// Runtime settings the services read.
@@ -16,6 +16,8 @@ pub struct Settings {
     pub public_base: String,
     pub link_ttl: Duration,
     pub callback_allowlist: CallbackAllowlist,
+    /// What outbound calls may reach: `AUTHLINK_ENDPOINT_ALLOWLIST` and `AUTHLINK_TENANT_ENDPOINTS`.
+    pub outbound: OutboundPolicy,
 }
 
 impl Settings {
@@ -24,6 +26,7 @@ impl Settings {
             public_base: args.public_base(),
             link_ttl: args.link_ttl(),
             callback_allowlist: args.callback_allowlist.clone(),
+            outbound: args.outbound_policy(),
         }
     }
 
@@ -48,7 +51,24 @@ pub struct ServiceContext {
 }
 
 impl ServiceContext {
+    /// Fails only when the HTTP client's TLS backend cannot be set up (a startup error).
+    pub fn try_new(
+        store: Arc<dyn Store>,
+        catalog: Catalog,
+        sealer: Sealer,
+        settings: Settings,
+    ) -> Result<Self, reqwest::Error> {
+        let oauth = OAuthClient::new(settings.outbound.clone())?;
+        Ok(Self { store, catalog, sealer, settings, oauth })
+    }
+
+    /// Like [`Self::try_new`]; should the TLS backend fail, the OAuth client refuses every call
+    /// (the failure is logged) instead of panicking. `authlink serve` uses `try_new` and stops.
     pub fn new(store: Arc<dyn Store>, catalog: Catalog, sealer: Sealer, settings: Settings) -> Self {
-        Self { store, catalog, sealer, settings, oauth: OAuthClient::new() }
+        let oauth = OAuthClient::new(settings.outbound.clone()).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot build the outbound HTTP client; token endpoint calls will fail");
+            OAuthClient::disabled()
+        });
+        Self { store, catalog, sealer, settings, oauth }
     }
 }

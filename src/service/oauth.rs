@@ -1,10 +1,11 @@
 //! The OAuth 2.0 client side: which endpoints and parameters a toolkit uses, the authorization
 //! URL, and the token endpoint calls (code exchange, refresh).
 //!
-//! Outbound calls follow design §5: connect timeout 5 s, total 15 s, no redirects followed,
-//! responses capped at 256 KiB. Nothing here logs a code, token, verifier or secret.
+//! Outbound calls go through [`crate::outbound::OutboundClient`] (design §5, issue 11): connect
+//! timeout 5 s, total 15 s, no redirects followed, responses capped at 256 KiB, forbidden
+//! addresses refused at every connection. Nothing here logs a code, token, verifier or secret.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::{RngCore, rngs::OsRng};
@@ -12,7 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::{catalog::ClientAuth, service::context::ServiceContext, store::AuthConfigRecord};
+use crate::{
+    catalog::ClientAuth,
+    outbound::{OutboundClient, OutboundError, OutboundLimits, OutboundPolicy, OutboundRefusal},
+    service::context::ServiceContext,
+    store::AuthConfigRecord,
+};
 
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
@@ -192,8 +198,11 @@ pub enum TokenError {
     /// The provider answered with an OAuth error (`invalid_grant`, …).
     #[error("provider error {error}{}", .description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Provider { error: String, description: Option<String> },
-    #[error("could not reach the token endpoint: {0}")]
-    Transport(String),
+    /// No usable answer: refused by the outbound policy, unreachable, too slow or too large.
+    /// One text for all of them, so `status_reason` and API errors cannot be used to probe the
+    /// operator's network (the cause is in the source and the debug log).
+    #[error("the token endpoint could not be used")]
+    Transport(#[source] OutboundError),
     #[error("unusable token endpoint response: {0}")]
     InvalidResponse(String),
 }
@@ -209,28 +218,24 @@ impl TokenError {
     }
 }
 
-/// HTTP client for token endpoints.
-#[derive(Clone)]
+/// Token endpoint calls, through the one guarded outbound client (design §5): timeouts, no
+/// redirects, capped responses, and no loopback/private/metadata address unless allowlisted,
+/// checked again at every connection. Catalog endpoints take the same path.
+#[derive(Debug, Clone)]
 pub struct OAuthClient {
-    http: reqwest::Client,
-}
-
-impl Default for OAuthClient {
-    fn default() -> Self {
-        Self::new()
-    }
+    http: Option<OutboundClient>,
 }
 
 impl OAuthClient {
-    pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("authlink/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("static reqwest configuration is valid");
-        Self { http }
+    /// Fails only when the TLS backend cannot be set up.
+    pub fn new(policy: OutboundPolicy) -> Result<Self, reqwest::Error> {
+        let limits = OutboundLimits { max_response_bytes: MAX_RESPONSE_BYTES, ..OutboundLimits::default() };
+        Ok(Self { http: Some(OutboundClient::new(policy, limits)?) })
+    }
+
+    /// A client that refuses every call (when the real one cannot be built).
+    pub fn disabled() -> Self {
+        Self { http: None }
     }
 
     /// Authorization-code grant, with the PKCE verifier when one was used.
@@ -254,54 +259,48 @@ impl OAuthClient {
     }
 
     async fn token_request(&self, p: &ProviderConfig, mut form: Vec<(&str, &str)>) -> Result<TokenSet, TokenError> {
-        let mut request = self.http.post(&p.token_url).header("accept", "application/json");
-        match p.client_auth {
+        let Some(http) = &self.http else {
+            return Err(TokenError::Transport(OutboundError::Refused(OutboundRefusal::NotAllowlisted)));
+        };
+        let url = Url::parse(&p.token_url)
+            .map_err(|_| TokenError::Transport(OutboundError::Refused(OutboundRefusal::NoHost)))?;
+        // RFC 6749 §2.3.1: form-urlencode id and secret before Basic encoding.
+        let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let (basic_id, basic_secret);
+        let basic = match p.client_auth {
             ClientAuth::ClientSecretBasic => {
-                // RFC 6749 §2.3.1: form-urlencode id and secret before Basic encoding.
-                let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                request = request.basic_auth(enc(&p.client_id), Some(enc(&p.client_secret)));
+                basic_id = enc(&p.client_id);
+                basic_secret = enc(&p.client_secret);
+                Some((basic_id.as_str(), basic_secret.as_str()))
             }
             ClientAuth::ClientSecretPost => {
                 form.push(("client_id", &p.client_id));
                 form.push(("client_secret", &p.client_secret));
+                None
             }
-        }
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
-        let mut response = request
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| TokenError::Transport(e.without_url().to_string()))?;
-        let status = response.status();
-        let is_form = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        let mut bytes = Vec::new();
-        while let Some(chunk) =
-            response.chunk().await.map_err(|e| TokenError::Transport(e.without_url().to_string()))?
-        {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(TokenError::InvalidResponse(format!("larger than {MAX_RESPONSE_BYTES} bytes")));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        };
+        let response = http.post_form(&url, &form, basic).await.map_err(|e| {
+            tracing::debug!(provider = %p.name, reason = e.public_reason(), "token endpoint call failed");
+            TokenError::Transport(e)
+        })?;
+        let is_form =
+            response.content_type.as_deref().is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let bytes = &response.body;
         let value: serde_json::Value = if is_form {
-            let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(&bytes)
+            let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(bytes)
                 .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
                 .collect();
             serde_json::Value::Object(map)
         } else {
-            serde_json::from_slice(&bytes)
-                .map_err(|_| TokenError::InvalidResponse(format!("HTTP {status} with a body that is not JSON")))?
+            serde_json::from_slice(bytes).map_err(|_| {
+                TokenError::InvalidResponse(format!("HTTP {} with a body that is not JSON", response.status))
+            })?
         };
         if let Ok(err) = serde_json::from_value::<ErrorResponse>(value.clone()) {
             return Err(TokenError::Provider { error: err.error, description: err.error_description });
         }
-        if !status.is_success() {
-            return Err(TokenError::InvalidResponse(format!("HTTP {status}")));
+        if !response.is_success() {
+            return Err(TokenError::InvalidResponse(format!("HTTP {}", response.status)));
         }
         serde_json::from_value(value).map_err(|_| TokenError::InvalidResponse("no access_token".into()))
     }
@@ -329,5 +328,61 @@ mod tests {
         assert_eq!(random_secret().len(), 43);
         assert!(issuer_matches("http://127.0.0.1:1/", "http://127.0.0.1:1"));
         assert!(!issuer_matches("http://127.0.0.1:1", "http://evil"));
+    }
+
+    fn provider(token_url: String) -> ProviderConfig {
+        ProviderConfig {
+            name: "test".into(),
+            authorization_url: "https://idp.example.com/authorize".into(),
+            token_url,
+            scopes: vec![],
+            scope_separator: " ".into(),
+            pkce: true,
+            client_auth: ClientAuth::ClientSecretBasic,
+            extra_params: BTreeMap::new(),
+            client_id: "id".into(),
+            client_secret: "secret".into(),
+            issuer: "https://idp.example.com".into(),
+        }
+    }
+
+    /// The token call goes through the guard: a URL refused as written never leaves, and a name
+    /// that resolves to a forbidden address (this machine's host name usually maps to 127.0.0.1
+    /// or a private address) is refused at connect time, with the one public text.
+    #[tokio::test]
+    async fn token_calls_are_refused_before_and_after_dns() {
+        let client = OAuthClient::new(OutboundPolicy::default()).unwrap();
+        for url in ["http://127.0.0.1:9/token", "https://169.254.169.254/token", "https://localhost/t", "not a url"] {
+            let err = client.exchange_code(&provider(url.into()), "code", "https://cb", None).await.unwrap_err();
+            assert!(matches!(err, TokenError::Transport(OutboundError::Refused(_))), "{url}: {err:?}");
+            assert_eq!(err.to_string(), "the token endpoint could not be used");
+            assert_eq!(err.code(), "temporarily_unavailable");
+        }
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned();
+        let resolves_forbidden = match tokio::net::lookup_host((name.as_str(), 443)).await {
+            Ok(addrs) => {
+                let addrs: Vec<_> = addrs.collect();
+                !addrs.is_empty() && addrs.iter().all(|a| crate::outbound::is_forbidden(a.ip()))
+            }
+            Err(_) => false,
+        };
+        if name.is_empty() || name == "localhost" || !resolves_forbidden {
+            eprintln!("skipped the DNS half: the host name does not resolve to a forbidden address");
+            return;
+        }
+        let err = client.refresh(&provider(format!("https://{name}:9/token")), "rt").await.unwrap_err();
+        assert!(
+            matches!(err, TokenError::Transport(OutboundError::Refused(OutboundRefusal::ResolvesToForbidden { .. }))),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "the token endpoint could not be used");
+    }
+
+    /// With a disabled client nothing is sent and the failure reads like any other.
+    #[tokio::test]
+    async fn a_disabled_client_refuses_with_the_public_text() {
+        let err =
+            OAuthClient::disabled().refresh(&provider("https://idp.example.com/t".into()), "rt").await.unwrap_err();
+        assert_eq!(err.to_string(), "the token endpoint could not be used");
     }
 }

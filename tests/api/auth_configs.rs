@@ -280,18 +280,104 @@ async fn invalid_create_bodies_are_400() {
     let count: i64 = app.db.scalar("select count(*) from auth_config", NO_ARGS).await;
     assert_eq!(count, 0, "a refused create wrote a row");
 
-    // Loopback http endpoints are fine (local providers, tests).
-    let r = app
-        .post(
-            "auth_configs",
-            custom(
-                "local_idp",
-                json!({"client_id": "id", "client_secret": "x",
-                                       "authorization_url": "http://127.0.0.1:9000/auth",
-                                       "token_url": "http://localhost:9000/token"}),
-            ),
-        )
-        .await;
-    r.expect(201, "loopback http endpoints");
+    app.cleanup().await;
+}
+
+/// The origin the endpoint tests allowlist, like the test suites' local providers.
+const ALLOWLISTED: &str = "http://127.0.0.1:9000";
+
+/// Issue 11: endpoint URLs that could reach the operator's own network, or are not https, are
+/// refused when the auth config is created, with a 400 naming the field; the allowlisted origin
+/// (and only it: not another port or scheme of the same host) passes.
+#[tokio::test]
+async fn endpoints_that_could_reach_internal_addresses_are_refused_at_create() {
+    let app = TestApp::builder().endpoint_allowlist(ALLOWLISTED).spawn().await;
+    // (URL, expected words of the message)
+    let refused: &[(&str, &str)] = &[
+        ("http://127.0.0.1/x", "https"),
+        ("https://127.0.0.1/x", "address"),
+        ("https://127.1.2.3:9000/x", "address"),
+        ("https://localhost/x", "localhost"),
+        ("https://api.localhost/x", "localhost"),
+        ("https://169.254.169.254/latest/meta-data/", "address"),
+        ("https://[::1]/", "address"),
+        ("https://[::ffff:127.0.0.1]/", "address"),
+        ("https://[fd00::1]/", "address"),
+        ("https://[fe80::1]/", "address"),
+        ("https://10.0.0.1/", "address"),
+        ("https://192.168.1.1/", "address"),
+        ("https://172.16.0.1/", "address"),
+        ("https://0.0.0.0/", "address"),
+        ("https://224.0.0.1/", "address"),
+        ("http://example.com/", "https"),
+        ("https://metadata.google.internal/computeMetadata/v1/", "metadata"),
+        ("https://metadata.google.internal./", "metadata"),
+        ("https://user:pw@idp.example.com/token", "user name"),
+        ("https://idp.example.com@127.0.0.1/token", "user name"),
+        ("http://127.0.0.1:9001/token", "https"),
+        ("https://127.0.0.1:9000/token", "address"),
+        ("ftp://idp.example.com/token", "https"),
+        ("token", "URL"),
+    ];
+    for field in ["token_url", "authorization_url"] {
+        for (url, words) in refused {
+            let case = format!("{field} = {url}");
+            let r = app
+                .post("auth_configs", custom("github", json!({"client_id": "id", "client_secret": "x", field: url})))
+                .await;
+            assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", &case);
+            let text = error_text(&r);
+            assert!(text.contains(&format!("auth_config.credentials.{field}")), "[{case}] names the field: {text}");
+            assert!(text.contains(words), "[{case}] should say {words:?}: {text}");
+        }
+    }
+    let count: i64 = app.db.scalar("select count(*) from auth_config", NO_ARGS).await;
+    assert_eq!(count, 0, "a refused create wrote a row");
+
+    for (case, credentials) in [
+        (
+            "the allowlisted origin, plain http",
+            json!({"authorization_url": format!("{ALLOWLISTED}/auth"), "token_url": format!("{ALLOWLISTED}/token")}),
+        ),
+        (
+            "public https hosts",
+            json!({"authorization_url": "https://idp.example.com/auth", "token_url": "https://idp.example.com:8443/t"}),
+        ),
+    ] {
+        let mut credentials = credentials;
+        credentials["client_id"] = "id".into();
+        credentials["client_secret"] = "x".into();
+        app.post("auth_configs", custom("local_idp", credentials)).await.expect(201, case);
+    }
+    app.cleanup().await;
+}
+
+/// `AUTHLINK_TENANT_ENDPOINTS=forbidden`: catalog endpoints only. Any endpoint field is a 400
+/// naming it, even a public or allowlisted one; a catalog toolkit without them is fine; a toolkit
+/// outside the catalog cannot be configured at all.
+#[tokio::test]
+async fn with_tenant_endpoints_forbidden_every_endpoint_field_is_refused() {
+    let app = TestApp::builder().endpoint_allowlist(ALLOWLISTED).tenant_endpoints_forbidden().spawn().await;
+    for field in ["token_url", "authorization_url"] {
+        for url in ["https://idp.example.com/x", &format!("{ALLOWLISTED}/x")] {
+            let case = format!("{field} = {url}");
+            let r = app
+                .post("auth_configs", custom("github", json!({"client_id": "id", "client_secret": "x", field: url})))
+                .await;
+            assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", &case);
+            let text = error_text(&r);
+            assert!(text.contains(&format!("auth_config.credentials.{field}")), "[{case}] names the field: {text}");
+            assert!(text.contains("catalog"), "[{case}] says why: {text}");
+        }
+    }
+    let r = app.post("auth_configs", custom("acme_crm", json!({"client_id": "id", "client_secret": "x"}))).await;
+    assert_error_ctx(&r, 400, "AuthConfig_BadRequest", "unknown toolkit, catalog only");
+    assert!(error_text(&r).contains("catalog"), "{}", r.text);
+    let count: i64 = app.db.scalar("select count(*) from auth_config", NO_ARGS).await;
+    assert_eq!(count, 0, "a refused create wrote a row");
+
+    app.post("auth_configs", custom("github", json!({"client_id": "id", "client_secret": "x"})))
+        .await
+        .expect(201, "catalog toolkit without endpoint fields");
     app.cleanup().await;
 }

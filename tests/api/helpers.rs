@@ -8,6 +8,7 @@ use authlink::{
     catalog::Catalog,
     config::EncryptionKey,
     crypto::{Sealer, new_api_key, sha256},
+    outbound::OutboundPolicy,
     store::{Store, postgres::PgStore, sqlite::SqliteStore},
 };
 use reqwest::{Method, header::HeaderMap};
@@ -42,12 +43,27 @@ pub struct TestAppBuilder {
     allowlist: String,
     ttl: Duration,
     store_addr: Option<SocketAddr>,
+    endpoint_allowlist: String,
+    tenant_endpoints_forbidden: bool,
 }
 
 impl TestAppBuilder {
     /// `AUTHLINK_CALLBACK_ALLOWLIST` of the server; `""` means loopback only.
     pub fn allowlist(mut self, allowlist: &str) -> Self {
         self.allowlist = allowlist.to_owned();
+        self
+    }
+
+    /// `AUTHLINK_ENDPOINT_ALLOWLIST` of the server (default empty): the origins of local
+    /// providers (a [`crate::fake_oauth::FakeOAuth`]'s `base`) that auth configs may point at.
+    pub fn endpoint_allowlist(mut self, origins: &str) -> Self {
+        self.endpoint_allowlist = origins.to_owned();
+        self
+    }
+
+    /// `AUTHLINK_TENANT_ENDPOINTS=forbidden`: auth configs may use the catalog's endpoints only.
+    pub fn tenant_endpoints_forbidden(mut self) -> Self {
+        self.tenant_endpoints_forbidden = true;
         self
     }
 
@@ -93,6 +109,10 @@ impl TestAppBuilder {
             public_base: base.clone(),
             link_ttl: self.ttl,
             callback_allowlist: self.allowlist.parse().expect("allowlist"),
+            outbound: OutboundPolicy::new(
+                self.endpoint_allowlist.parse().expect("endpoint allowlist"),
+                self.tenant_endpoints_forbidden,
+            ),
         };
         let state = AppState::new(
             store.clone(),
@@ -217,7 +237,13 @@ pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { allowlist: DEFAULT_ALLOWLIST.to_owned(), ttl: Duration::from_secs(600), store_addr: None }
+        TestAppBuilder {
+            allowlist: DEFAULT_ALLOWLIST.to_owned(),
+            ttl: Duration::from_secs(600),
+            store_addr: None,
+            endpoint_allowlist: String::new(),
+            tenant_endpoints_forbidden: false,
+        }
     }
 
     /// The default view: v3.1 paths, project A's key.

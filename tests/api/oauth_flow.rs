@@ -141,8 +141,14 @@ impl Flow {
 
     /// With extra auth config `credentials` (`client_auth`, `issuer`, …).
     async fn with(extra_credentials: Value) -> Self {
+        Self::allowing(extra_credentials, &[]).await
+    }
+
+    /// Also allowlisting these provider origins (besides the flow's own fake provider).
+    async fn allowing(extra_credentials: Value, origins: &[&str]) -> Self {
         let idp = FakeOAuth::start().await;
-        let app = spawn_app().await;
+        let allowlist = std::iter::once(idp.base.as_str()).chain(origins.iter().copied()).collect::<Vec<_>>();
+        let app = TestApp::builder().endpoint_allowlist(&allowlist.join(",")).spawn().await;
         let mut credentials = json!({"authorization_url": idp.authorization_url(), "token_url": idp.token_url()});
         for (k, v) in extra_credentials.as_object().expect("object") {
             credentials[k] = v.clone();
@@ -491,7 +497,7 @@ async fn an_unexpected_iss_fails_the_account_before_any_code_exchange() {
         let idp_base = |s: &str, base: &str| s.replace("{base}", base);
         // The issuer names the provider's own port, so start the provider first.
         let idp = FakeOAuth::start().await;
-        let app = spawn_app().await;
+        let app = TestApp::builder().endpoint_allowlist(&idp.base).spawn().await;
         let mut credentials = json!({"authorization_url": idp.authorization_url(), "token_url": idp.token_url()});
         if let Some(issuer) = issuer {
             credentials["issuer"] = idp_base(issuer, &idp.base).into();
@@ -783,10 +789,12 @@ async fn tokens_sealed_under_a_key_no_longer_configured_are_a_500_that_names_no_
 /// callback delivered to the wrong project's URI never reaches a token endpoint.
 #[tokio::test]
 async fn a_tenant_never_receives_codes_minted_for_another_tenants_client() {
-    // Tenant A: the first project, the shared redirect URI; its honest provider.
-    let flow = Flow::new().await;
-    // Tenant B: a second project, with A's client id and its own (attacker's) token endpoint.
+    // Tenant B's (attacker's) token endpoint; allowlisted so that only the redirect URIs stand
+    // between the attacker and the code (an operator may well allowlist a tenant's host).
     let attacker = FakeOAuth::start().await;
+    // Tenant A: the first project, the shared redirect URI; its honest provider.
+    let flow = Flow::allowing(json!({}), &[&attacker.base]).await;
+    // Tenant B: a second project, with A's client id and the attacker's token endpoint.
     let b_key = flow.app.new_project_key("tenant-b").await;
     let b = flow.app.as_key(&b_key);
     let r = b
@@ -848,7 +856,7 @@ async fn a_tenant_never_receives_codes_minted_for_another_tenants_client() {
 #[tokio::test]
 async fn a_second_project_connects_on_its_own_redirect_uri() {
     let idp = FakeOAuth::start().await;
-    let app = spawn_app().await;
+    let app = TestApp::builder().endpoint_allowlist(&idp.base).spawn().await;
     let key = app.new_project_key("tenant-b").await;
     let b = app.as_key(&key);
     app.create_auth_config_with(
@@ -878,4 +886,86 @@ async fn a_second_project_connects_on_its_own_redirect_uri() {
     let r = b.get(&format!("connected_accounts/{account}")).await;
     assert_eq!(r.expect(200, "account")["status"], "ACTIVE");
     app.cleanup().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outbound guard (issue 11): no request to where it should not go
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_loopback_provider_outside_the_endpoint_allowlist_cannot_even_be_configured() {
+    let idp = FakeOAuth::start().await;
+    // The harness's default: AUTHLINK_ENDPOINT_ALLOWLIST empty.
+    let app = spawn_app().await;
+    for (field, credentials) in [
+        ("token_url", json!({"authorization_url": "https://idp.example.com/authorize", "token_url": idp.token_url()})),
+        (
+            "authorization_url",
+            json!({"authorization_url": idp.authorization_url(), "token_url": "https://idp.example.com/token"}),
+        ),
+    ] {
+        let mut credentials = credentials;
+        credentials["client_id"] = "id".into();
+        credentials["client_secret"] = CLIENT_SECRET.into();
+        let r = app
+            .post(
+                "auth_configs",
+                json!({"toolkit": {"slug": TOOLKIT},
+                       "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "credentials": credentials}}),
+            )
+            .await;
+        assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", field);
+        assert!(r.text.contains(&format!("auth_config.credentials.{field}")), "[{field}] names the field: {}", r.text);
+    }
+    assert!(idp.token_requests().is_empty() && idp.authorize_requests().is_empty());
+    app.cleanup().await;
+}
+
+/// A name other than `localhost` that the machine resolves to forbidden addresses only (its own
+/// host name usually maps to 127.0.0.1 or a private address in /etc/hosts), or `None`.
+async fn a_name_resolving_to_a_forbidden_address() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?.trim().to_ascii_lowercase();
+    if name.is_empty() || name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let url = Url::parse(&format!("https://{name}/")).ok()?;
+    authlink::outbound::OutboundPolicy::default().check_url_as_written(&url).ok()?;
+    let addrs: Vec<_> = tokio::net::lookup_host((name.as_str(), 443)).await.ok()?.collect();
+    (!addrs.is_empty() && addrs.iter().all(|a| authlink::outbound::is_forbidden(a.ip()))).then_some(name)
+}
+
+/// DNS rebinding in miniature: a token URL whose host name passes the as-written check (so the
+/// auth config is created) but resolves to a loopback/private address is refused when authlink
+/// connects. A listener on that address proves no connection was even attempted, and the
+/// account's `status_reason` says nothing about the network.
+#[tokio::test]
+async fn a_token_url_resolving_to_a_forbidden_address_is_refused_at_connect_time() {
+    let Some(name) = a_name_resolving_to_a_forbidden_address().await else {
+        eprintln!("skipped: this machine's host name does not resolve to a loopback or private address");
+        return;
+    };
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind a trap listener");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().unwrap().port();
+    let flow = Flow::with(json!({"token_url": format!("https://{name}:{port}/token")})).await;
+    let link = flow.link().await;
+    let page = flow.connect(&link).await;
+    assert_app_redirect(
+        &page,
+        &[("status", "failed"), ("connected_account_id", &link.account), ("error", "temporarily_unavailable")],
+        "token URL resolving to a forbidden address",
+    );
+    let account = flow.assert_status(&link.account, "FAILED", "forbidden after DNS").await;
+    let reason = account["status_reason"].as_str().expect("status_reason");
+    assert!(reason.contains("token exchange"), "{reason}");
+    assert_no_network_details(reason, &flow.idp, "forbidden after DNS");
+    for leak in [name.as_str(), &port.to_string(), "resolve", "refused", "address", "reach"] {
+        assert!(!reason.contains(leak), "status_reason leaks {leak:?}: {reason}");
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "authlink connected to the forbidden address"
+    );
+    assert_eq!(flow.idp.token_requests().len(), 0);
+    flow.cleanup().await;
 }

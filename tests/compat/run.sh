@@ -116,6 +116,10 @@ export AUTHLINK_PUBLIC_URL=$BASE_URL
 AUTHLINK_ENCRYPTION_KEY=$("$PYTHON" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
 export AUTHLINK_ENCRYPTION_KEY
 export AUTHLINK_CALLBACK_ALLOWLIST=https://app.example.com/,http://127.0.0.1
+# The compat tests configure no local provider or receiver, so no endpoint may be private; an
+# operator's value in the environment must not widen that.
+export AUTHLINK_ENDPOINT_ALLOWLIST=
+export AUTHLINK_TENANT_ENDPOINTS=allowed
 
 "$AUTHLINK_BIN" migrate </dev/null >&2 || die "\`authlink migrate\` failed"
 

@@ -165,12 +165,33 @@ SHORT_PORT=$(free_port)
 while [[ $SHORT_PORT == "$PORT" ]]; do SHORT_PORT=$(free_port); done
 BASE_URL=http://127.0.0.1:$PORT
 SHORT_BASE_URL=http://127.0.0.1:$SHORT_PORT
+# The test files' oidc-providers listen on ports of this pool (lib/harness.mjs), so authlink can be
+# told exactly which local origins its auth configs may call: everything else loopback is refused.
+IDP_PORTS=$(node -e '
+  const net = require("net");
+  const n = 24, servers = [], ports = [], skip = new Set(process.argv.slice(1));
+  (async () => {
+    while (ports.length < n) {
+      const s = net.createServer();
+      await new Promise((ok) => s.listen(0, "127.0.0.1", ok));
+      servers.push(s);
+      const p = String(s.address().port);
+      if (!skip.has(p)) ports.push(p);
+    }
+    servers.forEach((s) => s.close());
+    console.log(ports.join(","));
+  })();' "$PORT" "$SHORT_PORT")
+[[ -n $IDP_PORTS ]] || die "could not pick ports for the test providers"
+export AUTHLINK_E2E_IDP_PORTS=$IDP_PORTS
 
 export DATABASE_URL
 export AUTHLINK_PUBLIC_URL=$BASE_URL
 # A fixed test key ("e2e-test-key-do-not-use-in-prod!"): never a production key.
 export AUTHLINK_ENCRYPTION_KEY=ZTJlLXRlc3Qta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=
 export AUTHLINK_CALLBACK_ALLOWLIST=
+AUTHLINK_ENDPOINT_ALLOWLIST=$(IFS=,; for p in $IDP_PORTS; do printf 'http://127.0.0.1:%s,' "$p"; done)
+export AUTHLINK_ENDPOINT_ALLOWLIST=${AUTHLINK_ENDPOINT_ALLOWLIST%,}
+export AUTHLINK_TENANT_ENDPOINTS=allowed
 export AUTHLINK_LOG_FORMAT=text
 # Debug level on purpose: the log check then covers what an operator sees when debugging.
 export RUST_LOG=debug

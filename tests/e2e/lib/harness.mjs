@@ -73,7 +73,19 @@ export const getAccount = (id, opts) => apiOk('GET', `/connected_accounts/${id}`
  * there is one callback. Stop it with {@link stopIdp}.
  */
 export async function startTestIdp() {
-  return startIdp({ authlinkCallback: authlinkCallback() });
+  // run.sh allowlists (AUTHLINK_ENDPOINT_ALLOWLIST) the origins of a pool of ports; authlink
+  // refuses any other loopback endpoint. Start at a per-process offset to spread the files out.
+  const pool = (process.env.AUTHLINK_E2E_IDP_PORTS || '').split(',').filter(Boolean).map(Number);
+  if (pool.length === 0) return startIdp({ authlinkCallback: authlinkCallback() });
+  for (let i = 0; i < pool.length; i++) {
+    const port = pool[(process.pid + i) % pool.length];
+    try {
+      return await startIdp({ authlinkCallback: authlinkCallback(), port });
+    } catch (e) {
+      if (e?.code !== 'EADDRINUSE') throw e;
+    }
+  }
+  throw new Error(`every port of AUTHLINK_E2E_IDP_PORTS is in use: ${pool.join(',')}`);
 }
 
 /**
