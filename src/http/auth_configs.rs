@@ -148,6 +148,7 @@ pub struct AuthConfigResponse {
 }
 
 impl AuthConfigResponse {
+    #[expect(clippy::expect_used, reason = "TODO(lints): fixed after the outbound/limits merges")]
     fn new(state: &AppState, c: AuthConfigRecord) -> Self {
         let digest = Sha256::digest(c.id.as_str());
         let uuid = uuid::Builder::from_random_bytes(digest[..16].try_into().expect("16 bytes")).into_uuid();

@@ -174,6 +174,7 @@ fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
     }
     Ok(match Option::<N>::deserialize(d)? {
         Some(N::Int(n)) => Some(n),
+        #[expect(clippy::cast_possible_truncation, reason = "TODO(lints): fixed after the outbound/limits merges")]
         Some(N::Float(f)) => Some(f as i64),
         Some(N::Str(s)) => s.trim().parse().ok(),
         None => None,
@@ -222,6 +223,7 @@ impl Default for OAuthClient {
 }
 
 impl OAuthClient {
+    #[expect(clippy::expect_used, reason = "TODO(lints): fixed after the outbound/limits merges")]
     pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
