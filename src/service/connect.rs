@@ -1,7 +1,8 @@
 //! The end user's side of a link: the link page, the start of the authorization-code flow and
 //! the callback that completes it (design §5, RFC 9700).
 //!
-//! Outcomes are plain values; the HTTP layer renders them as pages or redirects. Codes, tokens,
+//! Outcomes are plain values: an [`Outcome`] (redirect to the app, or done) or a [`Stop`] saying
+//! why the flow ended, which `http::connect` renders as a page or a redirect. Codes, tokens,
 //! verifiers and secrets are never logged.
 
 use chrono::{Duration, Utc};

@@ -31,7 +31,7 @@ pub(super) async fn begin(
     project: ProjectId,
     id: &ConnectedAccountId,
 ) -> StoreResult<Option<Box<dyn RefreshLease>>> {
-    // A lease row, not the write lock: see migrations/sqlite/…_refresh_lease.sql.
+    // A lease on the account row, not the write lock: see migrations/sqlite/…_refresh_lease.sql.
     let owner = Uuid::new_v4().to_string();
     let deadline = tokio::time::Instant::now() + LEASE_WAIT;
     let mut pause = Duration::from_millis(10);
