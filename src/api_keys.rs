@@ -32,7 +32,7 @@ impl ApiKeyCache {
         }
         let found = store.project_for_key(key_hash).await?;
         if let Some(project) = found {
-            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if entries.len() >= MAX_ENTRIES {
                 entries.retain(|_, (_, at)| at.elapsed() < TTL);
             }
@@ -44,7 +44,7 @@ impl ApiKeyCache {
     }
 
     fn cached(&self, key_hash: &[u8]) -> Option<(ProjectId, ApiKeyId)> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         entries.get(key_hash).filter(|(_, at)| at.elapsed() < TTL).map(|(p, _)| *p)
     }
 }

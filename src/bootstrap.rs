@@ -27,14 +27,16 @@ pub async fn open_store(db: &DatabaseArgs) -> Result<Arc<dyn Store>, String> {
     let location = db.location()?;
     let max = db.db_max_connections;
     let store: Arc<dyn Store> = match &location {
-        DatabaseLocation::Postgres(url) => Arc::new(PgStore::connect(url, max).await.map_err(database)?),
-        DatabaseLocation::SqliteUrl(url) => Arc::new(SqliteStore::connect(url, max).await.map_err(database)?),
-        DatabaseLocation::Embedded(path) => Arc::new(SqliteStore::connect_file(path, max).await.map_err(database)?),
+        DatabaseLocation::Postgres(url) => Arc::new(PgStore::connect(url, max).await.map_err(|e| database(&e))?),
+        DatabaseLocation::SqliteUrl(url) => Arc::new(SqliteStore::connect(url, max).await.map_err(|e| database(&e))?),
+        DatabaseLocation::Embedded(path) => {
+            Arc::new(SqliteStore::connect_file(path, max).await.map_err(|e| database(&e))?)
+        }
     };
     Ok(store)
 }
 
-fn database(err: crate::store::StoreError) -> String {
+fn database(err: &crate::store::StoreError) -> String {
     format!("database: {err}")
 }
 

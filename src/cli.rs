@@ -38,8 +38,8 @@ pub enum Command {
     /// Manage project API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
-    /// Re-seal every stored secret under AUTHLINK_ENCRYPTION_KEY, opening old values with
-    /// AUTHLINK_ENCRYPTION_OLD_KEYS. Safe to run while serving and to run again.
+    /// Re-seal every stored secret under `AUTHLINK_ENCRYPTION_KEY`, opening old values with
+    /// `AUTHLINK_ENCRYPTION_OLD_KEYS`. Safe to run while serving and to run again.
     RotateKeys(ServeCommand),
 }
 
@@ -171,7 +171,7 @@ fn announce_first_key(outcome: Bootstrap, public_base: &str) {
             tracing::info!(
                 project = bootstrap::DEFAULT_PROJECT,
                 "created the first project with AUTHLINK_BOOTSTRAP_API_KEY"
-            )
+            );
         }
         Bootstrap::Generated(key) => {
             println!("First start: created project `default` with this API key. It is shown only once:");

@@ -17,8 +17,8 @@ use crate::{
 /// Settings every subcommand needs: where the database is.
 #[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
-    /// Database URL: postgres://… for PostgreSQL, sqlite://PATH for a SQLite file. Unset: the
-    /// embedded SQLite database {AUTHLINK_DATA_DIR}/authlink.db.
+    /// Database URL: `postgres://…` for PostgreSQL, `sqlite://PATH` for a SQLite file. Unset: the
+    /// embedded SQLite database `{AUTHLINK_DATA_DIR}/authlink.db`.
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
@@ -96,7 +96,7 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Public base URL of this service: the base of every `redirect_url` and `mcp.url`.
-    /// Defaults to http://{AUTHLINK_LISTEN}.
+    /// Defaults to `http://{AUTHLINK_LISTEN}`.
     #[arg(long, env = "AUTHLINK_PUBLIC_URL", value_name = "AUTHLINK_PUBLIC_URL")]
     pub public_url: Option<Url>,
 
@@ -125,14 +125,14 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHLINK_CALLBACK_ALLOWLIST", value_name = "AUTHLINK_CALLBACK_ALLOWLIST", default_value = "")]
     pub callback_allowlist: CallbackAllowlist,
 
-    /// Comma-separated origins (scheme://host[:port]) authlink may call even when they are
+    /// Comma-separated origins (`scheme://host[:port]`) authlink may call even when they are
     /// loopback, private or plain http: local or in-house OAuth providers, test servers. Every
     /// other tenant-set endpoint must be https and resolve to public addresses only.
     #[arg(long, env = "AUTHLINK_ENDPOINT_ALLOWLIST", value_name = "AUTHLINK_ENDPOINT_ALLOWLIST", default_value = "")]
     pub endpoint_allowlist: EndpointAllowlist,
 
-    /// Whether auth configs may set their own provider endpoints (authorization_url, token_url,
-    /// …): `allowed`, or `forbidden` to use only the catalog's endpoints.
+    /// Whether auth configs may set their own provider endpoints (`authorization_url`,
+    /// `token_url`, …): `allowed`, or `forbidden` to use only the catalog's endpoints.
     #[arg(long, env = "AUTHLINK_TENANT_ENDPOINTS", value_name = "AUTHLINK_TENANT_ENDPOINTS", value_enum,
           default_value_t = TenantEndpoints::Allowed)]
     pub tenant_endpoints: TenantEndpoints,

@@ -1,6 +1,12 @@
 //! The binary as operators use it: `--help`, configuration errors naming the variable, API key
 //! creation, and a clean stop on SIGTERM.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test harness: a failed setup step or lookup should fail the test, loudly"
+)]
+
 use std::{
     io::{BufRead, BufReader},
     net::TcpListener,
@@ -9,6 +15,7 @@ use std::{
 };
 
 #[path = "support/db.rs"]
+#[expect(dead_code, reason = "the CLI tests use only part of the shared test database module")]
 mod db;
 
 use db::{Backend, Db, NO_ARGS, TestDatabase};
@@ -226,9 +233,9 @@ async fn first_start_creates_the_default_project_and_shows_its_key_once() {
     assert!(!err.contains(key), "the key went to the log:\n{err}");
 
     if database.backend == Backend::Sqlite {
+        use std::os::unix::fs::PermissionsExt;
         let key_file = dir.join("data").join("encryption.key");
         let meta = std::fs::metadata(&key_file).expect("a generated key file in ./data");
-        use std::os::unix::fs::PermissionsExt;
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "key file mode");
         assert!(err.contains("production must set AUTHLINK_ENCRYPTION_KEY"), "no warning:\n{err}");
         assert!(dir.join("data").join("authlink.db").exists(), "no database file in ./data");

@@ -2,6 +2,8 @@
 //! never reaches the server, what the operator allowlists does, redirects are not followed,
 //! bodies are capped, and every transport failure looks the same to a tenant.
 
+#![expect(clippy::unwrap_used, reason = "test harness: a failed setup step or lookup should fail the test, loudly")]
+
 use std::{
     net::SocketAddr,
     sync::{

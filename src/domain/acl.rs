@@ -78,8 +78,8 @@ mod tests {
     fn acl(all: bool, allow: &[&str], deny: &[&str]) -> AclConfig {
         AclConfig {
             allow_all_users: all,
-            allowed_user_ids: allow.iter().map(|s| s.to_string()).collect(),
-            not_allowed_user_ids: deny.iter().map(|s| s.to_string()).collect(),
+            allowed_user_ids: allow.iter().map(ToString::to_string).collect(),
+            not_allowed_user_ids: deny.iter().map(ToString::to_string).collect(),
         }
     }
 

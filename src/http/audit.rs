@@ -27,7 +27,7 @@ pub struct AuditQuery {
 }
 
 /// One entry: an `acl_change` (old/new ACL, API key) or an `access_decision` (user, session,
-/// allowed, rule: creator | deny_list | allow_all | allow_list | default_deny).
+/// allowed, rule: `creator` | `deny_list` | `allow_all` | `allow_list` | `default_deny`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,

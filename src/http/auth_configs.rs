@@ -155,7 +155,9 @@ pub struct AuthConfigResponse {
 impl AuthConfigResponse {
     fn new(state: &AppState, c: AuthConfigRecord) -> Self {
         let digest = Sha256::digest(c.id.as_str());
-        let uuid = uuid::Builder::from_random_bytes(digest[..16].try_into().expect("16 bytes")).into_uuid();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
         let logo = state.catalog.get(&c.toolkit).and_then(|p| p.logo.clone()).unwrap_or_default();
         Self {
             uuid: uuid.to_string(),

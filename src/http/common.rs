@@ -18,6 +18,7 @@ use crate::{
 pub fn page_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, String> {
     let Some(raw) = raw else { return Ok(default) };
     match raw.trim().parse::<f64>() {
+        #[expect(clippy::cast_possible_truncation, reason = "a whole number from 1 to `max`: the cast is exact")]
         Ok(n) if n.fract() == 0.0 && (1.0..=max as f64).contains(&n) => Ok(n as i64),
         _ => Err(format!("must be an integer from 1 to {max}")),
     }

@@ -42,7 +42,7 @@ where
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| body_rejection(&r))?;
         let value: T = parse_json(&bytes).map_err(IntoResponse::into_response)?;
         value.validate().map_err(|e| ApiError::Validation(flatten(&e)).into_response())?;
         Ok(Self(value))
@@ -51,7 +51,7 @@ where
 
 /// A body that could not be read in full leaves unread bytes on the connection, so the answer
 /// says `Connection: close`: a client must not reuse a connection the server is about to drop.
-fn body_rejection(rejection: BytesRejection) -> Response {
+fn body_rejection(rejection: &BytesRejection) -> Response {
     let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::field("body", format!("must be at most {MAX_BODY_BYTES} bytes"))
     } else {
@@ -290,13 +290,13 @@ mod tests {
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "the fields are only deserialized, to exercise the error paths")]
     struct Body {
         toolkit: String,
         nested: Option<Nested>,
     }
     #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "the fields are only deserialized, to exercise the error paths")]
     struct Nested {
         flag: bool,
     }

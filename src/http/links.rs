@@ -12,7 +12,7 @@ use super::{
 use crate::{
     AppState,
     domain::{AuthConfigId, SessionId, ToolkitSlug},
-    error::{ApiResult, ErrorEnvelope},
+    error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
     service::links::{self, CreatedLink, LinkRequest},
 };
 
@@ -101,7 +101,9 @@ pub async fn create_for_session(
     IdPath(session_id): IdPath<SessionId>,
     ValidatedJson(body): ValidatedJson<SessionLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<LinkResponse>)> {
-    let toolkit = ToolkitSlug::parse(&body.toolkit).expect("validated");
+    // Checked by `ValidatedJson` already; parsed again for the typed slug.
+    let toolkit = ToolkitSlug::parse(&body.toolkit)
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("toolkit", e.to_string())]))?;
     let (account_type, acl) = LinkExperimental::resolve(body.experimental)?;
     let callback_url = callback(&state.settings.callback_allowlist, "callback_url", body.callback_url.as_deref())?;
     let request = LinkRequest { alias: body.alias, callback_url, account_type, acl };

@@ -1,5 +1,6 @@
 //! The HTTP layer: one module per resource, each exposing its handlers; [`app`] wires them under
-//! both `/api/v3` and `/api/v3.1` (contract §1, §12) plus health and OpenAPI routes.
+//! both `/api/v3` and `/api/v3.1` (contract §1, §12), plus the health probes, the OpenAPI
+//! document and the end user's connect pages (`connect`), which take no API key.
 
 pub mod audit;
 pub mod auth_configs;

@@ -112,7 +112,8 @@ pub async fn list(
     LenientQuery(q): LenientQuery<ListQuery>,
 ) -> ApiResult<Json<ListResponse<SessionToolkitItem>>> {
     let mut e = FieldErrors::default();
-    let limit = e.check("limit", page_limit(q.limit.as_deref(), 20, 50)).unwrap_or(20) as usize;
+    let limit =
+        e.check("limit", page_limit(q.limit.as_deref(), 20, 50)).and_then(|n| usize::try_from(n).ok()).unwrap_or(20);
     let offset = match q.cursor.as_deref() {
         None => 0,
         Some(raw) => e.check("cursor", decode_offset(raw).ok_or("is not a cursor returned by this API")).unwrap_or(0),
@@ -129,9 +130,14 @@ pub async fn list(
     let next = offset + limit;
     Ok(Json(ListResponse {
         next_cursor: (next < total).then(|| URL_SAFE_NO_PAD.encode(format!("o:{next}"))),
-        total_pages: total.div_ceil(limit) as i64,
-        current_page: (offset / limit) as i64 + 1,
-        total_items: total as i64,
+        total_pages: count(total.div_ceil(limit)),
+        current_page: count(offset / limit).saturating_add(1),
+        total_items: count(total),
         items: all.into_iter().skip(offset).take(limit).map(Into::into).collect(),
     }))
+}
+
+/// A count for the wire (`i64`), saturating: no list holds `i64::MAX` items.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

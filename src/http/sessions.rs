@@ -186,7 +186,7 @@ fn pins(e: &mut Errors, input: BTreeMap<String, OneOrMany>) -> BTreeMap<ToolkitS
     out
 }
 
-fn manage_connections(e: &mut Errors, state: &AppState, input: ManageConnectionsInput) -> ManageConnections {
+fn manage_connections(e: &mut Errors, state: &AppState, input: &ManageConnectionsInput) -> ManageConnections {
     let d = ManageConnections::default();
     let callback_url =
         callback(&state.settings.callback_allowlist, "manage_connections.callback_url", input.callback_url.as_deref())
@@ -206,7 +206,7 @@ fn manage_connections(e: &mut Errors, state: &AppState, input: ManageConnections
 }
 
 /// When enabled without a number, the cap is Composio's default of 5, echoed as the effective value.
-fn multi_account(input: MultiAccountInput) -> MultiAccount {
+fn multi_account(input: &MultiAccountInput) -> MultiAccount {
     MultiAccount {
         enable: input.enable,
         max_accounts_per_toolkit: input
@@ -382,8 +382,12 @@ pub async fn create(
         toolkits: body.toolkits.and_then(|t| toolkits(&mut e, t)),
         auth_configs: body.auth_configs.map(|a| auth_configs(&mut e, a)).unwrap_or_default(),
         connected_accounts: body.connected_accounts.map(|p| pins(&mut e, p)).unwrap_or_default(),
-        manage_connections: body.manage_connections.map(|m| manage_connections(&mut e, &state, m)).unwrap_or_default(),
-        multi_account: body.multi_account.map(multi_account),
+        manage_connections: body
+            .manage_connections
+            .as_ref()
+            .map(|m| manage_connections(&mut e, &state, m))
+            .unwrap_or_default(),
+        multi_account: body.multi_account.as_ref().map(multi_account),
         link_url_overwrite: body.experimental.and_then(|x| link_url_overwrite(&mut e, x)),
     };
     e.finish()?;
@@ -443,8 +447,11 @@ pub async fn update(
         toolkits: body.toolkits.map(|t| t.and_then(|t| toolkits(&mut e, t))),
         auth_configs: body.auth_configs.map(|a| a.map(|a| auth_configs(&mut e, a)).unwrap_or_default()),
         connected_accounts: body.connected_accounts.map(|p| p.map(|p| pins(&mut e, p))),
-        manage_connections: body.manage_connections.map(|m| m.map(|m| manage_connections(&mut e, &state, m))),
-        multi_account: body.multi_account.map(|m| m.map(multi_account)),
+        manage_connections: body
+            .manage_connections
+            .as_ref()
+            .map(|m| m.as_ref().map(|m| manage_connections(&mut e, &state, m))),
+        multi_account: body.multi_account.as_ref().map(|m| m.as_ref().map(multi_account)),
         link_url_overwrite: body.experimental.map(|x| x.and_then(|x| link_url_overwrite(&mut e, x))),
     };
     e.finish()?;

@@ -112,13 +112,15 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
 /// `64:ff9b::a.b.c.d` (NAT64 gateways) and `2002:AABB:CCDD::/48` (6to4). Without this,
 /// `[::ffff:127.0.0.1]` would be a way around every IPv4 rule.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
-    let bits = u128::from(ip);
+    let [.., a, b, c, d] = ip.octets();
     if V4_MAPPED.contains(&ip) || V4_TRANSLATED.contains(&ip) || NAT64.contains(&ip) {
-        // The low 32 bits are the IPv4 address; truncation is the point.
-        return Some(Ipv4Addr::from(bits as u32));
+        // The low 32 bits are the IPv4 address.
+        return Some(Ipv4Addr::new(a, b, c, d));
     }
     if SIX_TO_FOUR.contains(&ip) {
-        return Some(Ipv4Addr::from((bits >> 80) as u32));
+        // 2002:AABB:CCDD::/48: the 32 bits after the 16-bit prefix.
+        let [_, _, a, b, c, d, ..] = ip.octets();
+        return Some(Ipv4Addr::new(a, b, c, d));
     }
     None
 }

@@ -1,7 +1,8 @@
 //! The end user's side of a link: the link page, the start of the authorization-code flow and
 //! the callback that completes it (design §5, RFC 9700).
 //!
-//! Outcomes are plain values; the HTTP layer renders them as pages or redirects. Codes, tokens,
+//! Outcomes are plain values: an [`Outcome`] (redirect to the app, or done) or a [`Stop`] saying
+//! why the flow ended, which `http::connect` renders as a page or a redirect. Codes, tokens,
 //! verifiers and secrets are never logged.
 
 use chrono::{Duration, Utc};
@@ -249,10 +250,11 @@ pub async fn callback(
         return Err(if link.expires_at <= Utc::now() { Stop::LinkExpired } else { Stop::LinkUsed });
     }
     tracing::info!(connected_account_id = %link.account.id, "account connected");
-    Ok(finish(link, "success", None, provider.name))
+    Ok(finish(&link, "success", None, provider.name))
 }
 
 /// Seals a token set for an account; returns it with the access token's expiry.
+#[expect(clippy::expect_used, reason = "a TokenSet is strings and integers, which serde_json always writes")]
 pub fn seal_tokens(
     ctx: &ServiceContext,
     account: &crate::domain::ConnectedAccountId,
@@ -272,13 +274,13 @@ async fn fail(ctx: &ServiceContext, link: &LinkView, code: &str, reason: &str) -
         .catalog
         .get(&link.auth_config.toolkit)
         .map_or_else(|| link.auth_config.toolkit.to_string(), |p| p.name.clone());
-    match finish(link.clone(), "failed", Some(code), provider) {
+    match finish(link, "failed", Some(code), provider) {
         Outcome::Done { .. } => Err(Stop::Failed(reason.to_owned())),
-        redirect => Ok(redirect),
+        redirect @ Outcome::Redirect(_) => Ok(redirect),
     }
 }
 
-fn finish(link: LinkView, status: &str, error: Option<&str>, provider: String) -> Outcome {
+fn finish(link: &LinkView, status: &str, error: Option<&str>, provider: String) -> Outcome {
     let id = link.account.id.to_string();
     match link.callback_url.as_deref().and_then(CallbackUrl::from_stored) {
         Some(cb) => {

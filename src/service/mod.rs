@@ -1,7 +1,9 @@
-//! The rules of authlink, independent of HTTP: sessions, links, auth configs and connected
-//! accounts. Services take already-parsed domain values and the caller's project, talk to the
-//! [`Store`](crate::store::Store) and return [`ApiError`](crate::error::ApiError)s that say
-//! exactly which rule failed.
+//! The rules of authlink, independent of HTTP: sessions, links, auth configs, connected
+//! accounts and the end user's connect flow. Services take a
+//! [`ServiceContext`](context::ServiceContext) (store, catalog, sealer, settings, OAuth client),
+//! the caller's project and already-parsed domain values. The API services return
+//! [`ApiError`](crate::error::ApiError)s that say exactly which rule failed; the connect flow
+//! returns its own [`Stop`](connect::Stop)s, which `http::connect` renders as pages.
 
 pub mod accounts;
 pub mod auth_configs;

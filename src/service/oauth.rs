@@ -180,6 +180,10 @@ fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::E
     }
     Ok(match Option::<N>::deserialize(d)? {
         Some(N::Int(n)) => Some(n),
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a second count: the fraction is dropped, out-of-range values saturate"
+        )]
         Some(N::Float(f)) => Some(f as i64),
         Some(N::Str(s)) => s.trim().parse().ok(),
         None => None,

@@ -1,8 +1,8 @@
 //! Reading an account's tokens, refreshing them first when they are about to expire.
 //!
-//! Refreshes are serialized per account by a row lock (the store's refresh lease): concurrent
-//! readers of an expiring account queue on the lock, the first refreshes, the others find a
-//! fresh token once they get the lock, so the provider sees one call.
+//! Refreshes are serialized per account by the store's refresh lease (a row lock on PostgreSQL,
+//! a lease column on SQLite): concurrent readers of an expiring account queue on it, the first
+//! refreshes, the others find a fresh token once they get it, so the provider sees one call.
 
 use chrono::{Duration, Utc};
 

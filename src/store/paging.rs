@@ -82,16 +82,16 @@ mod tests {
     #[test]
     fn pages_from_limit_plus_one_rows() {
         let rows = |n: i64| (1..=n).map(|i| (at(i), format!("r{i}"))).collect::<Vec<_>>();
-        let first = Page::from_rows(rows(3), 2, 9, None, |r| r.clone());
+        let first = Page::from_rows(rows(3), 2, 9, None, Clone::clone);
         assert_eq!(first.items.len(), 2);
         assert_eq!(first.current_page, 1);
         assert_eq!(first.total_items, 9);
         let cursor = Cursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
         assert_eq!(cursor, Cursor { page: 1, at: at(2), id: "r2".into() });
-        let last = Page::from_rows(rows(2), 2, 9, Some(&cursor), |r| r.clone());
+        let last = Page::from_rows(rows(2), 2, 9, Some(&cursor), Clone::clone);
         assert_eq!(last.current_page, 2);
         assert_eq!(last.next_cursor, None);
-        assert!(Page::from_rows(rows(1), -1, 0, None, |r| r.clone()).items.is_empty());
+        assert!(Page::from_rows(rows(1), -1, 0, None, Clone::clone).items.is_empty());
     }
 
     #[test]

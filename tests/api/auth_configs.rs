@@ -8,9 +8,10 @@ use crate::helpers::{
 };
 
 fn custom(toolkit: &str, credentials: Value) -> Value {
-    json!({"toolkit": {"slug": toolkit},
-           "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "name": "GitHub (mine)",
-                           "credentials": credentials}})
+    let mut body = json!({"toolkit": {"slug": toolkit},
+                          "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "name": "GitHub (mine)"}});
+    body["auth_config"]["credentials"] = credentials;
+    body
 }
 
 /// Asserts that no key named `client_secret` appears anywhere in a document.
@@ -23,7 +24,7 @@ fn assert_no_secret_key(v: &Value, at: &str) {
             }
         }
         Value::Array(items) => {
-            items.iter().enumerate().for_each(|(i, c)| assert_no_secret_key(c, &format!("{at}[{i}]")))
+            items.iter().enumerate().for_each(|(i, c)| assert_no_secret_key(c, &format!("{at}[{i}]")));
         }
         _ => {}
     }

@@ -36,7 +36,7 @@ async fn trailing_garbage_after_the_json_object_is_400() {
     let cases: Vec<(&str, Method, String, String)> = vec![
         ("session create", Method::POST, "tool_router/session".into(), r#"{"user_id":"u"} x"#.into()),
         ("session create, second object", Method::POST, "tool_router/session".into(), r#"{"user_id":"u"}{}"#.into()),
-        ("session patch", Method::PATCH, format!("tool_router/session/{session}"), r#"{} ]"#.into()),
+        ("session patch", Method::PATCH, format!("tool_router/session/{session}"), r"{} ]".into()),
         (
             "session link",
             Method::POST,
@@ -207,7 +207,7 @@ async fn concurrent_patches_that_succeed_each_bump_the_version_once() {
     );
     applied.sort();
     let versions: Vec<i64> = applied.iter().map(|(v, _)| *v).collect();
-    let expected: Vec<i64> = (1..=applied.len() as i64).collect();
+    let expected: Vec<i64> = (1..=i64::try_from(applied.len()).unwrap()).collect();
     assert_eq!(versions, expected, "each successful PATCH must see its own version");
     let r = app.get(&path).await;
     let current = r.expect(200, "get");

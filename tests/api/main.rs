@@ -13,6 +13,12 @@
 //! captures the logs with that test's output and prints them when it fails (add `--nocapture`
 //! to see them always); on a multi-thread runtime they go straight to stdout.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test harness: a failed setup step or lookup should fail the test, loudly"
+)]
+
 #[path = "../support/db.rs"]
 mod db;
 #[path = "../support/fake_oauth.rs"]

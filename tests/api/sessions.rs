@@ -161,7 +161,7 @@ async fn patch_bumps_config_version_and_null_clears() {
     let s = r.expect(200, "patch 3 (nulls)").clone();
     assert_eq!(s["config_version"], 3);
     assert!(
-        s["config"]["connected_accounts"].as_object().is_none_or(|m| m.is_empty()),
+        s["config"]["connected_accounts"].as_object().is_none_or(serde_json::Map::is_empty),
         "connected_accounts not cleared: {}",
         s["config"]["connected_accounts"]
     );

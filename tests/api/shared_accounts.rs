@@ -34,8 +34,9 @@ async fn setup() -> TestApp {
 /// A session-create body for `user` with `toolkits.enable=[github]`, plus the keys of `extra`.
 fn session_body(user: &str, extra: Value) -> Value {
     let mut body = json!({"user_id": user, "toolkits": {"enable": ["github"]}});
-    for (k, v) in extra.as_object().expect("extra is an object") {
-        body[k] = v.clone();
+    let Value::Object(extra) = extra else { panic!("extra is an object") };
+    for (k, v) in extra {
+        body[k] = v;
     }
     body
 }
@@ -264,9 +265,9 @@ async fn pin_fixture(app: &TestApp) -> PinFixture {
 
 enum Expect {
     Ok,
-    /// 400 InvalidConnectedAccountIds whose message contains every fragment.
+    /// 400 `InvalidConnectedAccountIds` whose message contains every fragment.
     Pins(Vec<String>),
-    /// 400 BadRequest whose text names the field.
+    /// 400 `BadRequest` whose text names the field.
     Invalid(&'static str),
 }
 
@@ -278,7 +279,7 @@ fn pin_cases(f: &PinFixture) -> Vec<(&'static str, Value, Value, Expect)> {
     let multi = json!({"enable": true});
     vec![
         ("unknown id", json!({"github": [unknown]}), Value::Null, Expect::Pins(vec![unknown.clone()])),
-        ("unknown id, v3 scalar form", json!({"github": unknown}), Value::Null, Expect::Pins(vec![unknown.clone()])),
+        ("unknown id, v3 scalar form", json!({"github": unknown}), Value::Null, Expect::Pins(vec![unknown])),
         ("deleted account", json!({"github": [f.deleted]}), Value::Null, Expect::Pins(vec![f.deleted.clone()])),
         ("PRIVATE account of another user", json!({"github": [f.bob]}), Value::Null, Expect::Pins(vec![f.bob.clone()])),
         ("own PRIVATE account", json!({"github": [p1]}), Value::Null, Expect::Ok),
@@ -305,12 +306,7 @@ fn pin_cases(f: &PinFixture) -> Vec<(&'static str, Value, Value, Expect)> {
             Expect::Pins(vec![]),
         ),
         ("two own PRIVATE with multi_account", json!({"github": [p1, p2]}), multi.clone(), Expect::Ok),
-        (
-            "same id twice with multi_account",
-            json!({"github": [p1, p1]}),
-            multi.clone(),
-            Expect::Pins(vec![p1.clone()]),
-        ),
+        ("same id twice with multi_account", json!({"github": [p1, p1]}), multi, Expect::Pins(vec![p1.clone()])),
         (
             "three with max_accounts_per_toolkit 2",
             json!({"github": [p1, p2, p3]}),
@@ -631,7 +627,7 @@ async fn session_toolkits_fields_filters_and_pagination() {
     let names = slugs(&items);
     let unique: BTreeSet<&String> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "an item was returned twice: {names:?}");
-    assert_eq!(names.len() as i64, total, "total_items vs items walked");
+    assert_eq!(i64::try_from(names.len()).unwrap(), total, "total_items vs items walked");
     assert!(total >= 3, "several toolkits expected, got {total}");
     assert!(unique.contains(&"github".to_owned()) && unique.contains(&"gmail".to_owned()), "{names:?}");
     let first = toolkits(&app, &all, "limit=1").await;
@@ -668,7 +664,7 @@ async fn session_toolkits_fields_filters_and_pagination() {
         let (got, got_total) = toolkit_pages(&app, &all, query, 50).await;
         let got = slugs(&got);
         assert_eq!(got.len(), count, "[{query}] item count: {got:?}");
-        assert_eq!(got_total, count as i64, "[{query}] total_items");
+        assert_eq!(got_total, i64::try_from(count).unwrap(), "[{query}] total_items");
         match want {
             Some(mut want) => {
                 want.sort_unstable();

@@ -6,8 +6,6 @@
 //! runs the suite once per backend. Raw SQL in tests goes through [`Db`], whose queries are
 //! written in the subset both dialects share (`$1` parameters, `cast(x as text)`, `true`/`false`).
 
-#![allow(dead_code)] // each test crate uses its own part of this module
-
 use std::path::PathBuf;
 
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Sqlite, SqlitePool, postgres::PgRow, sqlite::SqliteRow};

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ use crate::{
 
 /// How long a lease lasts if its holder never releases it (a crash): longer than the provider
 /// call it covers (15 s at most).
-const LEASE_TTL: Duration = Duration::from_secs(30);
+const LEASE_TTL: TimeDelta = TimeDelta::seconds(30);
 
 /// How long a reader waits for another's refresh of the same account before giving up.
 const LEASE_WAIT: Duration = Duration::from_secs(20);
@@ -31,13 +31,13 @@ pub(super) async fn begin(
     project: ProjectId,
     id: &ConnectedAccountId,
 ) -> StoreResult<Option<Box<dyn RefreshLease>>> {
-    // A lease row, not the write lock: see migrations/sqlite/…_refresh_lease.sql.
+    // A lease on the account row, not the write lock: see migrations/sqlite/…_refresh_lease.sql.
     let owner = Uuid::new_v4().to_string();
     let deadline = tokio::time::Instant::now() + LEASE_WAIT;
     let mut pause = Duration::from_millis(10);
     loop {
         let now = Utc::now();
-        let until = now + chrono::Duration::from_std(LEASE_TTL).expect("lease ttl fits");
+        let until = now + LEASE_TTL;
         let taken = sqlx::query(
             "update connected_account set refresh_lease_owner = $3, refresh_lease_until = $4
                  where project_id = $1 and id = $2 and deleted_at is null
@@ -71,7 +71,8 @@ pub(super) async fn begin(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
     }
-    let mut lease = SqliteRefreshLease { pool: pool.clone(), project, owner, account: None };
+    // Armed from here on: an error reading the account releases the lease at once.
+    let guard = LeaseGuard { pool: pool.clone(), project, id: id.clone(), owner, armed: true };
     let row = sqlx::query(&format!(
         "{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null",
         account_select("$3")
@@ -81,18 +82,24 @@ pub(super) async fn begin(
     .bind(ts(Utc::now()))
     .fetch_one(pool)
     .await?;
-    lease.account = Some(rows::account(&row)?);
-    Ok(Some(Box::new(lease)))
+    let account = rows::account(&row)?;
+    Ok(Some(Box::new(SqliteRefreshLease { guard, account })))
 }
 
 /// A taken lease on one account; dropping it without `save` or `expire` releases it.
 struct SqliteRefreshLease {
+    guard: LeaseGuard,
+    account: AccountRecord,
+}
+
+/// Releases the lease when dropped, unless `save` or `expire` already did (`armed` false).
+struct LeaseGuard {
     pool: SqlitePool,
     project: ProjectId,
+    id: ConnectedAccountId,
     /// Written into the row when taken; only its owner may release it.
     owner: String,
-    /// `None` only while being built and after release.
-    account: Option<AccountRecord>,
+    armed: bool,
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -106,18 +113,19 @@ impl SqliteRefreshLease {
         set: &str,
         bind: impl for<'q> FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q> + Send,
     ) -> StoreResult<()> {
-        let account = self.account.take().expect("a live lease has its account");
         let sql = format!(
             "update connected_account set {set}, updated_at = $3,
                     refresh_lease_owner = null, refresh_lease_until = null
              where project_id = $1 and id = $2 and refresh_lease_owner = $4"
         );
+        let guard = &mut self.guard;
         let query = sqlx::query(&sql)
-            .bind(self.project.0.to_string())
-            .bind(account.id.as_str().to_owned())
+            .bind(guard.project.0.to_string())
+            .bind(guard.id.as_str().to_owned())
             .bind(ts(Utc::now()))
-            .bind(std::mem::take(&mut self.owner));
-        bind(query).execute(&self.pool).await?;
+            .bind(guard.owner.clone());
+        bind(query).execute(&guard.pool).await?;
+        guard.armed = false;
         Ok(())
     }
 }
@@ -125,7 +133,7 @@ impl SqliteRefreshLease {
 #[async_trait]
 impl RefreshLease for SqliteRefreshLease {
     fn account(&self) -> &AccountRecord {
-        self.account.as_ref().expect("a live lease has its account")
+        &self.account
     }
 
     async fn save(self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
@@ -139,14 +147,16 @@ impl RefreshLease for SqliteRefreshLease {
     }
 }
 
-/// A lease dropped without `save` or `expire` (nothing to store, or an error) is released at
-/// once, in the background, so waiting readers do not sit out [`LEASE_TTL`].
-impl Drop for SqliteRefreshLease {
+/// A lease dropped without `save` or `expire` (nothing to store, or an error, the failed save
+/// included) is released at once, in the background, so waiting readers do not sit out
+/// [`LEASE_TTL`].
+impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        let Some(account) = self.account.take() else {
+        if !self.armed {
             return;
-        };
-        let (pool, project, owner) = (self.pool.clone(), self.project, std::mem::take(&mut self.owner));
+        }
+        let (pool, project, id, owner) =
+            (self.pool.clone(), self.project, self.id.clone(), std::mem::take(&mut self.owner));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let released = sqlx::query(
@@ -154,7 +164,7 @@ impl Drop for SqliteRefreshLease {
                      where project_id = $1 and id = $2 and refresh_lease_owner = $3",
                 )
                 .bind(project.0.to_string())
-                .bind(account.id.as_str())
+                .bind(id.as_str().to_owned())
                 .bind(owner)
                 .execute(&pool)
                 .await;
