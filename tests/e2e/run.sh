@@ -120,6 +120,7 @@ if [[ -z ${AUTHLINK_BIN:-} ]]; then
     AUTHLINK_BIN=$ROOT/target/debug/authlink
 fi
 [[ -x $AUTHLINK_BIN ]] || die "no executable at AUTHLINK_BIN=$AUTHLINK_BIN"
+export AUTHLINK_BIN
 
 # composio-client 1.43.0: reuse the compat tests' virtualenv when it exists, else our own.
 has_client() { "$1" -c 'import importlib.metadata as m, sys; sys.exit(m.version("composio-client") != "1.43.0")' 2>/dev/null; }
