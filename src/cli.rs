@@ -119,7 +119,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let store = connect(&db).await?;
             let key = new_api_key();
             let hint: String = key.chars().rev().take(4).collect::<String>().chars().rev().collect();
-            store.create_api_key(project, &sha256(&key), &hint).await?;
+            let id = store.create_api_key(project, &sha256(&key), &hint).await?;
+            let path = match store.redirect_key(id).await? {
+                Some(k) => format!("/oauth/callback/{k}"),
+                None => "/oauth/callback".to_owned(),
+            };
+            println!("OAuth redirect URI of project `{project}` (register it with its providers): {{AUTHLINK_PUBLIC_URL}}{path}");
             println!("Created an API key for project `{project}`. It is shown only once; send it as x-api-key:");
             println!("{key}");
             Ok(())
