@@ -12,10 +12,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::ts;
+use super::{BEGIN_WRITE, audit, ts};
 use crate::{
     domain::ConnectedAccountId,
-    store::{AccountRecord, ProjectId, RefreshLease, StoreError, StoreResult, rows, rows::account_select},
+    store::{
+        AccountRecord, AuditEvent, ProjectId, RefreshLease, StoreError, StoreResult, account_expired,
+        credentials_updated, rows, rows::account_select,
+    },
 };
 
 /// How long a lease lasts if its holder never releases it (a crash): longer than the provider
@@ -101,10 +104,12 @@ impl SqliteRefreshLease {
     /// Runs `update connected_account set <set>` and releases the lease, in one statement that
     /// only matches while this lease still owns the row. `$1` project, `$2` account, `$3` now,
     /// `$4` owner; `bind` adds the statement's own values from `$5` on.
+    /// The change and its audit `event` commit together, and only while the lease is held.
     async fn finish(
         mut self: Box<Self>,
         set: &str,
         bind: impl for<'q> FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q> + Send,
+        event: impl for<'a> FnOnce(&'a ConnectedAccountId) -> AuditEvent<'a> + Send,
     ) -> StoreResult<()> {
         let account = self.account.take().expect("a live lease has its account");
         let sql = format!(
@@ -112,12 +117,18 @@ impl SqliteRefreshLease {
                     refresh_lease_owner = null, refresh_lease_until = null
              where project_id = $1 and id = $2 and refresh_lease_owner = $4"
         );
+        let now = ts(Utc::now());
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let query = sqlx::query(&sql)
             .bind(self.project.0.to_string())
             .bind(account.id.as_str().to_owned())
-            .bind(ts(Utc::now()))
+            .bind(now.clone())
             .bind(std::mem::take(&mut self.owner));
-        bind(query).execute(&self.pool).await?;
+        let done = bind(query).execute(&mut *tx).await?;
+        if done.rows_affected() == 1 {
+            audit::record(&mut tx, self.project, &event(&account.id), &now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -129,13 +140,23 @@ impl RefreshLease for SqliteRefreshLease {
     }
 
     async fn save(self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
-        self.finish("tokens_sealed = $5, token_expires_at = $6", |q| q.bind(tokens_sealed).bind(expires_at.map(ts)))
-            .await
+        self.finish(
+            "tokens_sealed = $5, token_expires_at = $6",
+            |q| q.bind(tokens_sealed).bind(expires_at.map(ts)),
+            |id| credentials_updated(id, "refresh"),
+        )
+        .await
     }
 
     async fn expire(self: Box<Self>, reason: &str) -> StoreResult<()> {
         let reason = reason.to_owned();
-        self.finish("status = 'EXPIRED', status_reason = $5", |q| q.bind(reason)).await
+        let event_reason = reason.clone();
+        self.finish(
+            "status = 'EXPIRED', status_reason = $5",
+            |q| q.bind(reason),
+            move |id| account_expired(id, &event_reason),
+        )
+        .await
     }
 }
 
