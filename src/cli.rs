@@ -124,7 +124,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Some(k) => format!("/oauth/callback/{k}"),
                 None => "/oauth/callback".to_owned(),
             };
-            println!("OAuth redirect URI of project `{project}` (register it with its providers): {{AUTHLINK_PUBLIC_URL}}{path}");
+            println!(
+                "OAuth redirect URI of project `{project}` (register it with its providers): {{AUTHLINK_PUBLIC_URL}}{path}"
+            );
             println!("Created an API key for project `{project}`. It is shown only once; send it as x-api-key:");
             println!("{key}");
             Ok(())
@@ -158,9 +160,11 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
         database = %cmd.db.location().map(|l: DatabaseLocation| l.describe()).unwrap_or_default(),
         "authlink ready"
     );
+    let (retention, retention_every) = (cmd.serve.retention_policy(), cmd.serve.retention_interval());
     let state = AppState::try_new(store, catalog, sealer, settings)
         .map_err(|e| CliError::Config(format!("cannot set up the outbound HTTP client: {e}")))?;
     crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
+    crate::service::retention::spawn(&state, retention, retention_every);
     crate::serve(listener, state, shutdown_signal())
         .await
         .map_err(|source| CliError::Io { context: "server".into(), source })?;

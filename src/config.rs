@@ -12,6 +12,7 @@ use url::Url;
 use crate::{
     domain::callback::CallbackAllowlist,
     outbound::{EndpointAllowlist, OutboundPolicy},
+    store::RetentionPolicy,
 };
 
 /// Settings every subcommand needs: where the database is.
@@ -141,6 +142,28 @@ pub struct ServeArgs {
     /// generated one: for scripts and compose files. At least 32 printable characters.
     #[arg(long, env = "AUTHLINK_BOOTSTRAP_API_KEY", value_name = "AUTHLINK_BOOTSTRAP_API_KEY", hide_env_values = true)]
     pub bootstrap_api_key: Option<String>,
+
+    // Retention (see `service::retention`).
+    /// Seconds a used or expired link (and its OAuth states) is kept before it is purged.
+    #[arg(long, env = "AUTHLINK_RETENTION_LINK_GRACE_SECS", value_name = "AUTHLINK_RETENTION_LINK_GRACE_SECS",
+          default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
+    pub retention_link_grace_secs: u64,
+
+    /// Days a deleted session or connected account is kept before it is purged (a deleted
+    /// account's tokens are erased at once).
+    #[arg(long, env = "AUTHLINK_RETENTION_DELETED_DAYS", value_name = "AUTHLINK_RETENTION_DELETED_DAYS",
+          default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub retention_deleted_days: u32,
+
+    /// Days an audit entry is kept.
+    #[arg(long, env = "AUTHLINK_RETENTION_AUDIT_DAYS", value_name = "AUTHLINK_RETENTION_AUDIT_DAYS",
+          default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_audit_days: u32,
+
+    /// Seconds between two retention passes.
+    #[arg(long, env = "AUTHLINK_RETENTION_INTERVAL_SECS", value_name = "AUTHLINK_RETENTION_INTERVAL_SECS",
+          default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub retention_interval_secs: u64,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -155,6 +178,10 @@ impl fmt::Debug for ServeArgs {
             .field("endpoint_allowlist", &self.endpoint_allowlist)
             .field("tenant_endpoints", &self.tenant_endpoints)
             .field("bootstrap_api_key", &"<redacted>")
+            .field("retention_link_grace_secs", &self.retention_link_grace_secs)
+            .field("retention_deleted_days", &self.retention_deleted_days)
+            .field("retention_audit_days", &self.retention_audit_days)
+            .field("retention_interval_secs", &self.retention_interval_secs)
             .finish()
     }
 }
@@ -210,6 +237,23 @@ impl ServeArgs {
     /// What authlink may call on a tenant's behalf.
     pub fn outbound_policy(&self) -> OutboundPolicy {
         OutboundPolicy::new(self.endpoint_allowlist.clone(), self.tenant_endpoints == TenantEndpoints::Forbidden)
+    }
+}
+
+impl ServeArgs {
+    /// How long rows outlive their use (the `AUTHLINK_RETENTION_*` settings).
+    pub fn retention_policy(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            link_grace: chrono::Duration::seconds(i64::try_from(self.retention_link_grace_secs).unwrap_or(i64::MAX)),
+            deleted_after: chrono::Duration::days(i64::from(self.retention_deleted_days)),
+            audit_after: chrono::Duration::days(i64::from(self.retention_audit_days)),
+            ..RetentionPolicy::default()
+        }
+    }
+
+    /// Time between retention passes.
+    pub fn retention_interval(&self) -> Duration {
+        Duration::from_secs(self.retention_interval_secs)
     }
 }
 

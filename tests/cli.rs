@@ -296,3 +296,27 @@ async fn serve_stops_cleanly_on_sigterm() {
     let _ = std::fs::remove_dir_all(&dir);
     database.remove().await;
 }
+
+#[test]
+fn retention_settings_are_documented_and_bad_values_name_the_variable() {
+    let (_, top, _) = run(&["--help"], &[]);
+    let vars = [
+        "AUTHLINK_RETENTION_LINK_GRACE_SECS",
+        "AUTHLINK_RETENTION_DELETED_DAYS",
+        "AUTHLINK_RETENTION_AUDIT_DAYS",
+        "AUTHLINK_RETENTION_INTERVAL_SECS",
+    ];
+    for var in vars {
+        assert!(top.contains(var), "--help does not mention {var}");
+    }
+    for (var, value) in [
+        ("AUTHLINK_RETENTION_LINK_GRACE_SECS", "-1"),
+        ("AUTHLINK_RETENTION_DELETED_DAYS", "a month"),
+        ("AUTHLINK_RETENTION_AUDIT_DAYS", "0"),
+        ("AUTHLINK_RETENTION_INTERVAL_SECS", "1"),
+    ] {
+        let (ok, _, stderr) = run(&["serve"], &[(var, value)]);
+        assert!(!ok, "{var}={value}: should fail");
+        assert!(stderr.contains(var), "{var}: error does not name it: {stderr}");
+    }
+}

@@ -1,5 +1,5 @@
-//! `GET connected_accounts/{id}/audit`: the ACL changes and SHARED access decisions of an
-//! account, newest first, with cursor pagination.
+//! `GET connected_accounts/{id}/audit`: the audit trail of an account (ACL changes, SHARED access
+//! decisions, credential updates and expiry), newest first, with cursor pagination.
 
 use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
@@ -26,11 +26,20 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
 }
 
-/// One entry: an `acl_change` (old/new ACL, API key) or an `access_decision` (user, session,
-/// allowed, rule: `creator` | `deny_list` | `allow_all` | `allow_list` | `default_deny`).
+/// One entry. `kind` is one of:
+/// - `acl_change`: old/new ACL, `api_key_id` the acting key;
+/// - `access_decision`: user, session, allowed, rule (`creator` | `deny_list` | `allow_all` |
+///   `allow_list` | `default_deny`);
+/// - `account_credentials_updated`: new tokens stored, `details.source` `link` (the link
+///   completed) or `refresh`; no `api_key_id` (authlink did it);
+/// - `account_expired`: the provider refused a refresh, `details.reason`.
+///
+/// (`account_deleted` is recorded too, with the acting key, but a deleted account has no
+/// readable trail.) Entries older than `AUTHLINK_RETENTION_AUDIT_DAYS` are purged.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
+    #[schema(example = "acl_change")]
     pub kind: &'static str,
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +56,10 @@ pub struct AuditEntry {
     pub allowed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// Kind-specific facts (see `kind`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl From<AuditRecord> for AuditEntry {
@@ -62,6 +75,7 @@ impl From<AuditRecord> for AuditEntry {
             session_id: r.session_id,
             allowed: r.allowed,
             rule: r.rule,
+            details: r.details,
         }
     }
 }

@@ -224,7 +224,7 @@ fn endpoint(
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    Project(project, _): Project,
+    Project(project, key): Project,
     ValidatedJson(body): ValidatedJson<CreateAuthConfigRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateAuthConfigResponse>)> {
     let mut errors = Vec::new();
@@ -269,7 +269,7 @@ pub async fn create(
         client_auth: creds.client_auth,
         issuer,
     };
-    let created = auth_configs::create(&state, project, new).await?;
+    let created = auth_configs::create(&state, project, new, key).await?;
     tracing::info!(auth_config_id = %created.id, toolkit = %created.toolkit, "auth config created");
     Ok((
         StatusCode::CREATED,

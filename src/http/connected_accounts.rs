@@ -328,10 +328,10 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    Project(project, _): Project,
+    Project(project, key): Project,
     IdPath(id): IdPath<ConnectedAccountId>,
 ) -> ApiResult<Json<DeleteAccountResponse>> {
-    accounts::delete(&state, project, &id).await?;
+    accounts::delete(&state, project, &id, key).await?;
     Ok(Json(DeleteAccountResponse { success: true }))
 }
 

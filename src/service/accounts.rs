@@ -50,8 +50,13 @@ pub async fn update(
 }
 
 #[tracing::instrument(name = "accounts::delete", skip_all, fields(project = %project.0, id = %id))]
-pub async fn delete(ctx: &ServiceContext, project: ProjectId, id: &ConnectedAccountId) -> ApiResult<()> {
-    if ctx.store.delete_account(project, id).await? {
+pub async fn delete(
+    ctx: &ServiceContext,
+    project: ProjectId,
+    id: &ConnectedAccountId,
+    actor: ApiKeyId,
+) -> ApiResult<()> {
+    if ctx.store.delete_account(project, id, Some(actor)).await? {
         Ok(())
     } else {
         Err(ApiError::ConnectedAccountNotFound(id.to_string()))

@@ -9,7 +9,7 @@ use crate::{
     error::{ApiError, ApiResult, FieldError},
     outbound::OutboundPolicy,
     service::context::ServiceContext,
-    store::{AuthConfigFilter, AuthConfigRecord, NewAuthConfig, Page, ProjectId},
+    store::{ApiKeyId, AuthConfigFilter, AuthConfigRecord, NewAuthConfig, Page, ProjectId},
 };
 
 /// A new OAuth2 auth config, validated at the edge except for catalog membership.
@@ -49,7 +49,13 @@ pub fn check_url_field(policy: &OutboundPolicy, path: &str, raw: &str, kind: End
     checked.map(|()| url).map_err(|refusal| FieldError::new(path, refusal.to_string()))
 }
 
-pub async fn create(ctx: &ServiceContext, project: ProjectId, new: NewOAuth2Config) -> ApiResult<AuthConfigRecord> {
+/// Creates the config; the store records `auth_config_created` by `actor` in the same transaction.
+pub async fn create(
+    ctx: &ServiceContext,
+    project: ProjectId,
+    new: NewOAuth2Config,
+    actor: ApiKeyId,
+) -> ApiResult<AuthConfigRecord> {
     let policy = &ctx.settings.outbound;
     // The HTTP layer checks these too, naming the request's full paths; this keeps every other
     // caller to the same rule.
@@ -95,7 +101,7 @@ pub async fn create(ctx: &ServiceContext, project: ProjectId, new: NewOAuth2Conf
         client_auth: new.client_auth.map(|c| c.as_str().to_owned()),
         issuer: new.issuer,
     };
-    Ok(ctx.store.insert_auth_config(project, &record).await?)
+    Ok(ctx.store.insert_auth_config(project, &record, Some(actor)).await?)
 }
 
 pub async fn get(ctx: &ServiceContext, project: ProjectId, id: &AuthConfigId) -> ApiResult<AuthConfigRecord> {

@@ -12,6 +12,7 @@ pub mod context;
 pub mod links;
 pub mod oauth;
 pub mod resolution;
+pub mod retention;
 pub mod rotation;
 pub mod sessions;
 pub mod tokens;

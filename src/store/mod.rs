@@ -64,7 +64,13 @@ pub trait SessionStore: Send + Sync {
 /// Auth configs: which OAuth client a toolkit's links use.
 #[async_trait]
 pub trait AuthConfigStore: Send + Sync {
-    async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord>;
+    /// Inserts the config and its `auth_config_created` audit entry (by `actor`) in one transaction.
+    async fn insert_auth_config(
+        &self,
+        project: ProjectId,
+        new: &NewAuthConfig,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<AuthConfigRecord>;
     async fn auth_config(&self, project: ProjectId, id: &AuthConfigId) -> StoreResult<Option<AuthConfigRecord>>;
     async fn list_auth_configs(
         &self,
@@ -108,8 +114,15 @@ pub trait AccountStore: Send + Sync {
         user_id: &str,
         toolkits: &[ToolkitSlug],
     ) -> StoreResult<Vec<AccountRecord>>;
-    /// Soft delete; `false` when there was nothing to delete.
-    async fn delete_account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<bool>;
+    /// Soft delete: erases the sealed tokens at once and records `account_deleted` (by `actor`),
+    /// in one transaction; `false` when there was nothing to delete (and nothing is recorded).
+    /// The row itself is purged by retention (`MaintenanceStore::purge`).
+    async fn delete_account(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<bool>;
     /// Takes the account's refresh lock, waiting while another holder has it, so one refresh
     /// of an account runs at a time (PostgreSQL: a row lock held by an open transaction;
     /// SQLite: a lease on the row, see `sqlite/refresh.rs`). `None` when the account is gone.
@@ -125,9 +138,10 @@ pub trait AccountStore: Send + Sync {
 pub trait RefreshLease: Send {
     /// The account as read under the lock.
     fn account(&self) -> &AccountRecord;
-    /// Stores a new token set and releases the lock.
+    /// Stores a new token set (recording `account_credentials_updated`) and releases the lock.
     async fn save(self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()>;
-    /// Marks the account EXPIRED (refresh refused by the provider) and releases the lock.
+    /// Marks the account EXPIRED (refresh refused by the provider; recorded as `account_expired`)
+    /// and releases the lock.
     async fn expire(self: Box<Self>, reason: &str) -> StoreResult<()>;
 }
 
@@ -150,7 +164,8 @@ pub trait LinkStore: Send + Sync {
     async fn oauth_state(&self, state_hash: &[u8]) -> StoreResult<Option<OAuthStateRecord>>;
     /// Marks a state used; `false` when it already was (a replay or a race).
     async fn consume_oauth_state(&self, state_hash: &[u8]) -> StoreResult<bool>;
-    /// INITIATED → ACTIVE with the sealed tokens, and the link consumed, atomically. `false` when
+    /// INITIATED → ACTIVE with the sealed tokens, and the link consumed, atomically, with an
+    /// `account_credentials_updated` audit entry (no actor). `false` when
     /// the account was no longer INITIATED, or the link was already consumed or has expired.
     async fn complete_link(
         &self,
@@ -170,12 +185,15 @@ pub trait LinkStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
-/// The audit trail of connected accounts (ACL changes are written by `update_account`).
+/// The audit trail (table `audit_event`). Changes are recorded by the store method that makes
+/// them, in its transaction: ACL changes by `update_account`, deletions by `delete_account`,
+/// credentials by `complete_link` and refresh leases, auth configs and API keys at creation.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends access decisions to the audit trail.
     async fn record_access_decisions(&self, project: ProjectId, decisions: &[AccessDecision]) -> StoreResult<()>;
-    /// An account's audit trail, newest first; the cursor's `id` is the last entry's id.
+    /// An account's audit trail (every event with it as subject), newest first; the cursor's `id`
+    /// is the last entry's id.
     async fn audit_log(
         &self,
         project: ProjectId,
@@ -196,6 +214,13 @@ pub trait MaintenanceStore: Send + Sync {
     async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>>;
     /// Replaces a sealed value if it is still `old.value`.
     async fn replace_sealed(&self, old: &SealedValue, new_value: &str) -> StoreResult<bool>;
+    /// Retention: deletes, in batches of `policy.batch` rows per statement, OAuth states and
+    /// links used or expired before `now - link_grace`, sessions and accounts soft-deleted before
+    /// `now - deleted_after` (an account's links, states and audit entries go with it by
+    /// cascade; a session still named by a link waits for the link), and audit entries written
+    /// before `now - audit_after`. Idempotent; concurrent purges (several processes on one
+    /// PostgreSQL) skip each other's rows instead of waiting.
+    async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts>;
 }
 
 /// Everything authlink stores; what the services hold as `Arc<dyn Store>`.

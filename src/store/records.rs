@@ -41,21 +41,123 @@ pub struct AccessDecision {
 /// What an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditKind {
+    /// A SHARED account's ACL changed (old and new ACL, the acting key).
     AclChange,
+    /// A SHARED-account access decision made while resolving a session's accounts.
     AccessDecision,
+    /// `DELETE connected_accounts/{id}` (the acting key); its sealed tokens were erased with it.
+    AccountDeleted,
+    /// New sealed tokens stored: a link completed or a refresh saved (no key: authlink did it).
+    AccountCredentialsUpdated,
+    /// The provider refused a refresh (the grant was revoked or lapsed): the account is EXPIRED.
+    AccountExpired,
+    /// `POST auth_configs` (the acting key; toolkit, name and endpoints in `details`).
+    AuthConfigCreated,
+    /// An API key was created (`authlink create-api-key` or the first start; no acting key).
+    ApiKeyCreated,
 }
 
 impl AuditKind {
+    const ALL: [Self; 7] = [
+        Self::AclChange,
+        Self::AccessDecision,
+        Self::AccountDeleted,
+        Self::AccountCredentialsUpdated,
+        Self::AccountExpired,
+        Self::AuthConfigCreated,
+        Self::ApiKeyCreated,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AclChange => "acl_change",
             Self::AccessDecision => "access_decision",
+            Self::AccountDeleted => "account_deleted",
+            Self::AccountCredentialsUpdated => "account_credentials_updated",
+            Self::AccountExpired => "account_expired",
+            Self::AuthConfigCreated => "auth_config_created",
+            Self::ApiKeyCreated => "api_key_created",
         }
     }
 
     /// The stored name back; `None` for a name this build does not know.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::AclChange, Self::AccessDecision].into_iter().find(|k| k.as_str() == name)
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// What an audit event is about: `subject_type`/`subject_id` of its row.
+#[derive(Debug, Clone, Copy)]
+pub enum AuditSubject<'a> {
+    Account(&'a ConnectedAccountId),
+    AuthConfig(&'a AuthConfigId),
+    ApiKey(Uuid),
+}
+
+impl AuditSubject<'_> {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Account(_) => "connected_account",
+            Self::AuthConfig(_) => "auth_config",
+            Self::ApiKey(_) => "api_key",
+        }
+    }
+
+    pub fn id(&self) -> String {
+        match self {
+            Self::Account(id) => id.to_string(),
+            Self::AuthConfig(id) => id.to_string(),
+            Self::ApiKey(id) => id.to_string(),
+        }
+    }
+
+    /// The `connected_account_id` of the row: set for account events only.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Self::Account(id) => Some(id.as_str()),
+            Self::AuthConfig(_) | Self::ApiKey(_) => None,
+        }
+    }
+}
+
+/// A change to record in the audit trail, written by the store in the change's own transaction.
+#[derive(Debug, Clone)]
+pub struct AuditEvent<'a> {
+    pub kind: AuditKind,
+    pub subject: AuditSubject<'a>,
+    /// The API key that made the change; `None` when authlink did it (refresh, completion, CLI).
+    pub actor: Option<ApiKeyId>,
+    pub details: Option<serde_json::Value>,
+}
+
+/// The `api_key_created` event of a new key (no actor: keys are made by the CLI or the first
+/// start). `details` has the key's hint (its last four characters), never the key.
+pub fn key_created(key: Uuid, hint: &str) -> AuditEvent<'static> {
+    AuditEvent {
+        kind: AuditKind::ApiKeyCreated,
+        subject: AuditSubject::ApiKey(key),
+        actor: None,
+        details: Some(serde_json::json!({ "hint": hint })),
+    }
+}
+
+/// The `account_credentials_updated` event: new tokens from `source` (`link` or `refresh`).
+pub fn credentials_updated<'a>(account: &'a ConnectedAccountId, source: &str) -> AuditEvent<'a> {
+    AuditEvent {
+        kind: AuditKind::AccountCredentialsUpdated,
+        subject: AuditSubject::Account(account),
+        actor: None,
+        details: Some(serde_json::json!({ "source": source })),
+    }
+}
+
+/// The `account_expired` event: the provider refused a refresh, for `reason`.
+pub fn account_expired<'a>(account: &'a ConnectedAccountId, reason: &str) -> AuditEvent<'a> {
+    AuditEvent {
+        kind: AuditKind::AccountExpired,
+        subject: AuditSubject::Account(account),
+        actor: None,
+        details: Some(serde_json::json!({ "reason": reason })),
     }
 }
 
@@ -64,6 +166,8 @@ impl AuditKind {
 pub struct AuditRecord {
     pub id: i64,
     pub kind: AuditKind,
+    /// Kind-specific facts (`account_credentials_updated`: `{"source": "link" | "refresh"}`).
+    pub details: Option<serde_json::Value>,
     pub api_key_id: Option<Uuid>,
     pub old_acl: Option<AclConfig>,
     pub new_acl: Option<AclConfig>,
@@ -178,6 +282,23 @@ pub struct NewLink {
     pub session_id: Option<SessionId>,
 }
 
+impl NewAuthConfig {
+    /// What `auth_config_created` records of it: never the client secret, only what an
+    /// operator checks (the toolkit, the name, the endpoints and how the client authenticates).
+    pub fn audit_details(&self) -> serde_json::Value {
+        serde_json::json!({
+            "toolkit": self.toolkit.as_str(),
+            "name": self.name,
+            "client_id": self.client_id,
+            "scopes": self.scopes,
+            "authorization_url": self.authorization_url,
+            "token_url": self.token_url,
+            "issuer": self.issuer,
+            "client_auth": self.client_auth,
+        })
+    }
+}
+
 /// A new auth config (client secret already sealed).
 #[derive(Debug, Clone)]
 pub struct NewAuthConfig {
@@ -236,4 +357,62 @@ pub struct AuthConfigFilter {
 pub struct AccountPatch {
     pub alias: Option<Option<String>>,
     pub acl: Option<AclConfig>,
+}
+
+/// How long rows outlive their use (issue 11 item 4); see `service::retention`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Links and OAuth states are purged this long after they were consumed or expired.
+    pub link_grace: chrono::Duration,
+    /// Soft-deleted sessions and accounts are purged this long after their deletion.
+    pub deleted_after: chrono::Duration,
+    /// Audit entries are purged this long after they were written.
+    pub audit_after: chrono::Duration,
+    /// Rows one delete statement removes at most; a purge repeats it until less come back.
+    pub batch: i64,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            link_grace: chrono::Duration::days(1),
+            deleted_after: chrono::Duration::days(30),
+            audit_after: chrono::Duration::days(365),
+            batch: 1000,
+        }
+    }
+}
+
+/// The cut-off times of a purge run at `now`: rows older than these go.
+#[derive(Debug, Clone, Copy)]
+pub struct RetentionCutoffs {
+    pub links: DateTime<Utc>,
+    pub deleted: DateTime<Utc>,
+    pub audit: DateTime<Utc>,
+}
+
+impl RetentionPolicy {
+    pub fn cutoffs(&self, now: DateTime<Utc>) -> RetentionCutoffs {
+        RetentionCutoffs {
+            links: now - self.link_grace,
+            deleted: now - self.deleted_after,
+            audit: now - self.audit_after,
+        }
+    }
+}
+
+/// How many rows a purge removed, per table (cascaded rows not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    pub oauth_states: u64,
+    pub links: u64,
+    pub sessions: u64,
+    pub accounts: u64,
+    pub audit_events: u64,
+}
+
+impl PurgeCounts {
+    pub fn total(&self) -> u64 {
+        self.oauth_states + self.links + self.sessions + self.accounts + self.audit_events
+    }
 }

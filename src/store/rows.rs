@@ -163,13 +163,15 @@ pub(crate) fn session(row: &impl Columns, prefix: &str) -> StoreResult<SessionRe
 }
 
 pub(crate) const AUDIT_SELECT: &str =
-    "select id, kind, api_key_id, old_acl, new_acl, user_id, session_id, allowed, rule, created_at from acl_audit";
+    "select id, kind, api_key_id, old_acl, new_acl, user_id, session_id, allowed, rule, details, created_at
+     from audit_event";
 
 pub(crate) fn audit(row: &impl Columns) -> StoreResult<AuditRecord> {
     let kind = row.text("kind")?;
     Ok(AuditRecord {
         id: row.int("id")?,
         kind: AuditKind::parse(&kind).ok_or_else(|| corrupt(format!("audit kind `{kind}`")))?,
+        details: row.opt_json("details")?,
         api_key_id: row.opt_uuid("api_key_id")?,
         old_acl: row.opt_json("old_acl")?,
         new_acl: row.opt_json("new_acl")?,

@@ -37,6 +37,7 @@ mod misc;
 mod oauth_flow;
 mod path_ids;
 mod refresh_lease;
+mod retention;
 mod rotation;
 mod sessions;
 mod shared_accounts;

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use sqlx::types::Json;
 
-use super::{PgStore, refresh, strings};
+use super::{PgStore, audit, refresh, strings};
 use crate::{
     domain::{AccountType, AclConfig, ConnectedAccountId, ToolkitSlug},
     store::{
-        AccountFilter, AccountPatch, AccountRecord, AccountStore, ApiKeyId, OrderBy, Page, ProjectId, RefreshLease,
-        StoreResult,
+        AccountFilter, AccountPatch, AccountRecord, AccountStore, ApiKeyId, AuditEvent, AuditKind, AuditSubject,
+        OrderBy, Page, ProjectId, RefreshLease, StoreResult,
         rows::{self, account_select, effective_status},
     },
 };
@@ -125,8 +125,9 @@ impl AccountStore for PgStore {
         .await?;
         if let Some(new_acl) = &patch.acl {
             sqlx::query(
-                "insert into acl_audit (project_id, connected_account_id, kind, api_key_id, old_acl, new_acl)
-                 values ($1, $2, 'acl_change', $3, $4, $5)",
+                "insert into audit_event (project_id, connected_account_id, kind, subject_type, subject_id, api_key_id,
+                                          old_acl, new_acl)
+                 values ($1, $2, 'acl_change', 'connected_account', $2, $3, $4, $5)",
             )
             .bind(project.0)
             .bind(id.as_str())
@@ -162,16 +163,31 @@ impl AccountStore for PgStore {
         rows.iter().map(rows::account).collect()
     }
 
-    async fn delete_account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<bool> {
+    async fn delete_account(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // The sealed tokens go at once; the row stays (soft-deleted) until retention purges it.
         let done = sqlx::query(
-            "update connected_account set deleted_at = now(), updated_at = now()
+            "update connected_account set deleted_at = now(), updated_at = now(), tokens_sealed = null,
+                    token_expires_at = null
              where project_id = $1 and id = $2 and deleted_at is null",
         )
         .bind(project.0)
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let event =
+            AuditEvent { kind: AuditKind::AccountDeleted, subject: AuditSubject::Account(id), actor, details: None };
+        audit::record(&mut tx, project, &event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn begin_refresh(

@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 
-use super::{PgStore, strings};
+use super::{PgStore, audit, strings};
 use crate::{
     domain::{AuthConfigId, ToolkitSlug},
     store::{
-        AuthConfigFilter, AuthConfigRecord, AuthConfigStore, NewAuthConfig, Page, ProjectId, StoreResult,
+        ApiKeyId, AuditEvent, AuditKind, AuditSubject, AuthConfigFilter, AuthConfigRecord, AuthConfigStore,
+        NewAuthConfig, Page, ProjectId, StoreResult,
         error::corrupt,
         rows::{self, auth_config_light, auth_config_select},
     },
@@ -14,7 +15,13 @@ use crate::{
 
 #[async_trait]
 impl AuthConfigStore for PgStore {
-    async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord> {
+    async fn insert_auth_config(
+        &self,
+        project: ProjectId,
+        new: &NewAuthConfig,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<AuthConfigRecord> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
                                       scopes, authorization_url, token_url, client_auth, issuer)
@@ -32,8 +39,16 @@ impl AuthConfigStore for PgStore {
         .bind(&new.token_url)
         .bind(&new.client_auth)
         .bind(&new.issuer)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let event = AuditEvent {
+            kind: AuditKind::AuthConfigCreated,
+            subject: AuditSubject::AuthConfig(&new.id),
+            actor,
+            details: Some(new.audit_details()),
+        };
+        audit::record(&mut tx, project, &event).await?;
+        tx.commit().await?;
         self.auth_config(project, &new.id).await?.ok_or_else(|| corrupt("auth config vanished after insert"))
     }
 

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::PgStore;
-use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult, new_redirect_key};
+use super::{PgStore, audit};
+use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult, key_created, new_redirect_key};
 
 #[async_trait]
 impl KeyStore for PgStore {
@@ -67,12 +67,15 @@ async fn insert_project_key(
     .bind(new_redirect_key())
     .fetch_one(&mut **tx)
     .await?;
+    let key = Uuid::new_v4();
     sqlx::query("insert into api_key (id, project_id, key_hash, hint) values ($1, $2, $3, $4)")
-        .bind(Uuid::new_v4())
+        .bind(key)
         .bind(project)
         .bind(key_hash)
         .bind(hint)
         .execute(&mut **tx)
         .await?;
-    Ok(ProjectId(project))
+    let project = ProjectId(project);
+    audit::record(tx, project, &key_created(key, hint)).await?;
+    Ok(project)
 }

@@ -1,9 +1,46 @@
-//! Readiness, the expiry sweep and key rotation's access to sealed values.
+//! Readiness, the expiry sweep, retention and key rotation's access to sealed values.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use crate::store::{EXPIRED_REASON, MaintenanceStore, SealedColumn, SealedValue, StoreResult, sealed};
+use crate::store::{
+    EXPIRED_REASON, MaintenanceStore, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult, sealed,
+};
+
+/// The purge statements, in foreign-key order: states before their links, links before the
+/// sessions they name, accounts (taking their remaining links, states and audit entries by
+/// cascade) before audit retention. `$1` is the cut-off, `$2` the batch size. Each deletes at
+/// most one batch of rows that it could lock without waiting (`skip locked`): concurrent purges
+/// of processes sharing the database take different rows, and a row gone already is not an error.
+const OAUTH_STATES: &str = "delete from oauth_state where ctid in (
+        select ctid from oauth_state where expires_at < $1 or used_at < $1 limit $2 for update skip locked)";
+const LINKS: &str = "delete from link where ctid in (
+        select ctid from link where expires_at < $1 or consumed_at < $1 limit $2 for update skip locked)";
+const ACCOUNTS: &str = "delete from connected_account where ctid in (
+        select ctid from connected_account where deleted_at < $1 limit $2 for update skip locked)";
+// A session still named by a link (which is live, or within its grace) waits for the link's purge.
+const SESSIONS: &str = "delete from tool_router_session where ctid in (
+        select s.ctid from tool_router_session s
+        where s.deleted_at < $1 and not exists (select 1 from link l where l.session_id = s.id)
+        limit $2 for update of s skip locked)";
+const AUDIT: &str = "delete from audit_event where ctid in (
+        select ctid from audit_event where created_at < $1 limit $2 for update skip locked)";
+
+impl PgStore {
+    /// Runs one purge statement until a batch comes back short; the rows it deleted.
+    async fn purge_all(&self, sql: &str, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
+        let batch = batch.max(1);
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(sql).bind(cutoff).bind(batch).execute(&self.pool).await?.rows_affected();
+            total += done;
+            if done < batch.unsigned_abs() {
+                return Ok(total);
+            }
+        }
+    }
+}
 
 #[async_trait]
 impl MaintenanceStore for PgStore {
@@ -21,6 +58,17 @@ impl MaintenanceStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts> {
+        let cut = policy.cutoffs(now);
+        Ok(PurgeCounts {
+            oauth_states: self.purge_all(OAUTH_STATES, cut.links, policy.batch).await?,
+            links: self.purge_all(LINKS, cut.links, policy.batch).await?,
+            accounts: self.purge_all(ACCOUNTS, cut.deleted, policy.batch).await?,
+            sessions: self.purge_all(SESSIONS, cut.deleted, policy.batch).await?,
+            audit_events: self.purge_all(AUDIT, cut.audit, policy.batch).await?,
+        })
     }
 
     async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>> {

@@ -6,9 +6,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use super::audit;
 use crate::{
     domain::ConnectedAccountId,
-    store::{AccountRecord, ProjectId, RefreshLease, StoreResult, rows, rows::account_select},
+    store::{
+        AccountRecord, ProjectId, RefreshLease, StoreResult, account_expired, credentials_updated, rows,
+        rows::account_select,
+    },
 };
 
 /// Locks the account's row in a transaction that the lease keeps open.
@@ -61,6 +65,8 @@ impl RefreshLease for PgRefreshLease {
         .bind(expires_at)
         .execute(&mut *self.tx)
         .await?;
+        let event = credentials_updated(&self.account.id, "refresh");
+        audit::record(&mut self.tx, self.project, &event).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -75,6 +81,8 @@ impl RefreshLease for PgRefreshLease {
         .bind(reason)
         .execute(&mut *self.tx)
         .await?;
+        let event = account_expired(&self.account.id, reason);
+        audit::record(&mut self.tx, self.project, &event).await?;
         self.tx.commit().await?;
         Ok(())
     }

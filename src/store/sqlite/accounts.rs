@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{SqliteStore, json_list, refresh, to_json, ts};
+use super::{SqliteStore, audit, json_list, refresh, to_json, ts};
 use crate::{
     domain::{AccountType, ConnectedAccountId, ToolkitSlug},
     store::{
-        AccountFilter, AccountPatch, AccountRecord, AccountStore, ApiKeyId, OrderBy, Page, ProjectId, RefreshLease,
-        StoreResult,
+        AccountFilter, AccountPatch, AccountRecord, AccountStore, ApiKeyId, AuditEvent, AuditKind, AuditSubject,
+        OrderBy, Page, ProjectId, RefreshLease, StoreResult,
         rows::{self, account_select, effective_status},
     },
 };
@@ -132,9 +132,9 @@ impl AccountStore for SqliteStore {
         .await?;
         if let Some(new_acl) = &patch.acl {
             sqlx::query(
-                "insert into acl_audit (project_id, connected_account_id, kind, api_key_id, old_acl, new_acl,
-                                        created_at)
-                 values ($1, $2, 'acl_change', $3, $4, $5, $6)",
+                "insert into audit_event (project_id, connected_account_id, kind, subject_type, subject_id, api_key_id,
+                                          old_acl, new_acl, created_at)
+                 values ($1, $2, 'acl_change', 'connected_account', $2, $3, $4, $5, $6)",
             )
             .bind(project.0.to_string())
             .bind(id.as_str())
@@ -181,17 +181,33 @@ impl AccountStore for SqliteStore {
         Ok(accounts)
     }
 
-    async fn delete_account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<bool> {
+    async fn delete_account(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<bool> {
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        // The sealed tokens go at once; the row stays (soft-deleted) until retention purges it.
         let done = sqlx::query(
-            "update connected_account set deleted_at = $3, updated_at = $3
+            "update connected_account set deleted_at = $3, updated_at = $3, tokens_sealed = null,
+                    token_expires_at = null
              where project_id = $1 and id = $2 and deleted_at is null",
         )
         .bind(project.0.to_string())
         .bind(id.as_str())
-        .bind(ts(Utc::now()))
-        .execute(&self.pool)
+        .bind(&now)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let event =
+            AuditEvent { kind: AuditKind::AccountDeleted, subject: AuditSubject::Account(id), actor, details: None };
+        audit::record(&mut tx, project, &event, &now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn begin_refresh(

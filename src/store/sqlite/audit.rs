@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{SqliteStore, ts};
+use super::{SqliteStore, to_json, ts};
 use crate::{
     domain::ConnectedAccountId,
     store::{
-        AccessDecision, AuditRecord, AuditStore, Cursor, Page, ProjectId, StoreResult,
+        AccessDecision, AuditEvent, AuditRecord, AuditStore, Cursor, Page, ProjectId, StoreResult,
         error::corrupt,
         rows::{self, AUDIT_SELECT},
     },
@@ -23,9 +23,9 @@ impl AuditStore for SqliteStore {
         let mut tx = self.begin_write().await?;
         for d in decisions {
             sqlx::query(
-                "insert into acl_audit (project_id, connected_account_id, kind, user_id, session_id, allowed, rule,
-                                        created_at)
-                 values ($1, $2, 'access_decision', $3, $4, $5, $6, $7)",
+                "insert into audit_event (project_id, connected_account_id, kind, subject_type, subject_id, user_id,
+                                          session_id, allowed, rule, created_at)
+                 values ($1, $2, 'access_decision', 'connected_account', $2, $3, $4, $5, $6, $7)",
             )
             .bind(project.0.to_string())
             .bind(d.account_id.as_str())
@@ -49,7 +49,7 @@ impl AuditStore for SqliteStore {
         after: Option<&Cursor>,
     ) -> StoreResult<Page<AuditRecord>> {
         let filters = "project_id = $1 and connected_account_id = $2";
-        let total: i64 = sqlx::query_scalar(&format!("select count(*) from acl_audit where {filters}"))
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) from audit_event where {filters}"))
             .bind(project.0.to_string())
             .bind(id.as_str())
             .fetch_one(&self.pool)
@@ -68,4 +68,30 @@ impl AuditStore for SqliteStore {
         let items = rows.iter().map(rows::audit).collect::<StoreResult<Vec<_>>>()?;
         Ok(Page::from_rows(items, limit, total, after, |a| (a.created_at, a.id.to_string())))
     }
+}
+
+/// Appends an audit event inside the caller's transaction (the change it records commits or rolls
+/// back with it).
+pub(super) async fn record(
+    conn: &mut sqlx::SqliteConnection,
+    project: ProjectId,
+    event: &AuditEvent<'_>,
+    now: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into audit_event (project_id, connected_account_id, kind, subject_type, subject_id, api_key_id, details,
+                                  created_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(project.0.to_string())
+    .bind(event.subject.account())
+    .bind(event.kind.as_str())
+    .bind(event.subject.kind())
+    .bind(event.subject.id())
+    .bind(event.actor.map(|a| a.0.to_string()))
+    .bind(event.details.as_ref().map(to_json).transpose()?)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

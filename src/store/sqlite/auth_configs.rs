@@ -3,11 +3,12 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{SqliteStore, json_list, ts};
+use super::{SqliteStore, audit, json_list, ts};
 use crate::{
     domain::{AuthConfigId, ToolkitSlug},
     store::{
-        AuthConfigFilter, AuthConfigRecord, AuthConfigStore, NewAuthConfig, Page, ProjectId, StoreResult,
+        ApiKeyId, AuditEvent, AuditKind, AuditSubject, AuthConfigFilter, AuthConfigRecord, AuthConfigStore,
+        NewAuthConfig, Page, ProjectId, StoreResult,
         error::corrupt,
         rows::{self, auth_config_light, auth_config_select},
     },
@@ -15,8 +16,14 @@ use crate::{
 
 #[async_trait]
 impl AuthConfigStore for SqliteStore {
-    async fn insert_auth_config(&self, project: ProjectId, new: &NewAuthConfig) -> StoreResult<AuthConfigRecord> {
+    async fn insert_auth_config(
+        &self,
+        project: ProjectId,
+        new: &NewAuthConfig,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<AuthConfigRecord> {
         let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
                                       scopes, authorization_url, token_url, client_auth, issuer, created_at,
@@ -36,8 +43,16 @@ impl AuthConfigStore for SqliteStore {
         .bind(&new.client_auth)
         .bind(&new.issuer)
         .bind(&now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let event = AuditEvent {
+            kind: AuditKind::AuthConfigCreated,
+            subject: AuditSubject::AuthConfig(&new.id),
+            actor,
+            details: Some(new.audit_details()),
+        };
+        audit::record(&mut tx, project, &event, &now).await?;
+        tx.commit().await?;
         self.auth_config(project, &new.id).await?.ok_or_else(|| corrupt("auth config vanished after insert"))
     }
 

@@ -5,8 +5,10 @@ use chrono::Utc;
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::{SqliteStore, ts};
-use crate::store::{ApiKeyId, KeyStore, ProjectId, StoreResult, error::corrupt, new_redirect_key, rows::Columns};
+use super::{SqliteStore, audit, ts};
+use crate::store::{
+    ApiKeyId, KeyStore, ProjectId, StoreResult, error::corrupt, key_created, new_redirect_key, rows::Columns,
+};
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -70,13 +72,16 @@ async fn insert_project_key(
     .fetch_one(&mut **tx)
     .await?;
     let project = Uuid::parse_str(&project).map_err(|_| corrupt(format!("uuid `{project}`")))?;
+    let key = Uuid::new_v4();
     sqlx::query("insert into api_key (id, project_id, key_hash, hint, created_at) values ($1, $2, $3, $4, $5)")
-        .bind(Uuid::new_v4().to_string())
+        .bind(key.to_string())
         .bind(project.to_string())
         .bind(key_hash)
         .bind(hint)
         .bind(&now)
         .execute(&mut **tx)
         .await?;
-    Ok(ProjectId(project))
+    let project = ProjectId(project);
+    audit::record(tx, project, &key_created(key, hint), &now).await?;
+    Ok(project)
 }

@@ -198,6 +198,9 @@ impl LinkStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if link.rows_affected() == 1 && acc.rows_affected() == 1 {
+            // The audit entry commits with the completion, or not at all.
+            let event = crate::store::credentials_updated(account, "link");
+            super::audit::record(&mut tx, project, &event, &now).await?;
             tx.commit().await?;
             Ok(true)
         } else {

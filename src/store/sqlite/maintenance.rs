@@ -1,10 +1,42 @@
-//! Readiness, the expiry sweep and key rotation's access to sealed values.
+//! Readiness, the expiry sweep, retention and key rotation's access to sealed values.
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::{SqliteStore, ts};
-use crate::store::{EXPIRED_REASON, MaintenanceStore, SealedColumn, SealedValue, StoreResult, sealed};
+use crate::store::{
+    EXPIRED_REASON, MaintenanceStore, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult, sealed,
+};
+
+/// The purge statements, in foreign-key order (see `postgres/maintenance.rs`). `$1` is the
+/// cut-off, `$2` the batch size; each statement is its own short write transaction, so a purge
+/// never holds the database's write lock for long.
+const OAUTH_STATES: &str = "delete from oauth_state where rowid in (
+        select rowid from oauth_state where expires_at < $1 or used_at < $1 limit $2)";
+const LINKS: &str = "delete from link where rowid in (
+        select rowid from link where expires_at < $1 or consumed_at < $1 limit $2)";
+const ACCOUNTS: &str = "delete from connected_account where rowid in (
+        select rowid from connected_account where deleted_at < $1 limit $2)";
+const SESSIONS: &str = "delete from tool_router_session where rowid in (
+        select s.rowid from tool_router_session s
+        where s.deleted_at < $1 and not exists (select 1 from link l where l.session_id = s.id) limit $2)";
+const AUDIT: &str = "delete from audit_event where rowid in (
+        select rowid from audit_event where created_at < $1 limit $2)";
+
+impl SqliteStore {
+    /// Runs one purge statement until a batch comes back short; the rows it deleted.
+    async fn purge_all(&self, sql: &str, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
+        let (cutoff, batch) = (ts(cutoff), batch.max(1));
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(sql).bind(&cutoff).bind(batch).execute(&self.pool).await?.rows_affected();
+            total += done;
+            if done < batch.unsigned_abs() {
+                return Ok(total);
+            }
+        }
+    }
+}
 
 #[async_trait]
 impl MaintenanceStore for SqliteStore {
@@ -23,6 +55,17 @@ impl MaintenanceStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts> {
+        let cut = policy.cutoffs(now);
+        Ok(PurgeCounts {
+            oauth_states: self.purge_all(OAUTH_STATES, cut.links, policy.batch).await?,
+            links: self.purge_all(LINKS, cut.links, policy.batch).await?,
+            accounts: self.purge_all(ACCOUNTS, cut.deleted, policy.batch).await?,
+            sessions: self.purge_all(SESSIONS, cut.deleted, policy.batch).await?,
+            audit_events: self.purge_all(AUDIT, cut.audit, policy.batch).await?,
+        })
     }
 
     async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>> {

@@ -12,10 +12,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{Sqlite, SqlitePool};
 use uuid::Uuid;
 
-use super::ts;
+use super::{BEGIN_WRITE, audit, ts};
 use crate::{
     domain::ConnectedAccountId,
-    store::{AccountRecord, ProjectId, RefreshLease, StoreError, StoreResult, rows, rows::account_select},
+    store::{
+        AccountRecord, AuditEvent, ProjectId, RefreshLease, StoreError, StoreResult, account_expired,
+        credentials_updated, rows, rows::account_select,
+    },
 };
 
 /// How long a lease lasts if its holder never releases it (a crash): longer than the provider
@@ -108,23 +111,31 @@ impl SqliteRefreshLease {
     /// Runs `update connected_account set <set>` and releases the lease, in one statement that
     /// only matches while this lease still owns the row. `$1` project, `$2` account, `$3` now,
     /// `$4` owner; `bind` adds the statement's own values from `$5` on.
+    /// The change and its audit `event` commit together, and only while the lease is held.
     async fn finish(
         mut self: Box<Self>,
         set: &str,
         bind: impl for<'q> FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q> + Send,
+        event: impl for<'a> FnOnce(&'a ConnectedAccountId) -> AuditEvent<'a> + Send,
     ) -> StoreResult<()> {
         let sql = format!(
             "update connected_account set {set}, updated_at = $3,
                     refresh_lease_owner = null, refresh_lease_until = null
              where project_id = $1 and id = $2 and refresh_lease_owner = $4"
         );
+        let now = ts(Utc::now());
         let guard = &mut self.guard;
+        let mut tx = guard.pool.begin_with(BEGIN_WRITE).await?;
         let query = sqlx::query(&sql)
             .bind(guard.project.0.to_string())
             .bind(guard.id.as_str().to_owned())
-            .bind(ts(Utc::now()))
+            .bind(now.clone())
             .bind(guard.owner.clone());
-        bind(query).execute(&guard.pool).await?;
+        let done = bind(query).execute(&mut *tx).await?;
+        if done.rows_affected() == 1 {
+            audit::record(&mut tx, guard.project, &event(&guard.id), &now).await?;
+        }
+        tx.commit().await?;
         guard.armed = false;
         Ok(())
     }
@@ -137,13 +148,23 @@ impl RefreshLease for SqliteRefreshLease {
     }
 
     async fn save(self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
-        self.finish("tokens_sealed = $5, token_expires_at = $6", |q| q.bind(tokens_sealed).bind(expires_at.map(ts)))
-            .await
+        self.finish(
+            "tokens_sealed = $5, token_expires_at = $6",
+            |q| q.bind(tokens_sealed).bind(expires_at.map(ts)),
+            |id| credentials_updated(id, "refresh"),
+        )
+        .await
     }
 
     async fn expire(self: Box<Self>, reason: &str) -> StoreResult<()> {
         let reason = reason.to_owned();
-        self.finish("status = 'EXPIRED', status_reason = $5", |q| q.bind(reason)).await
+        let event_reason = reason.clone();
+        self.finish(
+            "status = 'EXPIRED', status_reason = $5",
+            |q| q.bind(reason),
+            move |id| account_expired(id, &event_reason),
+        )
+        .await
     }
 }
 
