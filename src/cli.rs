@@ -13,6 +13,7 @@ use crate::{
     config::DatabaseLocation,
     config::{DatabaseArgs, ServeArgs},
     crypto::{new_api_key, sha256},
+    domain::CallbackAllowlist,
 };
 
 /// Self-hosted auth-link broker, wire-compatible with Composio's v3/v3.1 API.
@@ -38,6 +39,9 @@ pub enum Command {
     /// Manage project API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Manage project settings.
+    #[command(subcommand)]
+    Project(ProjectCommand),
     /// Re-seal every stored secret under `AUTHLINK_ENCRYPTION_KEY`, opening old values with
     /// `AUTHLINK_ENCRYPTION_OLD_KEYS`. Safe to run while serving and to run again.
     RotateKeys(ServeCommand),
@@ -51,6 +55,36 @@ pub enum ApiKeyCommand {
         /// Project name.
         #[arg(long)]
         project: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Make the project's OAuth completion user-bound (Composio's "OAuth callback verifier"):
+    /// after consent the browser goes to URL with `session_uri` and `connected_account_id`, and
+    /// the account turns ACTIVE only when the app calls `complete_auth` with the right `user_id`.
+    /// URL must pass `AUTHLINK_CALLBACK_ALLOWLIST`, as a `callback_url` must.
+    SetVerifier {
+        /// Project name.
+        #[arg(long)]
+        project: String,
+        /// The app's verifier endpoint.
+        #[arg(long, required_unless_present = "clear", conflicts_with = "clear")]
+        url: Option<String>,
+        /// Remove the verifier: accounts turn ACTIVE right after consent again.
+        #[arg(long)]
+        clear: bool,
+        /// The allowlist the server runs with; empty allows loopback URLs only (the server checks
+        /// the URL again at every callback).
+        #[arg(
+            long,
+            env = "AUTHLINK_CALLBACK_ALLOWLIST",
+            value_name = "AUTHLINK_CALLBACK_ALLOWLIST",
+            default_value = ""
+        )]
+        callback_allowlist: CallbackAllowlist,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -108,6 +142,28 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             init_tracing(LogFormat::Text);
             connect(&db).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Some(Command::Project(ProjectCommand::SetVerifier { project, url, clear: _, callback_allowlist, db })) => {
+            init_tracing(LogFormat::Text);
+            let url = match url.as_deref().map(str::trim) {
+                Some(raw) => {
+                    Some(callback_allowlist.check(raw).map_err(|e| CliError::Config(format!("--url {e}")))?.to_string())
+                }
+                None => None,
+            };
+            let store = connect(&db).await?;
+            if !store.set_verifier_url(project.trim(), url.as_deref()).await? {
+                return Err(CliError::Config(format!("no project named `{}`", project.trim())));
+            }
+            match url {
+                Some(url) => {
+                    println!("Project `{}` now completes connections through the verifier {url}", project.trim());
+                }
+                None => {
+                    println!("Project `{}` has no verifier: connections complete right after consent", project.trim());
+                }
+            }
             Ok(())
         }
         Some(Command::ApiKey(ApiKeyCommand::Create { project, db })) => {

@@ -101,6 +101,13 @@ pub enum ApiError {
     /// The fallback of the router: no route has this path.
     #[error("No route for {0}.")]
     RouteNotFound(String),
+    /// `complete_auth` with a `session_uri` unknown in the caller's project, already spent or
+    /// past its ten minutes (one answer for all, so a caller learns nothing about other values).
+    #[error("No pending authorization for this session_uri: it is unknown, already used or expired.")]
+    CompletionSessionNotFound,
+    /// `complete_auth` named a user other than the account's: the account is FAILED by then.
+    #[error("user_id does not match the user connected account {0} was created for; the connection is now FAILED.")]
+    CompletionUserMismatch(String),
     /// The path exists, the method does not.
     #[error("Method {0} is not allowed on this path.")]
     MethodNotAllowed(String),
@@ -164,6 +171,8 @@ impl ApiError {
             Self::ConnectedAccountNotFound(_) => (S::NOT_FOUND, 1803, "ConnectedAccount_NotFound"),
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
+            Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),
+            Self::CompletionUserMismatch(_) => (S::BAD_REQUEST, 1808, "ConnectedAccount_CompleteAuthUserMismatch"),
             Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, 405, "HTTP_MethodNotAllowed"),
             Self::AliasTaken { .. } => (S::CONFLICT, 1810, "ConnectedAccount_AliasAlreadyExists"),
             Self::SessionVersionConflict(_) => (S::CONFLICT, 4311, "ToolRouterV2_ConfigVersionConflict"),

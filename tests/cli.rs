@@ -57,6 +57,8 @@ fn help_is_available_for_every_command() {
         &["api-key", "--help"],
         &["api-key", "create", "--help"],
         &["rotate-keys", "--help"],
+        &["project", "--help"],
+        &["project", "set-verifier", "--help"],
     ] {
         let (ok, stdout, _) = run(args, &[]);
         assert!(ok, "{args:?} failed");
@@ -124,6 +126,47 @@ async fn api_key_create_prints_the_key_last_and_stores_only_its_hash() {
     assert!(ok);
     let keys: i64 = db.scalar("select count(*) from api_key", NO_ARGS).await;
     assert_eq!(keys, 2, "a second key for the same project");
+    db.close().await;
+    database.remove().await;
+}
+
+/// The verifier URL stored for project `ops`.
+async fn stored(db: &Db) -> Option<String> {
+    let url: String = db.scalar("select coalesce(verifier_url, '') from project where name = 'ops'", NO_ARGS).await;
+    Some(url).filter(|u| !u.is_empty())
+}
+
+#[tokio::test]
+async fn project_set_verifier_checks_the_url_against_the_callback_allowlist() {
+    let mut database = TestDatabase::create().await;
+    let url = database.url.clone();
+    let (ok, _, stderr) = run(&["api-key", "create", "--project", "ops"], &[("DATABASE_URL", &url)]);
+    assert!(ok, "{stderr}");
+    let env = [("DATABASE_URL", url.as_str()), ("AUTHLINK_CALLBACK_ALLOWLIST", "https://app.example.com/cb")];
+    let db = open(&database).await;
+
+    let verifier = "https://app.example.com/cb/verify";
+    let (ok, stdout, stderr) = run(&["project", "set-verifier", "--project", "ops", "--url", verifier], &env);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(verifier), "{stdout}");
+    assert_eq!(stored(&db).await.as_deref(), Some(verifier));
+
+    // Refused by the allowlist, or no such project: an error, nothing changed.
+    for (args, names) in [
+        (&["project", "set-verifier", "--project", "ops", "--url", "https://evil.example.net/cb"][..], "--url"),
+        (&["project", "set-verifier", "--project", "ops", "--url", "not a url"][..], "--url"),
+        (&["project", "set-verifier", "--project", "nope", "--url", verifier][..], "nope"),
+        (&["project", "set-verifier", "--project", "ops"][..], "--url"),
+    ] {
+        let (ok, _, stderr) = run(args, &env);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stderr.contains(names), "{args:?}: {stderr}");
+        assert_eq!(stored(&db).await.as_deref(), Some(verifier), "{args:?} changed the verifier");
+    }
+
+    let (ok, _, stderr) = run(&["project", "set-verifier", "--project", "ops", "--clear"], &env);
+    assert!(ok, "{stderr}");
+    assert_eq!(stored(&db).await, None, "--clear removes the verifier");
     db.close().await;
     database.remove().await;
 }

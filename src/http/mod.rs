@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth_configs;
 pub mod common;
+pub mod completion;
 pub mod connect;
 pub mod connected_accounts;
 pub mod extract;
@@ -51,6 +52,7 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(auth_configs::get))
         .routes(routes!(connected_accounts::list, connected_accounts::legacy_create))
         .routes(routes!(links::create_for_user))
+        .routes(routes!(completion::complete_auth))
         .routes(routes!(connected_accounts::get, connected_accounts::update, connected_accounts::delete))
         .routes(routes!(audit::list))
         .routes(routes!(connected_accounts::refresh))

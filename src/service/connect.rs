@@ -8,7 +8,10 @@
 use chrono::{Duration, Utc};
 use url::Url;
 
-use super::oauth::{TokenSet, authorize_url, issuer_matches, provider_for, random_secret};
+use super::{
+    completion::{self, VerifierError},
+    oauth::{TokenSet, authorize_url, issuer_matches, provider_for, random_secret},
+};
 use crate::{
     crypto::sha256,
     domain::{AccountStatus, CallbackUrl, LinkToken},
@@ -222,7 +225,17 @@ pub async fn callback(
     let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
         return fail(ctx, &link, "invalid_request", "The provider sent neither a code nor an error").await;
     };
-    let verifier = match &st.verifier_sealed {
+    // Looked up before the exchange: a verifier the allowlist refuses means no tokens are fetched.
+    let verifier = match completion::verifier(ctx, link.project).await {
+        Ok(v) => v,
+        Err(VerifierError::Store(e)) => return Err(e.into()),
+        Err(VerifierError::NotAllowed(why)) => {
+            tracing::warn!(connected_account_id = %link.account.id, "the project's verifier URL {why}");
+            let reason = format!("The project's verifier URL {why}");
+            return fail(ctx, &link, "verifier_not_allowed", &reason).await;
+        }
+    };
+    let pkce_verifier = match &st.verifier_sealed {
         Some(sealed) => Some(
             ctx.sealer
                 .open(link.account.id.as_str(), sealed)
@@ -233,7 +246,12 @@ pub async fn callback(
     };
     let tokens = match ctx
         .oauth
-        .exchange_code(&provider, code, &ctx.settings.callback_uri(link.redirect_key.as_deref()), verifier.as_deref())
+        .exchange_code(
+            &provider,
+            code,
+            &ctx.settings.callback_uri(link.redirect_key.as_deref()),
+            pkce_verifier.as_deref(),
+        )
         .await
     {
         Ok(tokens) => tokens,
@@ -244,6 +262,12 @@ pub async fn callback(
         }
     };
     let (sealed, expires_at) = seal_tokens(ctx, &link.account.id, &tokens);
+    if let Some(verifier) = verifier {
+        return match completion::defer(ctx, &link, &verifier, sealed, expires_at).await? {
+            Some(url) => Ok(Outcome::Redirect(url)),
+            None => Err(if link.expires_at <= Utc::now() { Stop::LinkExpired } else { Stop::LinkUsed }),
+        };
+    }
     if !ctx.store.complete_link(link.project, &link.account.id, &link.token_hash, &sealed, expires_at).await? {
         // The exchange can take seconds: the link may have expired meanwhile (the tokens are
         // dropped, never stored) or another callback may have won.

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod auth_configs;
+pub mod completion;
 pub mod connect;
 pub mod context;
 pub mod links;

@@ -185,6 +185,32 @@ pub trait LinkStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// User-bound completion (Composio's OAuth callback verifier and `complete_auth`): the project's
+/// verifier URL and the single-use completion sessions handed to it.
+#[async_trait]
+pub trait CompletionStore: Send + Sync {
+    /// Sets (or with `None` clears) the verifier URL of the project named; `false` when there is
+    /// no such project.
+    async fn set_verifier_url(&self, project_name: &str, url: Option<&str>) -> StoreResult<bool>;
+    /// The project's verifier URL; `None` when completion is not user-bound.
+    async fn verifier_url(&self, project: ProjectId) -> StoreResult<Option<String>>;
+    /// The callback's half of a user-bound completion, atomically: the link consumed, the sealed
+    /// tokens stored on the still-INITIATED account (unreadable until ACTIVE), its initiation
+    /// deadline moved to the session's expiry, and the session inserted. `false` as
+    /// [`LinkStore::complete_link`]: the account was no longer INITIATED, or the link was
+    /// consumed or has expired.
+    async fn defer_link(&self, project: ProjectId, deferred: &DeferredCompletion) -> StoreResult<bool>;
+    /// Spends a completion session once: ACTIVE when `user_id` is the account's user, FAILED
+    /// (tokens dropped) when it is not. Concurrent calls: one redeems, the others find it used.
+    async fn redeem_completion(
+        &self,
+        project: ProjectId,
+        session_hash: &[u8],
+        user_id: &str,
+        mismatch_reason: &str,
+    ) -> StoreResult<Redemption>;
+}
+
 /// The audit trail (table `audit_event`). Changes are recorded by the store method that makes
 /// them, in its transaction: ACL changes by `update_account`, deletions by `delete_account`,
 /// credentials by `complete_link` and refresh leases, auth configs and API keys at creation.
@@ -208,7 +234,8 @@ pub trait AuditStore: Send + Sync {
 pub trait MaintenanceStore: Send + Sync {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
-    /// Persists EXPIRED on INITIATED accounts whose link ran out; returns how many.
+    /// Persists EXPIRED on INITIATED accounts whose link (or completion session) ran out,
+    /// dropping the sealed tokens of an unredeemed user-bound completion; returns how many.
     async fn expire_stale_initiations(&self) -> StoreResult<u64>;
     /// Every sealed value in the database, for key rotation.
     async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>>;
@@ -225,11 +252,27 @@ pub trait MaintenanceStore: Send + Sync {
 
 /// Everything authlink stores; what the services hold as `Arc<dyn Store>`.
 pub trait Store:
-    KeyStore + SessionStore + AuthConfigStore + AccountStore + LinkStore + AuditStore + MaintenanceStore + 'static
+    KeyStore
+    + SessionStore
+    + AuthConfigStore
+    + AccountStore
+    + LinkStore
+    + CompletionStore
+    + AuditStore
+    + MaintenanceStore
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: KeyStore + SessionStore + AuthConfigStore + AccountStore + LinkStore + AuditStore + MaintenanceStore + 'static
+    T: KeyStore
+        + SessionStore
+        + AuthConfigStore
+        + AccountStore
+        + LinkStore
+        + CompletionStore
+        + AuditStore
+        + MaintenanceStore
+        + 'static
 {
 }

@@ -266,6 +266,29 @@ pub struct OAuthStateRecord {
     pub used_at: Option<DateTime<Utc>>,
 }
 
+/// What the callback stores when the project's completion is user-bound.
+#[derive(Debug, Clone)]
+pub struct DeferredCompletion {
+    pub account: ConnectedAccountId,
+    pub link_token_hash: Vec<u8>,
+    pub tokens_sealed: String,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the `session_uri` handed to the verifier.
+    pub session_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How spending a completion session ended.
+#[derive(Debug, Clone)]
+pub enum Redemption {
+    /// Unknown in this project, already used, expired, or its account is no longer pending.
+    Unknown,
+    /// The `user_id` was not the account's: the account is now FAILED.
+    Mismatch(ConnectedAccountId),
+    /// The account is now ACTIVE (read it back like any other; its tokens are readable now).
+    Completed(ConnectedAccountId),
+}
+
 /// Everything link creation writes: an INITIATED account and its single-use link.
 #[derive(Debug, Clone)]
 pub struct NewLink {

@@ -26,6 +26,7 @@ mod fake_oauth;
 
 mod auth;
 mod auth_configs;
+mod complete_auth;
 mod connected_accounts;
 mod helpers;
 mod hostile;

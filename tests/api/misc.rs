@@ -64,6 +64,7 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("auth_configs/{id}", &["get"]),
     ("connected_accounts", &["get", "post"]),
     ("connected_accounts/link", &["post"]),
+    ("connected_accounts/complete_auth", &["post"]),
     ("connected_accounts/{id}", &["get", "patch", "delete"]),
     ("connected_accounts/{id}/audit", &["get"]),
     ("connected_accounts/{id}/refresh", &["post"]),

@@ -22,30 +22,30 @@ use crate::{
 };
 
 /// A toolkit outside the catalog, so the auth config's endpoints and scopes are all there is.
-const TOOLKIT: &str = "fake_idp";
+pub(crate) const TOOLKIT: &str = "fake_idp";
 const CLIENT_ID: &str = "client-fake_idp";
 /// The app's `callback_url` (on the test server's allowlist).
-const APP_CALLBACK: &str = "https://app.example.com/cb/done";
+pub(crate) const APP_CALLBACK: &str = "https://app.example.com/cb/done";
 
 /// A response as a browser sees it: nothing followed.
 #[derive(Debug)]
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    location: Option<String>,
-    html: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) location: Option<String>,
+    pub(crate) html: String,
 }
 
 impl Page {
     #[track_caller]
-    fn location(&self) -> Url {
+    pub(crate) fn location(&self) -> Url {
         let raw = self.location.as_deref().unwrap_or_else(|| panic!("no Location ({}): {}", self.status, self.html));
         Url::parse(raw).unwrap_or_else(|e| panic!("Location {raw}: {e}"))
     }
 
     /// The design's page headers, on pages and redirects alike.
     #[track_caller]
-    fn assert_security_headers(&self, what: &str) {
+    pub(crate) fn assert_security_headers(&self, what: &str) {
         let h = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         assert_eq!(h("content-security-policy"), "default-src 'self'; frame-ancestors 'none'", "{what}");
         assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
@@ -69,13 +69,13 @@ impl Page {
 }
 
 /// A browser that follows no redirect and keeps its cookies (one origin matters: authlink's).
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // Longer than authlink's 15 s token timeout, for the slow-provider case.
         let client = reqwest::Client::builder().redirect(Policy::none()).timeout(Duration::from_secs(90)).build();
         Self { client: client.unwrap(), cookies: Vec::new() }
@@ -90,11 +90,11 @@ impl Browser {
         self.cookies.push((name.to_owned(), value.to_owned()));
     }
 
-    async fn get(&mut self, url: &str) -> Page {
+    pub(crate) async fn get(&mut self, url: &str) -> Page {
         self.send(self.client.get(url)).await
     }
 
-    async fn post(&mut self, url: &str) -> Page {
+    pub(crate) async fn post(&mut self, url: &str) -> Page {
         self.send(self.client.post(url)).await
     }
 
@@ -117,25 +117,25 @@ impl Browser {
     }
 }
 
-fn query(url: &Url) -> HashMap<String, String> {
+pub(crate) fn query(url: &Url) -> HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
 /// A link: the account it made and the URL the end user opens.
-struct Link {
-    account: String,
-    redirect_url: String,
+pub(crate) struct Link {
+    pub(crate) account: String,
+    pub(crate) redirect_url: String,
 }
 
 /// A test server, a fake provider, an auth config pointing at it and a session enabling it.
-struct Flow {
-    app: TestApp,
-    idp: FakeOAuth,
-    session: String,
+pub(crate) struct Flow {
+    pub(crate) app: TestApp,
+    pub(crate) idp: FakeOAuth,
+    pub(crate) session: String,
 }
 
 impl Flow {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self::with(json!({})).await
     }
 
@@ -163,7 +163,7 @@ impl Flow {
         format!("{}/oauth/callback", self.app.base)
     }
 
-    async fn link_with(&self, body: Value) -> Link {
+    pub(crate) async fn link_with(&self, body: Value) -> Link {
         let r = self.app.link(&self.session, body).await;
         let body = r.expect(201, "create link");
         Link {
@@ -173,15 +173,15 @@ impl Flow {
     }
 
     /// A link whose account returns to [`APP_CALLBACK`].
-    async fn link(&self) -> Link {
+    pub(crate) async fn link(&self) -> Link {
         self.link_with(json!({"toolkit": TOOLKIT, "callback_url": APP_CALLBACK})).await
     }
 
-    async fn account(&self, id: &str) -> Value {
+    pub(crate) async fn account(&self, id: &str) -> Value {
         self.app.get(&format!("connected_accounts/{id}")).await.expect(200, "get account").clone()
     }
 
-    async fn assert_status(&self, id: &str, status: &str, what: &str) -> Value {
+    pub(crate) async fn assert_status(&self, id: &str, status: &str, what: &str) -> Value {
         let account = self.account(id).await;
         assert_eq!(account["status"], status, "{what}: {account}");
         account
@@ -212,14 +212,14 @@ impl Flow {
     }
 
     /// Link page → Continue → consent; returns the callback URL and the authorization query.
-    async fn to_callback(&self, browser: &mut Browser, link: &Link) -> (Url, HashMap<String, String>) {
+    pub(crate) async fn to_callback(&self, browser: &mut Browser, link: &Link) -> (Url, HashMap<String, String>) {
         let authorize = self.press_continue(browser, link).await;
         let back = self.consent(browser, &authorize).await;
         (back, query(&authorize))
     }
 
     /// The whole flow in a fresh browser; returns authlink's answer to the callback.
-    async fn connect(&self, link: &Link) -> Page {
+    pub(crate) async fn connect(&self, link: &Link) -> Page {
         let mut browser = Browser::new();
         let (back, _) = self.to_callback(&mut browser, link).await;
         browser.get(back.as_str()).await
@@ -233,7 +233,7 @@ impl Flow {
         link
     }
 
-    async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         self.app.cleanup().await;
     }
 }

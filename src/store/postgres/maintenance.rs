@@ -51,7 +51,9 @@ impl MaintenanceStore for PgStore {
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
         let done = sqlx::query(
-            "update connected_account set status = 'EXPIRED', status_reason = $1, updated_at = now()
+            "update connected_account
+             set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, token_expires_at = null,
+                 updated_at = now()
              where status = 'INITIATED' and initiation_expires_at < now()",
         )
         .bind(EXPIRED_REASON)

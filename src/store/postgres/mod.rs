@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod auth_configs;
+mod completion;
 mod keys;
 mod links;
 mod maintenance;

@@ -47,7 +47,9 @@ impl MaintenanceStore for SqliteStore {
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
         let done = sqlx::query(
-            "update connected_account set status = 'EXPIRED', status_reason = $1, updated_at = $2
+            "update connected_account
+             set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, token_expires_at = null,
+                 updated_at = $2
              where status = 'INITIATED' and initiation_expires_at < $2",
         )
         .bind(EXPIRED_REASON)

@@ -20,6 +20,7 @@
 mod accounts;
 mod audit;
 mod auth_configs;
+mod completion;
 mod keys;
 mod links;
 mod maintenance;
