@@ -151,7 +151,8 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
         database = %cmd.db.location().map(|l: DatabaseLocation| l.describe()).unwrap_or_default(),
         "authlink ready"
     );
-    let state = AppState::new(store, catalog, sealer, settings);
+    let limits = crate::http::limits::Limits::from(&cmd.serve);
+    let state = AppState::new(store, catalog, sealer, settings).with_limits(limits);
     crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
     crate::serve(listener, state, shutdown_signal())
         .await
