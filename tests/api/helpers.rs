@@ -8,6 +8,7 @@ use authlink::{
     catalog::Catalog,
     config::EncryptionKey,
     crypto::{Sealer, new_api_key, sha256},
+    http::limits::{Limits, RateLimitSettings, ServerSettings},
     store::{Store, postgres::PgStore, sqlite::SqliteStore},
 };
 use reqwest::{Method, header::HeaderMap};
@@ -41,6 +42,8 @@ fn init_test_log() {
 pub struct TestAppBuilder {
     allowlist: String,
     ttl: Duration,
+    rate_limits: RateLimitSettings,
+    server: ServerSettings,
 }
 
 impl TestAppBuilder {
@@ -53,6 +56,24 @@ impl TestAppBuilder {
     /// `AUTHLINK_LINK_TTL_SECS` of the server.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
+        self
+    }
+
+    /// The `AUTHLINK_RATE_LIMIT_*` settings of the server (default: authlink's defaults).
+    pub fn rate_limits(mut self, rate_limits: RateLimitSettings) -> Self {
+        self.rate_limits = rate_limits;
+        self
+    }
+
+    /// `AUTHLINK_HEADER_READ_TIMEOUT_SECS` of the server, at any precision.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.server.header_read_timeout = timeout;
+        self
+    }
+
+    /// `AUTHLINK_MAX_CONNECTIONS` of the server.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.server.max_connections = max;
         self
     }
 
@@ -85,7 +106,8 @@ impl TestAppBuilder {
             Catalog::embedded().expect("catalog"),
             Sealer::new(&EncryptionKey([7u8; 32]), &[]),
             settings,
-        );
+        )
+        .with_limits(Limits::new(self.rate_limits, self.server));
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(authlink::serve(listener, state, async {
             rx.await.ok();
@@ -93,6 +115,7 @@ impl TestAppBuilder {
 
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let mut app = TestApp {
+            addr,
             base,
             api_key: String::new(),
             store,
@@ -109,6 +132,8 @@ impl TestAppBuilder {
 
 /// A running server on its own database, with a project key for "project-a".
 pub struct TestApp {
+    /// The server's listening address.
+    pub addr: std::net::SocketAddr,
     /// `http://127.0.0.1:<port>`, also the server's public base URL.
     pub base: String,
     /// Key of the default project.
@@ -203,7 +228,12 @@ pub async fn send(rb: reqwest::RequestBuilder) -> Resp {
 
 impl TestApp {
     pub fn builder() -> TestAppBuilder {
-        TestAppBuilder { allowlist: DEFAULT_ALLOWLIST.to_owned(), ttl: Duration::from_secs(600) }
+        TestAppBuilder {
+            allowlist: DEFAULT_ALLOWLIST.to_owned(),
+            ttl: Duration::from_secs(600),
+            rate_limits: RateLimitSettings::default(),
+            server: ServerSettings::default(),
+        }
     }
 
     /// The default view: v3.1 paths, project A's key.
