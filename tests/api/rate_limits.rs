@@ -130,31 +130,38 @@ async fn each_class_answers_429_with_retry_after_and_the_ratelimit_fields_past_i
 
 #[tokio::test]
 async fn ordinary_responses_of_limited_routes_count_down_and_unlimited_routes_carry_no_fields() {
+    // The defaults, advertised.
     let app = TestApp::builder().spawn().await;
-    let first = app.get("auth_configs").await;
-    first.expect(200, "list");
-    assert_policy(&first, "api-key", 6000);
-    assert_policy(&first, "api-ip", 12000);
-    let second = app.v3().get("auth_configs").await;
-    second.expect(200, "list on v3");
-    assert_eq!(state_of(&first, "api-key").0, 5999);
-    assert_eq!(state_of(&second, "api-key").0, 5998, "both API versions share the key's quota");
-    assert_eq!(state_of(&second, "api-ip").0, state_of(&first, "api-ip").0 - 1);
-
+    let r = app.get("auth_configs").await;
+    r.expect(200, "list");
+    assert_policy(&r, "api-key", 6000);
+    assert_policy(&r, "api-ip", 12000);
+    assert_eq!(state_of(&r, "api-key"), (5999, 1));
     let page = send(app.client.get(format!("{}/link/ln_nope", app.base))).await;
     assert_eq!(page.status, 404);
     assert_policy(&page, "page-ip", 600);
     assert_policy(&page, "page-link", 60);
-    assert_eq!(state_of(&page, "page-link").0, 59);
-    let callback = send(app.client.get(format!("{}/oauth/callback?state=x&code=y", app.base))).await;
-    assert_policy(&callback, "page-ip", 600);
-    assert_eq!(state_of(&callback, "page-ip").0, state_of(&page, "page-ip").0 - 1);
-
+    assert_eq!(state_of(&page, "page-link"), (59, 1));
     for path in ["/healthz", "/readyz", "/openapi.json", "/assets/authlink.css"] {
         let r = send(app.client.get(format!("{}{path}", app.base))).await;
         assert_eq!(r.status, 200, "{path}");
         assert!(r.header("ratelimit").is_none() && r.header("ratelimit-policy").is_none(), "{path} is not limited");
     }
+    app.cleanup().await;
+
+    // Quotas that refill slower than the requests come (one a second): each answer shows one less.
+    let slow = RateLimitSettings { api_per_key: 60, api_per_ip: 60, pages_per_ip: 60, pages_per_link: 60, ..OFF };
+    let app = TestApp::builder().rate_limits(slow).spawn().await;
+    let first = app.get("auth_configs").await;
+    let second = app.v3().get("auth_configs").await;
+    second.expect(200, "list on v3");
+    assert_eq!(state_of(&first, "api-key").0, 59);
+    assert_eq!(state_of(&second, "api-key").0, 58, "both API versions share the key's quota");
+    assert_eq!(state_of(&second, "api-ip").0, 58);
+    let page = send(app.client.get(format!("{}/link/ln_nope", app.base))).await;
+    let callback = send(app.client.get(format!("{}/oauth/callback?state=x&code=y", app.base))).await;
+    assert_eq!((state_of(&page, "page-ip").0, state_of(&callback, "page-ip").0), (59, 58));
+    assert!(!callback.header("ratelimit").unwrap_or("").contains("page-link"), "the callback has no link");
     app.cleanup().await;
 }
 
