@@ -47,6 +47,9 @@ export DATABASE_URL="$URL"
 export AUTHLINK_LISTEN="127.0.0.1:$PORT" AUTHLINK_PUBLIC_URL="$BASE"
 export AUTHLINK_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)"
 export AUTHLINK_DB_MAX_CONNECTIONS="${AUTHLINK_DB_MAX_CONNECTIONS:-16}" RUST_LOG=warn
+# The bench drives thousands of requests a second from one key and one IP: rate limits off.
+export AUTHLINK_RATE_LIMIT_API_PER_KEY=0 AUTHLINK_RATE_LIMIT_API_PER_IP=0 AUTHLINK_RATE_LIMIT_FAILED_AUTH_PER_IP=0 \
+  AUTHLINK_RATE_LIMIT_PAGES_PER_IP=0 AUTHLINK_RATE_LIMIT_PAGES_PER_LINK=0
 "$BIN" migrate >/dev/null
 KEY="$("$BIN" api-key create --project bench | tail -1)"
 

@@ -217,8 +217,10 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
         "authlink ready"
     );
     let (retention, retention_every) = (cmd.serve.retention_policy(), cmd.serve.retention_interval());
+    let limits = crate::http::limits::Limits::from(&cmd.serve);
     let state = AppState::try_new(store, catalog, sealer, settings)
-        .map_err(|e| CliError::Config(format!("cannot set up the outbound HTTP client: {e}")))?;
+        .map_err(|e| CliError::Config(format!("cannot set up the outbound HTTP client: {e}")))?
+        .with_limits(limits);
     crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
     crate::service::retention::spawn(&state, retention, retention_every);
     crate::serve(listener, state, shutdown_signal())

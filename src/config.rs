@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::{
     domain::callback::CallbackAllowlist,
+    http::limits,
     outbound::{EndpointAllowlist, OutboundPolicy},
     store::RetentionPolicy,
 };
@@ -164,6 +165,45 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHLINK_RETENTION_INTERVAL_SECS", value_name = "AUTHLINK_RETENTION_INTERVAL_SECS",
           default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub retention_interval_secs: u64,
+
+    // Rate limits and listener limits (design §5, `http::limits`). Rate limits are per minute and
+    // per process; 0 switches one off.
+    /// API requests per minute per API key (0 = off).
+    #[arg(long, env = "AUTHLINK_RATE_LIMIT_API_PER_KEY", value_name = "AUTHLINK_RATE_LIMIT_API_PER_KEY",
+          default_value_t = limits::DEFAULT_API_PER_KEY)]
+    pub rate_limit_api_per_key: u32,
+
+    /// API requests per minute per client IP (0 = off).
+    #[arg(long, env = "AUTHLINK_RATE_LIMIT_API_PER_IP", value_name = "AUTHLINK_RATE_LIMIT_API_PER_IP",
+          default_value_t = limits::DEFAULT_API_PER_IP)]
+    pub rate_limit_api_per_ip: u32,
+
+    /// Requests per minute per client IP to the link page, Continue and the OAuth callback (0 = off).
+    #[arg(long, env = "AUTHLINK_RATE_LIMIT_PAGES_PER_IP", value_name = "AUTHLINK_RATE_LIMIT_PAGES_PER_IP",
+          default_value_t = limits::DEFAULT_PAGES_PER_IP)]
+    pub rate_limit_pages_per_ip: u32,
+
+    /// Requests per minute per link token to the link page and Continue (0 = off).
+    #[arg(long, env = "AUTHLINK_RATE_LIMIT_PAGES_PER_LINK", value_name = "AUTHLINK_RATE_LIMIT_PAGES_PER_LINK",
+          default_value_t = limits::DEFAULT_PAGES_PER_LINK)]
+    pub rate_limit_pages_per_link: u32,
+
+    /// Failed API-key attempts (401s) per minute per client IP; beyond them the IP is answered 429
+    /// before its key is checked (0 = off).
+    #[arg(long, env = "AUTHLINK_RATE_LIMIT_FAILED_AUTH_PER_IP", value_name = "AUTHLINK_RATE_LIMIT_FAILED_AUTH_PER_IP",
+          default_value_t = limits::DEFAULT_FAILED_AUTH_PER_IP)]
+    pub rate_limit_failed_auth_per_ip: u32,
+
+    /// Seconds a client has to send a request's headers, after connecting or after the previous
+    /// response on a keep-alive connection; then the connection is closed.
+    #[arg(long, env = "AUTHLINK_HEADER_READ_TIMEOUT_SECS", value_name = "AUTHLINK_HEADER_READ_TIMEOUT_SECS",
+          default_value_t = limits::DEFAULT_HEADER_READ_TIMEOUT_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Largest number of open client connections; more wait in the listen backlog.
+    #[arg(long, env = "AUTHLINK_MAX_CONNECTIONS", value_name = "AUTHLINK_MAX_CONNECTIONS",
+          default_value_t = limits::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -182,6 +222,13 @@ impl fmt::Debug for ServeArgs {
             .field("retention_deleted_days", &self.retention_deleted_days)
             .field("retention_audit_days", &self.retention_audit_days)
             .field("retention_interval_secs", &self.retention_interval_secs)
+            .field("rate_limit_api_per_key", &self.rate_limit_api_per_key)
+            .field("rate_limit_api_per_ip", &self.rate_limit_api_per_ip)
+            .field("rate_limit_pages_per_ip", &self.rate_limit_pages_per_ip)
+            .field("rate_limit_pages_per_link", &self.rate_limit_pages_per_link)
+            .field("rate_limit_failed_auth_per_ip", &self.rate_limit_failed_auth_per_ip)
+            .field("header_read_timeout_secs", &self.header_read_timeout_secs)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }

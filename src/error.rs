@@ -129,6 +129,11 @@ pub enum ApiError {
     #[error("The provider's token endpoint could not be used: {0}")]
     ProviderUnavailable(String),
 
+    /// A rate limit of design §5 was exceeded (`scope` says which): 429 with `Retry-After` in
+    /// whole seconds; the limiter adds the `RateLimit-Policy` / `RateLimit` fields.
+    #[error("Too many requests: more than {limit} per minute {scope}. Retry in {retry_after_secs} s.")]
+    RateLimited { limit: u32, scope: &'static str, retry_after_secs: u64 },
+
     /// The database cannot be used right now: 503 with `Retry-After`.
     #[error("The database is not reachable.")]
     Unavailable,
@@ -179,6 +184,7 @@ impl ApiError {
             Self::AccountNotActive(_) => (S::BAD_REQUEST, 1804, "ConnectedAccount_NotActive"),
             Self::RefreshFailed(_) => (S::BAD_REQUEST, 1805, "ConnectedAccount_RefreshFailed"),
             Self::ProviderUnavailable(_) => (S::BAD_GATEWAY, 1806, "ConnectedAccount_ProviderUnavailable"),
+            Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, 429, "RateLimit_Exceeded"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, 503, "HTTP_ServiceUnavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "HTTP_InternalServerError"),
         }
@@ -263,6 +269,9 @@ impl IntoResponse for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert("retry-after", HeaderValue::from_static(RETRY_AFTER_SECS));
+        }
+        if let Self::RateLimited { retry_after_secs, .. } = &self {
+            headers.insert("retry-after", HeaderValue::from(*retry_after_secs));
         }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert("www-authenticate", HeaderValue::from_static("ApiKey header=\"x-api-key\""));

@@ -18,23 +18,32 @@ pub mod outbound;
 pub mod service;
 pub mod store;
 
-use std::{future::Future, ops::Deref, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
 
-use tokio::net::TcpListener;
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tower::{Service, ServiceExt};
 
 pub use http::app;
 
-use crate::{api_keys::ApiKeyCache, catalog::Catalog, crypto::Sealer, store::Store};
+use crate::{api_keys::ApiKeyCache, catalog::Catalog, crypto::Sealer, http::limits::Limits, store::Store};
 
 pub use service::context::{ServiceContext, Settings};
 
 /// What a request handler may need, cheap to clone: the services' context, plus what only the
-/// HTTP layer uses (the API-key cache). Derefs to the [`ServiceContext`], so handlers pass
+/// HTTP layer uses (the API-key cache, the limits). Derefs to the [`ServiceContext`], so handlers pass
 /// `&state` where a service wants `&ServiceContext`.
 #[derive(Clone)]
 pub struct AppState {
     services: Arc<ServiceContext>,
     pub api_keys: Arc<ApiKeyCache>,
+    /// Rate limiters and listener limits, [`Limits::default`] unless set with [`Self::with_limits`].
+    pub limits: Arc<Limits>,
 }
 
 impl AppState {
@@ -53,7 +62,18 @@ impl AppState {
     }
 
     fn from_context(services: ServiceContext) -> Self {
-        Self { services: Arc::new(services), api_keys: Arc::new(ApiKeyCache::default()) }
+        Self {
+            services: Arc::new(services),
+            api_keys: Arc::new(ApiKeyCache::default()),
+            limits: Arc::new(Limits::default()),
+        }
+    }
+
+    /// The same state with other rate limits and listener limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = Arc::new(limits);
+        self
     }
 }
 
@@ -82,10 +102,62 @@ pub fn spawn_sweeper(ctx: &ServiceContext, every: Duration) -> tokio::task::Join
 }
 
 /// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests.
+///
+/// HTTP/1.1 with keep-alive, through hyper directly rather than `axum::serve`, for the limits of
+/// design §5 ([`Limits::server`]): a connection must send each request's headers within the
+/// header-read timeout, counted from when it opens and again from each response, so neither a
+/// slowloris client nor an idle keep-alive connection holds its slot longer; and at most
+/// `max_connections` are open at once, the next ones waiting in the listen backlog. (HTTP/2
+/// without TLS, which `axum::serve` would also speak, is not offered: its preface detection has
+/// no timeout.) Each request carries the peer address as `ConnectInfo<SocketAddr>`.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.limits.clone();
+    let housekeeping = limits.clone().spawn_housekeeping();
+    let mut make_service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.server.header_read_timeout).keep_alive(true);
+    let slots = Arc::new(Semaphore::new(limits.server.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.map_err(std::io::Error::other)?,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: go on shortly.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = match make_service.call(peer).await {
+            Ok(router) => router,
+            Err(never) => match never {},
+        };
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            router.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    housekeeping.abort();
+    Ok(())
 }

@@ -64,6 +64,13 @@ fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Resp
     response
 }
 
+/// A page with a title and one paragraph, for answers given outside the connect flow (the rate
+/// limiter's 429). `path` is the request's, from which the way back to the site root follows.
+pub(crate) fn notice_page(status: StatusCode, title: &str, message: &str, path: &str) -> Response {
+    let asset_prefix = "../".repeat(path.matches('/').count().saturating_sub(1));
+    page(status, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)), &asset_prefix)
+}
+
 /// The status, title and text of the page for each way the flow can stop: this table is the
 /// only place the connect flow's statuses and wording live.
 fn stop_page(stop: Stop, asset_prefix: &str) -> Response {

@@ -10,6 +10,7 @@ pub mod connect;
 pub mod connected_accounts;
 pub mod extract;
 pub mod health;
+pub mod limits;
 pub mod links;
 pub mod openapi;
 pub mod request_id;
@@ -90,10 +91,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(document))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(middleware::from_fn_with_state(state, limits::enforce))
         .layer(TraceLayer::new_for_http().make_span_with(make_span))
         .layer(middleware::from_fn(request_id::assign))
 }

@@ -8,6 +8,7 @@ use authlink::{
     catalog::Catalog,
     config::EncryptionKey,
     crypto::{Sealer, new_api_key, sha256},
+    http::limits::{Limits, RateLimitSettings, ServerSettings},
     outbound::OutboundPolicy,
     store::{Store, postgres::PgStore, sqlite::SqliteStore},
 };
@@ -45,6 +46,8 @@ pub struct TestAppBuilder {
     store_addr: Option<SocketAddr>,
     endpoint_allowlist: String,
     tenant_endpoints_forbidden: bool,
+    rate_limits: RateLimitSettings,
+    server: ServerSettings,
 }
 
 impl TestAppBuilder {
@@ -77,6 +80,24 @@ impl TestAppBuilder {
     /// host and port: a proxy in front of the server, which a test can make stall.
     pub fn store_through(mut self, addr: SocketAddr) -> Self {
         self.store_addr = Some(addr);
+        self
+    }
+
+    /// The `AUTHLINK_RATE_LIMIT_*` settings of the server (default: authlink's defaults).
+    pub fn rate_limits(mut self, rate_limits: RateLimitSettings) -> Self {
+        self.rate_limits = rate_limits;
+        self
+    }
+
+    /// `AUTHLINK_HEADER_READ_TIMEOUT_SECS` of the server, at any precision.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.server.header_read_timeout = timeout;
+        self
+    }
+
+    /// `AUTHLINK_MAX_CONNECTIONS` of the server.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.server.max_connections = max;
         self
     }
 
@@ -119,7 +140,8 @@ impl TestAppBuilder {
             Catalog::embedded().expect("catalog"),
             Sealer::new(&EncryptionKey([7u8; 32]), &[]),
             settings,
-        );
+        )
+        .with_limits(Limits::new(self.rate_limits, self.server));
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(authlink::serve(listener, state, async {
             rx.await.ok();
@@ -127,6 +149,7 @@ impl TestAppBuilder {
 
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let mut app = TestApp {
+            addr,
             base,
             api_key: String::new(),
             store,
@@ -143,6 +166,8 @@ impl TestAppBuilder {
 
 /// A running server on its own database, with a project key for "project-a".
 pub struct TestApp {
+    /// The server's listening address.
+    pub addr: std::net::SocketAddr,
     /// `http://127.0.0.1:<port>`, also the server's public base URL.
     pub base: String,
     /// Key of the default project.
@@ -243,6 +268,8 @@ impl TestApp {
             store_addr: None,
             endpoint_allowlist: String::new(),
             tenant_endpoints_forbidden: false,
+            rate_limits: RateLimitSettings::default(),
+            server: ServerSettings::default(),
         }
     }
 
