@@ -1,5 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `api-key create`. Every flag is also an
-//! environment variable, so containers configure authlink with env alone.
+//! The command line: `serve` (default), `migrate`, `api-key create|list|revoke`, `rotate-keys`.
+//! Every flag is also an environment variable, so containers configure authlink with env alone.
 
 use std::sync::Arc;
 
@@ -12,8 +12,9 @@ use crate::{
     catalog::Catalog,
     config::DatabaseLocation,
     config::{DatabaseArgs, ServeArgs},
-    crypto::{new_api_key, sha256},
     domain::CallbackAllowlist,
+    service::api_keys,
+    store::{ApiKeyId, ApiKeyRecord},
 };
 
 /// Self-hosted auth-link broker, wire-compatible with Composio's v3/v3.1 API.
@@ -55,6 +56,29 @@ pub enum ApiKeyCommand {
         /// Project name.
         #[arg(long)]
         project: String,
+        /// A name to tell the key apart in listings (at most 128 characters).
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Days until the key stops working (1 to 3650); it never expires when omitted.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<i64>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// List API keys, masked (never the key nor its hash): id, project, name, last four
+    /// characters, created, last used (recorded about once a minute), expires, revoked.
+    List {
+        /// Only this project's keys.
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Revoke an API key by id (as `list` shows). Every running authlink stops accepting it
+    /// within 5 seconds.
+    Revoke {
+        /// The key's id.
+        id: String,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -166,28 +190,103 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Some(Command::ApiKey(ApiKeyCommand::Create { project, db })) => {
+        Some(Command::ApiKey(command)) => {
             init_tracing(LogFormat::Text);
+            api_key(command).await
+        }
+    }
+}
+
+/// `api-key …`: what operators do with keys; the key itself is printed only by `create`, last.
+async fn api_key(command: ApiKeyCommand) -> Result<(), CliError> {
+    match command {
+        ApiKeyCommand::Create { project, name, expires_in_days, db } => {
             let project = project.trim();
             if project.is_empty() || project.len() > 128 {
                 return Err(CliError::Config("--project must be 1 to 128 characters".into()));
             }
+            let name = api_keys::name(&name).map_err(|e| CliError::Config(format!("--name {e}")))?;
+            let expires_at = api_keys::expiry(expires_in_days, chrono::Utc::now())
+                .map_err(|e| CliError::Config(format!("--expires-in-days {e}")))?;
             let store = connect(&db).await?;
-            let key = new_api_key();
-            let hint: String = key.chars().rev().take(4).collect::<String>().chars().rev().collect();
-            let id = store.create_api_key(project, &sha256(&key), &hint).await?;
-            let path = match store.redirect_key(id).await? {
+            let (key, new) = api_keys::generate(name, expires_at);
+            let record = store.create_project_api_key(project, &new).await?;
+            let path = match store.redirect_key(record.project).await? {
                 Some(k) => format!("/oauth/callback/{k}"),
                 None => "/oauth/callback".to_owned(),
             };
             println!(
                 "OAuth redirect URI of project `{project}` (register it with its providers): {{AUTHLINK_PUBLIC_URL}}{path}"
             );
+            let expires = record.expires_at.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+            println!("API key id {} (name `{}`, expires {expires})", record.id.0, record.name);
             println!("Created an API key for project `{project}`. It is shown only once; send it as x-api-key:");
             println!("{key}");
             Ok(())
         }
+        ApiKeyCommand::List { project, db } => {
+            let store = connect(&db).await?;
+            let scope = match project.as_deref().map(str::trim) {
+                None => None,
+                Some(name) => Some(
+                    store
+                        .project_by_name(name)
+                        .await?
+                        .ok_or_else(|| CliError::Config(format!("--project: no project named `{name}`")))?,
+                ),
+            };
+            print!("{}", key_table(&store.list_api_keys(scope).await?));
+            Ok(())
+        }
+        ApiKeyCommand::Revoke { id, db } => {
+            let id = uuid::Uuid::parse_str(id.trim())
+                .map(ApiKeyId)
+                .map_err(|_| CliError::Config("ID must be an API key id (a UUID, as `api-key list` shows)".into()))?;
+            let store = connect(&db).await?;
+            let record = store
+                .revoke_api_key(None, id)
+                .await?
+                .ok_or_else(|| CliError::Config(format!("no API key with id {}", id.0)))?;
+            let at = record.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+            println!(
+                "Revoked API key {} ({}, project `{}`) at {at}; running servers stop accepting it within 5 seconds.",
+                record.id.0,
+                record.masked(),
+                record.project_name
+            );
+            Ok(())
+        }
     }
+}
+
+/// The listing as an aligned table, one key per line; `-` for an empty cell.
+fn key_table(keys: &[ApiKeyRecord]) -> String {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    };
+    let dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
+    let mut rows =
+        vec![["ID", "PROJECT", "NAME", "KEY", "CREATED", "LAST USED", "EXPIRES", "REVOKED"].map(str::to_owned)];
+    rows.extend(keys.iter().map(|k| {
+        [
+            k.id.0.to_string(),
+            k.project_name.clone(),
+            dash(&k.name),
+            k.masked(),
+            time(Some(k.created_at)),
+            time(k.last_used_at),
+            time(k.expires_at),
+            time(k.revoked_at),
+        ]
+    }));
+    let widths: Vec<usize> = (0..8).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 async fn connect(db: &DatabaseArgs) -> Result<Arc<dyn crate::store::Store>, CliError> {

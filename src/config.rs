@@ -260,6 +260,12 @@ impl ServeArgs {
                         (try `openssl rand -hex 24`)"
                 .to_owned());
         }
+        if let Some(reason) = predictable_secret(key) {
+            return Err(format!(
+                "AUTHLINK_BOOTSTRAP_API_KEY has too little entropy ({reason}); use a random value \
+                 (try `openssl rand -hex 24`)"
+            ));
+        }
         Ok(Some(key.to_owned()))
     }
 
@@ -345,5 +351,67 @@ pub fn redact_url(raw: &str) -> String {
         }
         Ok(url) => url.to_string(),
         Err(_) => "<unparseable>".to_owned(),
+    }
+}
+
+/// Why a secret is too predictable to be an API key, if it is: few distinct characters
+/// (`aaaa…`, `abab…`), a repeated unit (a word typed several times) or a run (`abcd…`, `1234…`,
+/// `aceg…`). Random keys of 32 to 256 characters over an alphabet of 10 or more symbols (decimal,
+/// hex, base64) pass every rule with a wide margin.
+pub fn predictable_secret(key: &str) -> Option<&'static str> {
+    let bytes = key.as_bytes();
+    if bytes.iter().collect::<std::collections::BTreeSet<_>>().len() < 6 {
+        return Some("fewer than 6 distinct characters");
+    }
+    // A repeated unit of length p has at most p distinct substrings of three characters.
+    if !varied(bytes.windows(3), 3) {
+        return Some("a repeated pattern");
+    }
+    // A run has the same step between neighbours again and again.
+    let steps: Vec<i16> = bytes.windows(2).map(|w| i16::from(w[1]) - i16::from(w[0])).collect();
+    if !varied(steps.windows(2), 1) {
+        return Some("a run of evenly spaced characters");
+    }
+    None
+}
+
+/// Whether at least `quarters` quarters of the windows are distinct, or at least 48 of them
+/// (enough variety in a long key over a small alphabet).
+fn varied<'a, T: Ord + 'a>(windows: impl Iterator<Item = &'a [T]>, quarters: usize) -> bool {
+    let all: Vec<&[T]> = windows.collect();
+    let distinct = all.iter().collect::<std::collections::BTreeSet<_>>().len();
+    distinct >= 48 || distinct * 4 >= all.len() * quarters
+}
+
+#[cfg(test)]
+mod entropy_tests {
+    use super::predictable_secret;
+
+    #[test]
+    fn predictable_bootstrap_keys_are_refused_and_random_ones_pass() {
+        let refused = [
+            "a".repeat(32),
+            "ab".repeat(16),
+            "password".repeat(4),
+            "correcthorsebatterystaple".repeat(2),
+            "0123456789abcdef".repeat(2),
+            "abcdefghijklmnopqrstuvwxyzABCDEF".to_owned(),
+            "acegikmoqsuwy".repeat(3),
+        ];
+        for key in &refused {
+            assert!(predictable_secret(key).is_some(), "{key} should be refused");
+        }
+        for alphabet in [&b"0123456789"[..], b"0123456789abcdef"] {
+            for _ in 0..500 {
+                for len in [32, 48, 256] {
+                    let key: String =
+                        (0..len).map(|_| char::from(alphabet[rand::random::<usize>() % alphabet.len()])).collect();
+                    assert_eq!(predictable_secret(&key), None, "{key}");
+                }
+            }
+        }
+        let key = crate::crypto::new_api_key();
+        assert_eq!(predictable_secret(&key), None, "{key}");
+        assert_eq!(predictable_secret("k3y-for-ci-9f2c61d0a7b54e38b1d2c3f4"), None);
     }
 }

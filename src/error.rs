@@ -80,6 +80,10 @@ pub enum ApiError {
     /// A key that is unknown or revoked; the message shows only its masked form.
     #[error("Invalid API key: {0}")]
     InvalidApiKey(String),
+    /// A key past its `expires_at` (set at creation); a new key is needed, as with Composio's
+    /// expired keys. The message shows only the masked form.
+    #[error("API key has expired: {0}")]
+    ApiKeyExpired(String),
     /// More than one credential header, which Composio refuses too.
     #[error(
         "Multiple authentication modes were provided; send exactly one of x-api-key, x-user-api-key, x-org-api-key."
@@ -95,6 +99,9 @@ pub enum ApiError {
     /// No such account in the caller's project (ts-core maps code 1803 to its own error).
     #[error("No connected account found with id {0}.")]
     ConnectedAccountNotFound(String),
+    /// No such API key in the caller's project (authlink's own code: Composio has no key API).
+    #[error("API key {0} not found.")]
+    ApiKeyNotFound(String),
     /// No such auth config in the caller's project.
     #[error("Auth config {0} not found.")]
     AuthConfigNotFound(String),
@@ -171,9 +178,11 @@ impl ApiError {
             Self::InvalidId(_) => (S::BAD_REQUEST, 4300, "ToolRouterV2_BadRequest"),
             Self::NoApiKey => (S::UNAUTHORIZED, 906, "Auth_NoAuthProvided"),
             Self::InvalidApiKey(_) => (S::UNAUTHORIZED, 801, "APIKey_InvalidAPIKey"),
+            Self::ApiKeyExpired(_) => (S::UNAUTHORIZED, 811, "APIKey_APIKeyExpired"),
             Self::MultipleAuthModes | Self::UnsupportedAuthMode(_) => (S::UNAUTHORIZED, 10401, "HTTP_Unauthorized"),
             Self::SessionNotFound(_) => (S::NOT_FOUND, 4304, "ToolRouterV2_SessionNotFound"),
             Self::ConnectedAccountNotFound(_) => (S::NOT_FOUND, 1803, "ConnectedAccount_NotFound"),
+            Self::ApiKeyNotFound(_) => (S::NOT_FOUND, 804, "APIKey_NotFound"),
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),

@@ -56,6 +56,8 @@ fn help_is_available_for_every_command() {
         &["migrate", "--help"],
         &["api-key", "--help"],
         &["api-key", "create", "--help"],
+        &["api-key", "list", "--help"],
+        &["api-key", "revoke", "--help"],
         &["rotate-keys", "--help"],
         &["project", "--help"],
         &["project", "set-verifier", "--help"],
@@ -64,6 +66,10 @@ fn help_is_available_for_every_command() {
         assert!(ok, "{args:?} failed");
         assert!(stdout.contains("Usage: authlink"), "{args:?}: {stdout}");
     }
+    let (_, create, _) = run(&["api-key", "create", "--help"], &[]);
+    assert!(create.contains("--name") && create.contains("--expires-in-days"), "{create}");
+    let (_, list, _) = run(&["api-key", "list", "--help"], &[]);
+    assert!(list.contains("--project") && list.contains("masked"), "{list}");
     let (_, top, _) = run(&["--help"], &[]);
     for var in [
         "DATABASE_URL",
@@ -168,6 +174,143 @@ async fn project_set_verifier_checks_the_url_against_the_callback_allowlist() {
     assert!(ok, "{stderr}");
     assert_eq!(stored(&db).await, None, "--clear removes the verifier");
     db.close().await;
+    database.remove().await;
+}
+
+#[test]
+fn a_bootstrap_key_with_too_little_entropy_is_refused() {
+    let cases = [
+        ("32 repeated characters", "a".repeat(32), false),
+        ("two alternating characters", "ab".repeat(20), false),
+        ("a repeated word", "password".repeat(5), false),
+        ("a run", "abcdefghijklmnopqrstuvwxyz0123456789".to_owned(), false),
+        ("a random key", "ak_9f2c61d0a7b54e38b1d2c3f4a5e6d7c8b9".to_owned(), true),
+    ];
+    for (case, key, good) in cases {
+        // An unusable DATABASE_URL stops `serve` right after the key check.
+        let (ok, _, stderr) =
+            run(&["serve"], &[("AUTHLINK_BOOTSTRAP_API_KEY", &key), ("DATABASE_URL", "mysql://root@127.0.0.1/x")]);
+        assert!(!ok, "{case}: serve should fail");
+        assert!(!stderr.contains(&key), "{case}: the key was echoed: {stderr}");
+        if good {
+            assert!(!stderr.contains("AUTHLINK_BOOTSTRAP_API_KEY"), "{case}: refused: {stderr}");
+            assert!(stderr.contains("DATABASE_URL"), "{case}: {stderr}");
+        } else {
+            assert!(stderr.contains("AUTHLINK_BOOTSTRAP_API_KEY") && stderr.contains("entropy"), "{case}: {stderr}");
+        }
+    }
+}
+
+/// The data lines of `api-key list` (after the header).
+fn listed(url: &str, project: Option<&str>) -> Vec<String> {
+    let mut args = vec!["api-key", "list"];
+    if let Some(p) = project {
+        args.extend(["--project", p]);
+    }
+    let (ok, stdout, stderr) = run(&args, &[("DATABASE_URL", url)]);
+    assert!(ok, "list: {stderr}");
+    let mut lines = stdout.lines().map(str::to_owned);
+    let header = lines.next().unwrap_or_default();
+    for column in ["ID", "PROJECT", "NAME", "KEY", "CREATED", "LAST USED", "EXPIRES", "REVOKED"] {
+        assert!(header.contains(column), "header {header:?} lacks {column}");
+    }
+    lines.collect()
+}
+
+/// `api-key create` with extra arguments: (id, key) from its output.
+fn create_key(url: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["api-key", "create"];
+    args.extend(extra);
+    let (ok, stdout, stderr) = run(&args, &[("DATABASE_URL", url)]);
+    assert!(ok, "create: {stderr}");
+    let key = stdout.lines().last().unwrap().trim().to_owned();
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("API key id "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no id line: {stdout}"))
+        .to_owned();
+    (id, key)
+}
+
+#[tokio::test]
+async fn api_keys_are_listed_masked_and_revoked_from_the_cli() {
+    let mut database = TestDatabase::create().await;
+    let url = database.url.clone();
+    let (ops_id, ops_key) = create_key(&url, &["--project", "ops", "--name", "deploy bot", "--expires-in-days", "7"]);
+    let (ci_id, ci_key) = create_key(&url, &["--project", "ci"]);
+    assert!(ops_key.starts_with("ak_") && ci_key.starts_with("ak_"));
+
+    let all = listed(&url, None);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let ops = all.iter().find(|l| l.starts_with(&ops_id)).expect("ops key listed");
+    assert!(ops.contains("ops") && ops.contains("deploy bot"), "{ops}");
+    assert!(ops.contains(&format!("****{}", &ops_key[ops_key.len() - 4..])), "{ops}");
+    let in_7_days = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string();
+    assert!(ops.contains(&in_7_days), "expiry not listed: {ops}");
+    let text = all.join("\n");
+    let hash_hex: String = authlink::crypto::sha256(&ops_key).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!text.contains(&ops_key) && !text.contains(&ci_key) && !text.contains(&hash_hex), "{text}");
+    assert_eq!(listed(&url, Some("ci")).len(), 1);
+    assert!(listed(&url, Some("ci"))[0].starts_with(&ci_id));
+
+    let (ok, stdout, stderr) = run(&["api-key", "revoke", &ci_id], &[("DATABASE_URL", &url)]);
+    assert!(ok, "revoke: {stderr}");
+    assert!(stdout.contains("Revoked") && stdout.contains(&ci_id) && !stdout.contains(&ci_key), "{stdout}");
+    let ci = &listed(&url, Some("ci"))[0];
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(ci.trim_end().ends_with('Z') && ci.matches(&today).count() >= 2, "no revocation time: {ci}");
+    let db = open(&database).await;
+    let revoked: i64 = db.scalar("select count(*) from api_key where revoked_at is not null", NO_ARGS).await;
+    assert_eq!(revoked, 1, "only the ci key is revoked");
+    db.close().await;
+
+    for (args, names) in [
+        (vec!["api-key", "revoke", "not-a-uuid"], "ID"),
+        (vec!["api-key", "revoke", "00000000-0000-4000-8000-000000000000"], "no API key"),
+        (vec!["api-key", "list", "--project", "nope"], "--project"),
+        (vec!["api-key", "create", "--project", "ops", "--expires-in-days", "0"], "--expires-in-days"),
+    ] {
+        let (ok, _, stderr) = run(&args, &[("DATABASE_URL", &url)]);
+        assert!(!ok, "{args:?} should fail");
+        assert!(stderr.contains(names), "{args:?}: {stderr}");
+    }
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn a_key_revoked_with_the_cli_stops_working_on_a_running_server_within_5_seconds() {
+    let mut database = TestDatabase::create().await;
+    let dir = scratch_dir();
+    let env = first_start_env(&database).await;
+    let env = borrowed(&env);
+    let mut server = Server::start(&dir, &env).await;
+    // The CLI against the server's own database (for SQLite, the embedded file in `dir/data`).
+    let url = match database.backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("data").join("authlink.db").display()),
+        Backend::Postgres => database.url.clone(),
+    };
+    let (id, key) = create_key(&url, &["--project", "default", "--name", "to revoke"]);
+    assert_eq!(server.get_status("connected_accounts", &key).await, 200, "the new key works (and is cached)");
+    let (ok, _, stderr) = run(&["api-key", "revoke", &id], &[("DATABASE_URL", &url)]);
+    let revoked_at = Instant::now();
+    assert!(ok, "revoke: {stderr}");
+    loop {
+        let status = server.get_status("connected_accounts", &key).await;
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "still accepted {:?} after revocation",
+            revoked_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("refused {:?} after the CLI revoked it", revoked_at.elapsed());
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
     database.remove().await;
 }
 

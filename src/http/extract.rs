@@ -19,6 +19,7 @@ use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::{
     AppState,
+    api_keys::KeyCheck,
     crypto::{mask_key, sha256},
     domain::{AuthConfigId, ConnectedAccountId, SessionId},
     error::{ApiError, ApiResult, FieldError},
@@ -166,9 +167,10 @@ impl FromRequestParts<AppState> for Project {
         if key.is_empty() {
             return Err(ApiError::NoApiKey);
         }
-        match state.api_keys.project_for(state.store.as_ref(), &sha256(key)).await? {
-            Some((project, key)) => Ok(Self(project, key)),
-            None => Err(ApiError::InvalidApiKey(mask_key(key))),
+        match state.api_keys.check(&state.store, &sha256(key)).await? {
+            KeyCheck::Valid(project, key) => Ok(Self(project, key)),
+            KeyCheck::Expired => Err(ApiError::ApiKeyExpired(mask_key(key))),
+            KeyCheck::Unknown => Err(ApiError::InvalidApiKey(mask_key(key))),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! both `/api/v3` and `/api/v3.1` (contract §1, §12), plus the health probes, the OpenAPI
 //! document and the end user's connect pages (`connect`), which take no API key.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth_configs;
 pub mod common;
@@ -57,6 +58,8 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(connected_accounts::get, connected_accounts::update, connected_accounts::delete))
         .routes(routes!(audit::list))
         .routes(routes!(connected_accounts::refresh))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
         .layer(Extension(version))
 }
 

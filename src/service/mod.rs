@@ -6,6 +6,7 @@
 //! returns its own [`Stop`](connect::Stop)s, which `http::connect` renders as pages.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod auth_configs;
 pub mod completion;
 pub mod connect;

@@ -42,6 +42,24 @@ pub trait KeyStore: Send + Sync {
     async fn redirect_key(&self, project: ProjectId) -> StoreResult<Option<String>>;
     /// The project and id of a (non-revoked) API key, found by hash.
     async fn project_for_key(&self, key_hash: &[u8]) -> StoreResult<Option<(ProjectId, ApiKeyId)>>;
+    /// Creates the project if needed and a named (optionally expiring) key for it: the CLI's
+    /// `api-key create`.
+    async fn create_project_api_key(&self, project_name: &str, new: &NewApiKey) -> StoreResult<ApiKeyRecord>;
+    /// A new key in an existing project: the admin API's create.
+    async fn add_api_key(&self, project: ProjectId, new: &NewApiKey) -> StoreResult<ApiKeyRecord>;
+    /// The project of this name, if any.
+    async fn project_by_name(&self, name: &str) -> StoreResult<Option<ProjectId>>;
+    /// The keys of one project (`None`: of every project, for the operator's CLI), revoked ones
+    /// included, newest first.
+    async fn list_api_keys(&self, project: Option<ProjectId>) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Revokes a key (of `project` when given); revoking twice keeps the first time. `None` when
+    /// there is no such key in that scope.
+    async fn revoke_api_key(&self, project: Option<ProjectId>, id: ApiKeyId) -> StoreResult<Option<ApiKeyRecord>>;
+    /// A key that is not revoked, by hash, with its expiry: what a request's key check needs.
+    async fn api_key_auth(&self, key_hash: &[u8]) -> StoreResult<Option<ApiKeyAuth>>;
+    /// Records that a key was used at `at`, unless it was recorded under a minute before: many
+    /// processes touching one key write about once a minute between them.
+    async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<()>;
 }
 
 /// Tool-router sessions (soft-deleted).

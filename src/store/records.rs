@@ -406,6 +406,40 @@ impl Default for RetentionPolicy {
     }
 }
 
+/// An API key as operators see it: never the key nor its hash, only the hint (its last four
+/// characters) to tell keys apart.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub project: ProjectId,
+    pub project_name: String,
+    pub name: String,
+    pub hint: String,
+    pub created_at: DateTime<Utc>,
+    /// Updated at most about once a minute per key, so it lags real use by up to that much.
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Where a key stands: what listings show and what the API-key check enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiKeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl ApiKeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Expired => "EXPIRED",
+            Self::Revoked => "REVOKED",
+        }
+    }
+}
+
 /// The cut-off times of a purge run at `now`: rows older than these go.
 #[derive(Debug, Clone, Copy)]
 pub struct RetentionCutoffs {
@@ -438,4 +472,39 @@ impl PurgeCounts {
     pub fn total(&self) -> u64 {
         self.oauth_states + self.links + self.sessions + self.accounts + self.audit_events
     }
+}
+
+impl ApiKeyRecord {
+    /// Revocation wins over expiry: a revoked key never comes back.
+    pub fn status(&self, now: DateTime<Utc>) -> ApiKeyStatus {
+        if self.revoked_at.is_some() {
+            ApiKeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            ApiKeyStatus::Expired
+        } else {
+            ApiKeyStatus::Active
+        }
+    }
+
+    /// The form a key is shown in once created: its last four characters.
+    pub fn masked(&self) -> String {
+        format!("****{}", self.hint)
+    }
+}
+
+/// What creating a named key writes.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub key_hash: Vec<u8>,
+    pub hint: String,
+    pub name: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What authenticating a request needs of a key that is not revoked.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKeyAuth {
+    pub id: ApiKeyId,
+    pub project: ProjectId,
+    pub expires_at: Option<DateTime<Utc>>,
 }

@@ -230,3 +230,22 @@ pub(crate) fn oauth_state(row: &impl Columns) -> StoreResult<OAuthStateRecord> {
 pub(crate) fn rule_name(rule: crate::domain::acl::AclRule) -> String {
     serde_json::to_value(rule).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
+
+/// The key columns [`api_key`] reads; never the hash.
+pub(crate) const API_KEY_SELECT: &str = "select k.id, k.project_id, p.name as project_name, k.name, k.hint,
+        k.created_at, k.last_used_at, k.expires_at, k.revoked_at
+     from api_key k join project p on p.id = k.project_id";
+
+pub(crate) fn api_key(row: &impl Columns) -> StoreResult<super::ApiKeyRecord> {
+    Ok(super::ApiKeyRecord {
+        id: super::ApiKeyId(row.uuid("id")?),
+        project: ProjectId(row.uuid("project_id")?),
+        project_name: row.text("project_name")?,
+        name: row.text("name")?,
+        hint: row.text("hint")?,
+        created_at: row.time("created_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+        expires_at: row.opt_time("expires_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}

@@ -24,6 +24,7 @@ mod db;
 #[path = "../support/fake_oauth.rs"]
 mod fake_oauth;
 
+mod api_keys;
 mod auth;
 mod auth_configs;
 mod complete_auth;

@@ -68,6 +68,8 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("connected_accounts/{id}", &["get", "patch", "delete"]),
     ("connected_accounts/{id}/audit", &["get"]),
     ("connected_accounts/{id}/refresh", &["post"]),
+    ("api_keys", &["get", "post"]),
+    ("api_keys/{id}", &["delete"]),
 ];
 
 /// The routes outside /api, which take no API key.
@@ -99,7 +101,13 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
 fn concrete(path: &str) -> String {
     let ca = unknown_id("ca_");
     let token = format!("ln_{}", "A".repeat(32));
-    let id = if path.contains("auth_configs") { unknown_id("ac_") } else { ca };
+    let id = if path.contains("auth_configs") {
+        unknown_id("ac_")
+    } else if path.contains("api_keys") {
+        "00000000-0000-4000-8000-000000000000".to_owned()
+    } else {
+        ca
+    };
     path.replace("{session_id}", &unknown_id("trs_")).replace("{id}", &id).replace("{token}", &token)
 }
 
