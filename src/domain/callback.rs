@@ -18,11 +18,17 @@ pub enum CallbackError {
     Fragment,
     #[error("must be at most 2048 characters")]
     TooLong,
+    #[error("must not carry the query parameter `{0}`: authlink sets status, connected_account_id and error itself")]
+    ReservedParam(String),
     #[error("is not allowed: only loopback URLs are accepted until the operator sets AUTHLINK_CALLBACK_ALLOWLIST")]
     NotLoopback,
     #[error("does not match any prefix in the operator's AUTHLINK_CALLBACK_ALLOWLIST")]
     NotAllowed,
 }
+
+/// Query parameters authlink appends to the callback URL when a flow ends; a caller's URL carrying
+/// one of them could make the app read a forged outcome (`?status=success&status=…`).
+pub const RESERVED_CALLBACK_PARAMS: &[&str] = &["status", "connected_account_id", "error"];
 
 /// One allowlist entry: scheme, host, port and leading path segments that must match exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +115,9 @@ impl CallbackAllowlist {
         }
         if url.fragment().is_some() {
             return Err(CallbackError::Fragment);
+        }
+        if let Some((name, _)) = url.query_pairs().find(|(k, _)| RESERVED_CALLBACK_PARAMS.contains(&k.as_ref())) {
+            return Err(CallbackError::ReservedParam(name.into_owned()));
         }
         if self.0.is_empty() {
             return if is_loopback(&url) { Ok(CallbackUrl(url)) } else { Err(CallbackError::NotLoopback) };
@@ -226,6 +235,25 @@ mod tests {
         assert!("https://x/cb?q=1".parse::<CallbackAllowlist>().is_err());
         assert!("nope".parse::<CallbackAllowlist>().is_err());
         assert!("".parse::<CallbackAllowlist>().unwrap().is_empty());
+    }
+
+    #[test]
+    fn reserved_query_parameters_are_refused() {
+        let l = CallbackAllowlist::default();
+        for (raw, param) in [
+            ("http://localhost/cb?status=success", "status"),
+            ("http://localhost/cb?x=1&connected_account_id=ca_x", "connected_account_id"),
+            ("http://localhost/cb?error=nope", "error"),
+            ("http://localhost/cb?st%61tus=success", "status"),
+            ("http://localhost/cb?error", "error"),
+        ] {
+            assert_eq!(l.check(raw), Err(CallbackError::ReservedParam(param.into())), "{raw}");
+        }
+        for ok in
+            ["http://localhost/cb?user_id=u", "http://localhost/cb?statuses=1&error_page=x", "http://localhost/status"]
+        {
+            assert!(l.check(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -745,3 +745,63 @@ async fn no_table_holds_a_token_a_client_secret_or_an_api_key_in_clear() {
     }
     app.cleanup().await;
 }
+
+/// Issue 11 item 8(b): a `callback_url` carrying a query parameter authlink appends when the flow
+/// ends (`status`, `connected_account_id`, `error`) would let the app read a forged outcome; it
+/// is a 400 naming `callback_url` on every route that takes one, and nothing is written.
+#[tokio::test]
+async fn callback_urls_carrying_reserved_parameters_are_refused() {
+    let app = spawn_app().await;
+    let (ac, session) = setup(&app).await;
+    let before = app.row_counts().await;
+    // (case, URL, parameter the message names)
+    let cases = [
+        ("status", "https://app.example.com/cb?status=success", "status"),
+        (
+            "connected_account_id",
+            "https://app.example.com/cb?x=1&connected_account_id=ca_forged",
+            "connected_account_id",
+        ),
+        ("error", "https://app.example.com/cb?error=", "error"),
+        ("bare error", "https://app.example.com/cb?error", "error"),
+        ("percent-encoded name", "https://app.example.com/cb?st%61tus=failed", "status"),
+        ("loopback with status", "http://127.0.0.1/done?status=success", "status"),
+    ];
+    for (case, url, param) in cases {
+        let mut responses = vec![
+            ("session link", app.link(&session, json!({"toolkit": "github", "callback_url": url})).await),
+            (
+                "user link",
+                app.post("connected_accounts/link", json!({"auth_config_id": ac, "user_id": "u", "callback_url": url}))
+                    .await,
+            ),
+            (
+                "session manage_connections",
+                app.post("tool_router/session", json!({"user_id": "u", "manage_connections": {"callback_url": url}}))
+                    .await,
+            ),
+        ];
+        responses.push((
+            "v3 connected_accounts",
+            app.v3()
+                .post(
+                    "connected_accounts",
+                    json!({"auth_config": {"id": ac}, "connection": {"user_id": "u", "callback_url": url}}),
+                )
+                .await,
+        ));
+        for (route, r) in responses {
+            let case = format!("{route}: {case}");
+            assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", &case);
+            let text = error_text(&r);
+            assert!(text.contains("callback_url"), "[{case}] names the field: {text}");
+            assert!(text.contains(&format!("`{param}`")), "[{case}] names the parameter: {text}");
+        }
+    }
+    assert_eq!(app.row_counts().await, before, "a refused callback wrote rows");
+    // Names that merely resemble the reserved ones are the app's own.
+    for ok in ["https://app.example.com/cb?statuses=1&error_page=x&account=ca_1", "https://app.example.com/cb/status"] {
+        app.link_ok(&session, json!({"toolkit": "github", "callback_url": ok})).await;
+    }
+    app.cleanup().await;
+}
