@@ -12,13 +12,13 @@ use std::{
 
 use authlink::{config::EncryptionKey, crypto::Sealer};
 use futures::future::join_all;
-use reqwest::{header::HeaderMap, redirect::Policy};
+use reqwest::{Method, header::HeaderMap, redirect::Policy};
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::{
     fake_oauth::{ClientAuthSeen, Consent, FakeOAuth, TokenBehaviour, s256},
-    helpers::{CLIENT_SECRET, TestApp, assert_error_ctx, message, spawn_app},
+    helpers::{CLIENT_SECRET, TestApp, assert_error_ctx, message, send, spawn_app},
 };
 
 /// A toolkit outside the catalog, so the auth config's endpoints and scopes are all there is.
@@ -597,6 +597,60 @@ async fn a_token_endpoint_slower_than_the_timeout_fails_the_account() {
 
 /// Tokens that expire within authlink's 5-minute refresh window.
 const EXPIRING: i64 = 60;
+
+/// Issue 11 item 8(d): every /api response, the ones carrying credentials (an account's tokens,
+/// a link token, a forced refresh) and every error alike, is `Cache-Control: no-store` and
+/// `X-Content-Type-Options: nosniff`, on both API versions.
+#[tokio::test]
+async fn every_api_response_is_no_store_and_nosniff() {
+    let flow = Flow::new().await;
+    let link = flow.connected().await;
+    let app = &flow.app;
+    let account = format!("connected_accounts/{}", link.account);
+    let refresh = format!("connected_accounts/{}/refresh", link.account);
+    let session_link = format!("tool_router/session/{}/link", flow.session);
+    let mut responses = Vec::new();
+    for (version, api) in [("v3.1", app.api()), ("v3", app.v3())] {
+        let got = api.get(&account).await;
+        assert!(got.text.contains("access_token"), "[{version}] the account carries its token: {}", got.text);
+        responses.push((format!("{version} GET account (tokens)"), 200, got));
+        responses.push((format!("{version} POST refresh"), 200, api.post(&refresh, json!({})).await));
+        responses.push((
+            format!("{version} POST session link (link token)"),
+            201,
+            api.post(&session_link, json!({"toolkit": TOOLKIT})).await,
+        ));
+        responses.push((format!("{version} GET accounts"), 200, api.get("connected_accounts").await));
+        responses.push((format!("{version} GET auth configs"), 200, api.get("auth_configs").await));
+        responses.push((
+            format!("{version} POST auth config"),
+            201,
+            api.post(
+                "auth_configs",
+                json!({"toolkit": {"slug": "github"},
+                       "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2",
+                                       "credentials": {"client_id": "id", "client_secret": CLIENT_SECRET}}}),
+            )
+            .await,
+        ));
+        responses.push((format!("{version} 400"), 400, api.post(&session_link, json!({})).await));
+        responses.push((format!("{version} 404 account"), 404, api.get("connected_accounts/ca_Zz9Yy8Xx7Ww6").await));
+        responses.push((format!("{version} 404 route"), 404, api.get("nope").await));
+        responses.push((format!("{version} 405"), 405, send(api.request(Method::PUT, "auth_configs")).await));
+    }
+    responses.push(("401 without a key".into(), 401, app.anonymous().get(&account).await));
+    responses.push(("401 with a wrong key".into(), 401, app.as_key("ak_wrong").get(&account).await));
+    for (case, status, r) in &responses {
+        assert_eq!(r.status, *status, "[{case}] {}", r.text);
+        assert_eq!(r.header("cache-control"), Some("no-store"), "[{case}]");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "[{case}]");
+        assert!(r.header("content-type").is_some_and(|c| c.starts_with("application/json")), "[{case}]");
+    }
+    // Outside /api the stylesheet stays cacheable.
+    let css = app.anonymous().get("/assets/authlink.css").await;
+    assert_eq!(css.header("cache-control"), Some("public, max-age=3600"));
+    flow.cleanup().await;
+}
 
 #[tokio::test]
 async fn refresh_rotation_stores_the_new_refresh_token_and_uses_it_next_time() {
