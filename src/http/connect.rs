@@ -41,16 +41,34 @@ fn escape(s: &str) -> String {
 }
 
 fn security_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 }
 
 /// A complete page. `asset_prefix` is the relative path back to the site root.
+/// The pages' Content-Security-Policy. `form-action` does not fall back to `default-src`, and
+/// browsers apply it to every redirect after a form's POST too, so the link page (the Continue
+/// form) names the provider's authorization origin beside `'self'`; every other page only `'self'`.
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
+/// [`CSP`] letting forms (Continue) also reach `origins`, each an `ascii_serialization` of a
+/// URL origin (scheme, host, port); one carrying anything else (a space, quote or semicolon
+/// could add directives) is left out.
+fn csp_with_form_targets<'a>(origins: impl IntoIterator<Item = &'a str>) -> HeaderValue {
+    let plain =
+        |o: &&str| o.starts_with("http") && o.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:/[]".contains(&b));
+    let mut csp = CSP.to_owned();
+    for origin in origins.into_iter().filter(plain) {
+        if !csp.split(' ').any(|s| s == origin) {
+            csp.push(' ');
+            csp.push_str(origin);
+        }
+    }
+    HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(CSP))
+}
+
 fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -165,11 +183,12 @@ impl PathId for LinkToken {
     ))]
 pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
     let prefix = "../";
-    let LinkPage { provider, toolkit, return_host } = match connect::link_page(&state, token.as_str()).await {
-        Ok(ready) => ready,
-        // Only a usable link binds the browser: error pages set no cookie.
-        Err(stop) => return stop_page(stop, prefix),
-    };
+    let LinkPage { provider, toolkit, return_host, authorization_origin, callback_origin } =
+        match connect::link_page(&state, token.as_str()).await {
+            Ok(ready) => ready,
+            // Only a usable link binds the browser: error pages set no cookie.
+            Err(stop) => return stop_page(stop, prefix),
+        };
     let jar = if jar.get(BINDING_COOKIE).is_some() { jar } else { jar.add(binding_cookie(&state, random_secret())) };
     let provider = escape(&provider);
     let back = match return_host {
@@ -184,7 +203,11 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(tok
         toolkit = escape(&toolkit),
         token = escape(token.as_str()),
     );
-    (jar, page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix)).into_response()
+    let mut response = page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix);
+    // Continue's navigation: the provider, and when it asks nothing, back through authlink to the app.
+    let csp = csp_with_form_targets(authorization_origin.iter().chain(&callback_origin).map(String::as_str));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+    (jar, response).into_response()
 }
 
 /// Continue: starts the authorization-code flow and redirects to the provider.
@@ -308,7 +331,29 @@ pub async fn stylesheet() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{CSP, csp_with_form_targets, escape};
+
+    #[test]
+    fn form_targets_are_appended_only_when_they_are_plain_origins() {
+        let csp = csp_with_form_targets(["https://idp.example.com:8443", "https://app.example.com"]);
+        assert_eq!(
+            csp,
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self' https://idp.example.com:8443 https://app.example.com"
+        );
+        let csp = csp_with_form_targets(["http://[::1]:9000", "http://[::1]:9000"]);
+        assert_eq!(csp, format!("{CSP} http://[::1]:9000"), "once");
+        for bad in [
+            "https://a.example; script-src *",
+            "https://a.example 'unsafe-inline'",
+            "https://a,b",
+            "x\ny",
+            "null",
+            "'self'",
+        ] {
+            assert_eq!(csp_with_form_targets([bad]), CSP, "{bad}");
+        }
+        assert_eq!(csp_with_form_targets([]), CSP);
+    }
 
     #[test]
     fn html_is_escaped() {

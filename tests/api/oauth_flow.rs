@@ -27,6 +27,9 @@ const CLIENT_ID: &str = "client-fake_idp";
 /// The app's `callback_url` (on the test server's allowlist).
 const APP_CALLBACK: &str = "https://app.example.com/cb/done";
 
+/// The CSP of every page without the Continue form (and of redirects).
+const PAGE_CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
 /// A response as a browser sees it: nothing followed.
 #[derive(Debug)]
 struct Page {
@@ -47,7 +50,7 @@ impl Page {
     #[track_caller]
     fn assert_security_headers(&self, what: &str) {
         let h = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        assert_eq!(h("content-security-policy"), "default-src 'self'; frame-ancestors 'none'", "{what}");
+        assert_eq!(h("content-security-policy"), PAGE_CSP, "{what}");
         assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
         assert_eq!(h("cache-control"), "no-store", "{what}");
     }
@@ -191,6 +194,14 @@ impl Flow {
     async fn press_continue(&self, browser: &mut Browser, link: &Link) -> Url {
         let page = browser.get(&link.redirect_url).await;
         assert_eq!(page.status, 200, "link page: {}", page.html);
+        // Continue's POST ends in a redirect to the provider (and, should it ask nothing, back
+        // through authlink to the app): the form may go there and nowhere else.
+        let csp = page.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let provider_only = format!("{PAGE_CSP} {}", self.idp.base);
+        assert!(
+            csp == provider_only || csp == format!("{provider_only} https://app.example.com"),
+            "link page CSP {csp}"
+        );
         assert!(browser.cookie("authlink_binding").is_some(), "the link page set no binding cookie");
         let cont = browser.post(&format!("{}/continue", link.redirect_url)).await;
         assert_eq!(cont.status, 302, "continue: {}", cont.html);

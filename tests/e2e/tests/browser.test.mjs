@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
+import { PAGE_CSP } from '../lib/checks.mjs';
 import { createAuthConfig, createLink, env, startTestIdp, stopIdp } from '../lib/harness.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -76,6 +77,12 @@ test('Chromium: link page -> Continue -> sign in -> Allow -> app callback; compo
   const response = await page.goto(link.redirectUrl);
   assert.equal(response.status(), 200);
   const continueButton = page.getByRole('button', { name: `Continue to ${config.slug}` });
+  // Chromium applies form-action to the redirects after Continue's POST: the page names the
+  // provider and the app's callback origin (where a provider that asks nothing ends up).
+  assert.equal(
+    response.headers()['content-security-policy'],
+    `${PAGE_CSP} ${new URL(idp.authorizationUrl).origin} http://127.0.0.1:${appPort}`,
+  );
   await continueButton.waitFor();
   assert.match(await page.locator('h1').innerText(), new RegExp(config.slug));
   assert.match(await page.locator('main').innerText(), new RegExp(`127\\.0\\.0\\.1:${appPort}`));
