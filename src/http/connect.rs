@@ -12,9 +12,12 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
 use super::extract::{IdPath, PathId};
 use crate::{
     AppState,
+    crypto::sha256,
     domain::LinkToken,
     service::{
         connect::{self, CallbackParams, LinkPage, Outcome, Stop},
@@ -22,8 +25,16 @@ use crate::{
     },
 };
 
-/// The browser-binding cookie: ties an OAuth `state` to the browser that pressed Continue.
-const BINDING_COOKIE: &str = "authlink_binding";
+/// Name prefix of the browser-binding cookies, which tie an OAuth `state` to the browser that
+/// pressed Continue. Each link has its own cookie (`authlink_binding_{link id}`), so two links
+/// open in one browser never share or overwrite a binding; under https the name carries the
+/// `__Host-` prefix, which browsers accept only Secure, with `Path=/` and no `Domain`, so no
+/// sibling host can plant one.
+const BINDING_COOKIE: &str = "authlink_binding_";
+/// The `__Host-` form of [`BINDING_COOKIE`].
+const HOST_BINDING_COOKIE: &str = "__Host-authlink_binding_";
+/// At most this many binding cookies are tried at the callback.
+const MAX_BINDINGS: usize = 32;
 
 const STYLESHEET: &str = include_str!("../../assets/authlink.css");
 
@@ -40,14 +51,6 @@ fn escape(s: &str) -> String {
         .collect()
 }
 
-fn security_headers(headers: &mut HeaderMap) {
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-}
-
-/// A complete page. `asset_prefix` is the relative path back to the site root.
 /// The pages' Content-Security-Policy. `form-action` does not fall back to `default-src`, and
 /// browsers apply it to every redirect after a form's POST too, so the link page (the Continue
 /// form) names the provider's authorization origin beside `'self'`; every other page only `'self'`.
@@ -69,6 +72,14 @@ fn csp_with_form_targets<'a>(origins: impl IntoIterator<Item = &'a str>) -> Head
     HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(CSP))
 }
 
+fn security_headers(headers: &mut HeaderMap) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+}
+
+/// A complete page. `asset_prefix` is the relative path back to the site root.
 fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -152,13 +163,38 @@ fn stop_page(stop: Stop, asset_prefix: &str) -> Response {
     response
 }
 
-fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
-    Cookie::build((BINDING_COOKIE, value))
+fn is_https(state: &AppState) -> bool {
+    state.settings.public_base.starts_with("https://")
+}
+
+fn binding_prefix(state: &AppState) -> &'static str {
+    if is_https(state) { HOST_BINDING_COOKIE } else { BINDING_COOKIE }
+}
+
+/// The name of a link's binding cookie: the prefix and 72 bits of a digest of the token's hash,
+/// which tells links apart without revealing anything of the token.
+fn binding_name(state: &AppState, token: &LinkToken) -> String {
+    let digest = sha256(&URL_SAFE_NO_PAD.encode(token.hash()));
+    format!("{}{}", binding_prefix(state), URL_SAFE_NO_PAD.encode(&digest[..9]))
+}
+
+/// A link's binding cookie: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` under https, no `Domain`; it
+/// lasts as long as the link and a sign-in started at its end can.
+fn binding_cookie(state: &AppState, name: String, value: String) -> Cookie<'static> {
+    let lifetime = state.settings.link_ttl + std::time::Duration::from_secs(15 * 60);
+    Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.settings.public_base.starts_with("https://"))
+        .secure(is_https(state))
         .path("/")
+        .max_age(time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
         .build()
+}
+
+/// The values of every binding cookie the browser sent (one per link it opened).
+fn bindings<'a>(state: &AppState, jar: &'a CookieJar) -> Vec<&'a str> {
+    let prefix = binding_prefix(state);
+    jar.iter().filter(|c| c.name().starts_with(prefix)).map(Cookie::value).take(MAX_BINDINGS).collect()
 }
 
 /// A malformed token (or one that is not UTF-8) is a link that does not exist: the end user gets
@@ -189,7 +225,8 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(tok
             // Only a usable link binds the browser: error pages set no cookie.
             Err(stop) => return stop_page(stop, prefix),
         };
-    let jar = if jar.get(BINDING_COOKIE).is_some() { jar } else { jar.add(binding_cookie(&state, random_secret())) };
+    let name = binding_name(&state, &token);
+    let jar = if jar.get(&name).is_some() { jar } else { jar.add(binding_cookie(&state, name, random_secret())) };
     let provider = escape(&provider);
     let back = match return_host {
         Some(h) => format!("Afterwards you will be sent back to <strong>{}</strong>.", escape(&h)),
@@ -221,7 +258,7 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(tok
     ))]
 pub async fn start(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
     let prefix = "../../";
-    let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned()) else {
+    let Some(binding) = jar.get(&binding_name(&state, &token)).map(|c| c.value().to_owned()) else {
         // Without the cookie nothing starts; the page says why: the link's own state first (a used
         // or expired link says so), else that cookies are needed.
         return match connect::link_page(&state, token.as_str()).await {
@@ -298,8 +335,8 @@ async fn finish_callback(
     prefix: &str,
 ) -> Response {
     let params = query.map(|q| q.0).unwrap_or_default();
-    let binding = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned());
-    match connect::callback(state, params, binding.as_deref(), redirect_key).await {
+    let bindings = bindings(state, jar);
+    match connect::callback(state, params, &bindings, redirect_key).await {
         Ok(Outcome::Redirect(url)) => redirect(url.as_str()),
         Ok(Outcome::Done { provider }) => page(
             StatusCode::OK,

@@ -189,7 +189,7 @@ pub struct CallbackParams {
 pub async fn callback(
     ctx: &ServiceContext,
     params: CallbackParams,
-    binding: Option<&str>,
+    bindings: &[&str],
     redirect_key: Option<&str>,
 ) -> Result<Outcome, Stop> {
     let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
@@ -203,7 +203,7 @@ pub async fn callback(
     if st.expires_at <= Utc::now() {
         return Err(Stop::StateExpired);
     }
-    if binding.map(sha256).as_deref() != Some(st.binding_hash.as_slice()) {
+    if !bindings.iter().any(|b| sha256(b) == st.binding_hash) {
         tracing::warn!(connected_account_id = %st.account_id, "state presented without its browser binding");
         return Err(Stop::ForeignBrowser);
     }

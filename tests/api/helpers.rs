@@ -45,6 +45,7 @@ pub struct TestAppBuilder {
     store_addr: Option<SocketAddr>,
     endpoint_allowlist: String,
     tenant_endpoints_forbidden: bool,
+    public_url: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -64,6 +65,14 @@ impl TestAppBuilder {
     /// `AUTHLINK_TENANT_ENDPOINTS=forbidden`: auth configs may use the catalog's endpoints only.
     pub fn tenant_endpoints_forbidden(mut self) -> Self {
         self.tenant_endpoints_forbidden = true;
+        self
+    }
+
+    /// `AUTHLINK_PUBLIC_URL` of the server (default: its own `http://127.0.0.1:<port>`), e.g. an
+    /// `https://…` URL as behind a TLS proxy. Requests still go to [`TestApp::base`]; map the
+    /// URLs the server hands out back with [`TestApp::local`].
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.trim_end_matches('/').to_owned());
         self
     }
 
@@ -105,8 +114,9 @@ impl TestAppBuilder {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
+        let public = self.public_url.clone().unwrap_or_else(|| base.clone());
         let settings = Settings {
-            public_base: base.clone(),
+            public_base: public.clone(),
             link_ttl: self.ttl,
             callback_allowlist: self.allowlist.parse().expect("allowlist"),
             outbound: OutboundPolicy::new(
@@ -128,6 +138,7 @@ impl TestAppBuilder {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         let mut app = TestApp {
             base,
+            public,
             api_key: String::new(),
             store,
             db,
@@ -143,8 +154,10 @@ impl TestAppBuilder {
 
 /// A running server on its own database, with a project key for "project-a".
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`, also the server's public base URL.
+    /// `http://127.0.0.1:<port>`, where the server listens.
     pub base: String,
+    /// The server's public base URL: [`Self::base`] unless the builder set another.
+    pub public: String,
     /// Key of the default project.
     pub api_key: String,
     pub store: Arc<dyn Store>,
@@ -243,6 +256,15 @@ impl TestApp {
             store_addr: None,
             endpoint_allowlist: String::new(),
             tenant_endpoints_forbidden: false,
+            public_url: None,
+        }
+    }
+
+    /// A URL the server handed out (under its public URL) as the test reaches it (under `base`).
+    pub fn local(&self, url: &str) -> String {
+        match url.strip_prefix(self.public.as_str()) {
+            Some(rest) => format!("{}{rest}", self.base),
+            None => url.to_owned(),
         }
     }
 

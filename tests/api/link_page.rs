@@ -52,7 +52,7 @@ async fn start(redirect_url: &str, provider_origin: &str) -> (String, Url, HashM
     assert_page_headers_with_csp(&page, &csp, "link page");
     let cookie = page.headers().get("set-cookie").expect("the link page sets the binding cookie").to_str().unwrap();
     let attributes: Vec<String> = cookie.split(';').map(|a| a.trim().to_ascii_lowercase()).collect();
-    assert!(cookie.starts_with("authlink_binding="), "{cookie}");
+    assert!(cookie.starts_with("authlink_binding_"), "{cookie}");
     assert!(attributes.contains(&"httponly".to_owned()), "not HttpOnly: {cookie}");
     assert!(attributes.contains(&"samesite=lax".to_owned()), "not SameSite=Lax: {cookie}");
     assert!(!attributes.contains(&"secure".to_owned()), "Secure on a plain-http origin: {cookie}");

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 
-import { getAccount, queryOf, textOf } from './harness.mjs';
+import { getAccount, isBindingCookie, queryOf, textOf } from './harness.mjs';
 
 /** The CSP of every end-user page; the link page's form may also reach the provider's and the app's origins. */
 export const PAGE_CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
@@ -25,7 +25,7 @@ export function assertLinkPage(page, { provider, returnHost, formAction }) {
   for (const m of page.html.matchAll(/(?:src|href|action)="([^"]*)"/g)) {
     assert.ok(!/^[a-z]+:|^\/\//i.test(m[1]), `no absolute or third-party URL on the link page: ${m[1]}`);
   }
-  const cookie = page.headers.getSetCookie().find((c) => c.startsWith('authlink_binding='));
+  const cookie = page.headers.getSetCookie().find((c) => isBindingCookie(c.split('=')[0]));
   assert.ok(cookie, 'the link page sets the browser-binding cookie');
   assert.match(cookie, /HttpOnly/i);
   assert.match(cookie, /SameSite=Lax/i);
