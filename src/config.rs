@@ -10,7 +10,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use url::Url;
 
 use crate::{
-    domain::callback::CallbackAllowlist,
+    domain::callback::{CallbackAllowlist, LinkUrlAllowlist},
     outbound::{EndpointAllowlist, OutboundPolicy},
 };
 
@@ -141,6 +141,13 @@ pub struct ServeArgs {
     /// generated one: for scripts and compose files. At least 32 printable characters.
     #[arg(long, env = "AUTHLINK_BOOTSTRAP_API_KEY", value_name = "AUTHLINK_BOOTSTRAP_API_KEY", hide_env_values = true)]
     pub bootstrap_api_key: Option<String>,
+
+    // Issue 11 item 8(c).
+    /// Comma-separated origins or URL prefixes (scheme, host, port and whole path segments) that a
+    /// session's `experimental.link_url_overwrite` must match. Empty: the origin of
+    /// `AUTHLINK_PUBLIC_URL` only.
+    #[arg(long, env = "AUTHLINK_LINK_URL_ALLOWLIST", value_name = "AUTHLINK_LINK_URL_ALLOWLIST", default_value = "")]
+    pub link_url_allowlist: LinkUrlAllowlist,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -155,6 +162,7 @@ impl fmt::Debug for ServeArgs {
             .field("endpoint_allowlist", &self.endpoint_allowlist)
             .field("tenant_endpoints", &self.tenant_endpoints)
             .field("bootstrap_api_key", &"<redacted>")
+            .field("link_url_allowlist", &self.link_url_allowlist)
             .finish()
     }
 }

@@ -22,6 +22,10 @@ pub const CLIENT_SECRET: &str = "s3cr3t-client-secret-do-not-leak";
 /// The default allowlist of the test server.
 pub const DEFAULT_ALLOWLIST: &str = "https://app.example.com/cb,http://127.0.0.1";
 
+/// The default `AUTHLINK_LINK_URL_ALLOWLIST` of the test server: the bases the tests' sessions
+/// name in `experimental.link_url_overwrite`.
+pub const DEFAULT_LINK_URL_ALLOWLIST: &str = "https://connect.example.com,https://example.org/auth";
+
 /// With `TEST_LOG` set, shows the servers' logs in the test output (captured per test, printed
 /// when the test fails): a fmt subscriber on the test writer, filtered by `RUST_LOG` or else
 /// `authlink=debug,tower_http=debug`. Installed once per test binary.
@@ -45,6 +49,7 @@ pub struct TestAppBuilder {
     store_addr: Option<SocketAddr>,
     endpoint_allowlist: String,
     tenant_endpoints_forbidden: bool,
+    link_url_allowlist: String,
     public_url: Option<String>,
 }
 
@@ -65,6 +70,13 @@ impl TestAppBuilder {
     /// `AUTHLINK_TENANT_ENDPOINTS=forbidden`: auth configs may use the catalog's endpoints only.
     pub fn tenant_endpoints_forbidden(mut self) -> Self {
         self.tenant_endpoints_forbidden = true;
+        self
+    }
+
+    /// `AUTHLINK_LINK_URL_ALLOWLIST` of the server (default [`DEFAULT_LINK_URL_ALLOWLIST`]; `""`
+    /// means the public URL's origin only).
+    pub fn link_url_allowlist(mut self, allowlist: &str) -> Self {
+        self.link_url_allowlist = allowlist.to_owned();
         self
     }
 
@@ -123,6 +135,7 @@ impl TestAppBuilder {
                 self.endpoint_allowlist.parse().expect("endpoint allowlist"),
                 self.tenant_endpoints_forbidden,
             ),
+            link_url_allowlist: self.link_url_allowlist.parse().expect("link URL allowlist"),
         };
         let state = AppState::new(
             store.clone(),
@@ -256,6 +269,7 @@ impl TestApp {
             store_addr: None,
             endpoint_allowlist: String::new(),
             tenant_endpoints_forbidden: false,
+            link_url_allowlist: DEFAULT_LINK_URL_ALLOWLIST.to_owned(),
             public_url: None,
         }
     }
