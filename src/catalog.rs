@@ -50,6 +50,10 @@ pub struct Provider {
     pub scope_separator: String,
     /// Whether to send a PKCE S256 challenge and verifier.
     pub pkce: bool,
+    /// Why PKCE is off: required when [`Provider::pkce`] is false, refused when it is true
+    /// (design §5: PKCE on every provider that accepts it).
+    #[serde(default)]
+    pub pkce_off_reason: Option<String>,
     pub client_auth: ClientAuth,
     /// Added verbatim to the authorization URL's query.
     #[serde(default)]
@@ -205,6 +209,17 @@ fn validate(provider: &Provider) -> Result<(), CatalogError> {
             url: logo.clone(),
             reason,
         })?;
+    }
+
+    match (provider.pkce, provider.pkce_off_reason.as_deref().map(str::trim)) {
+        (false, None | Some("")) => {
+            return Err(invalid(
+                "pkce_off_reason",
+                "is required when pkce is false: say why the provider cannot take PKCE".into(),
+            ));
+        }
+        (true, Some(_)) => return Err(invalid("pkce_off_reason", "is only allowed when pkce is false".into())),
+        _ => {}
     }
 
     let separator = &provider.scope_separator;
@@ -506,6 +521,35 @@ toolkits:
         let message =
             err(&VALID.replace("https://acme.example/oauth/token", "https://{subdomain.acme.example/oauth/token"));
         assert!(message.contains("`token_url`") && message.contains("unclosed"), "{message}");
+    }
+
+    /// Design §5: PKCE on every provider that accepts it. The embedded catalog turns it off for
+    /// exactly the providers whose documentation says they cannot take it from a confidential
+    /// web client, each with its reason.
+    #[test]
+    fn pkce_is_off_only_with_a_reason() {
+        let off: Vec<(String, String)> = catalog()
+            .iter()
+            .filter(|p| !p.pkce)
+            .map(|p| (p.slug.to_string(), p.pkce_off_reason.clone().unwrap_or_default()))
+            .collect();
+        let slugs: Vec<&str> = off.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(slugs, ["linkedin", "slack"], "PKCE off elsewhere than the documented exceptions");
+        for (slug, reason) in &off {
+            assert!(reason.len() >= 40, "{slug}: pkce_off_reason too thin: {reason:?}");
+        }
+        assert!(catalog().iter().filter(|p| p.pkce).all(|p| p.pkce_off_reason.is_none()));
+
+        let off = VALID.replace("pkce: true", "pkce: false");
+        let message = err(&off);
+        assert!(message.contains("`acme`") && message.contains("`pkce_off_reason`"), "{message}");
+        let message = err(&off.replace("pkce: false", "pkce: false\n    pkce_off_reason: \"  \""));
+        assert!(message.contains("`pkce_off_reason`") && message.contains("required"), "{message}");
+        let with_reason = off.replace("pkce: false", "pkce: false\n    pkce_off_reason: the provider rejects it");
+        let catalog = Catalog::from_yaml(&with_reason).unwrap();
+        assert_eq!(catalog.get(&slug("acme")).unwrap().pkce_off_reason.as_deref(), Some("the provider rejects it"));
+        let message = err(&VALID.replace("pkce: true", "pkce: true\n    pkce_off_reason: not needed"));
+        assert!(message.contains("`pkce_off_reason`") && message.contains("only allowed"), "{message}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use url::Url;
 
 use crate::{
-    domain::callback::CallbackAllowlist,
+    domain::callback::{CallbackAllowlist, LinkUrlAllowlist},
     http::limits,
     outbound::{EndpointAllowlist, OutboundPolicy},
     store::RetentionPolicy,
@@ -204,6 +204,13 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHLINK_MAX_CONNECTIONS", value_name = "AUTHLINK_MAX_CONNECTIONS",
           default_value_t = limits::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+
+    // Issue 11 item 8(c).
+    /// Comma-separated origins or URL prefixes (scheme, host, port and whole path segments) that a
+    /// session's `experimental.link_url_overwrite` must match. Empty: the origin of
+    /// `AUTHLINK_PUBLIC_URL` only.
+    #[arg(long, env = "AUTHLINK_LINK_URL_ALLOWLIST", value_name = "AUTHLINK_LINK_URL_ALLOWLIST", default_value = "")]
+    pub link_url_allowlist: LinkUrlAllowlist,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -229,6 +236,7 @@ impl fmt::Debug for ServeArgs {
             .field("rate_limit_failed_auth_per_ip", &self.rate_limit_failed_auth_per_ip)
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_connections", &self.max_connections)
+            .field("link_url_allowlist", &self.link_url_allowlist)
             .finish()
     }
 }

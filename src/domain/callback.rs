@@ -18,11 +18,17 @@ pub enum CallbackError {
     Fragment,
     #[error("must be at most 2048 characters")]
     TooLong,
+    #[error("must not carry the query parameter `{0}`: authlink sets status, connected_account_id and error itself")]
+    ReservedParam(String),
     #[error("is not allowed: only loopback URLs are accepted until the operator sets AUTHLINK_CALLBACK_ALLOWLIST")]
     NotLoopback,
     #[error("does not match any prefix in the operator's AUTHLINK_CALLBACK_ALLOWLIST")]
     NotAllowed,
 }
+
+/// Query parameters authlink appends to the callback URL when a flow ends; a caller's URL carrying
+/// one of them could make the app read a forged outcome (`?status=success&status=…`).
+pub const RESERVED_CALLBACK_PARAMS: &[&str] = &["status", "connected_account_id", "error"];
 
 /// One allowlist entry: scheme, host, port and leading path segments that must match exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,10 +116,47 @@ impl CallbackAllowlist {
         if url.fragment().is_some() {
             return Err(CallbackError::Fragment);
         }
+        if let Some((name, _)) = url.query_pairs().find(|(k, _)| RESERVED_CALLBACK_PARAMS.contains(&k.as_ref())) {
+            return Err(CallbackError::ReservedParam(name.into_owned()));
+        }
         if self.0.is_empty() {
             return if is_loopback(&url) { Ok(CallbackUrl(url)) } else { Err(CallbackError::NotLoopback) };
         }
         if self.0.iter().any(|p| p.matches(&url)) { Ok(CallbackUrl(url)) } else { Err(CallbackError::NotAllowed) }
+    }
+}
+
+/// The operator's list of bases a session's `experimental.link_url_overwrite` may name
+/// (`AUTHLINK_LINK_URL_ALLOWLIST`): origins or URL prefixes, matched like
+/// [`CallbackAllowlist`]'s. Empty means the public URL's origin only, so a tenant cannot hand
+/// end users link URLs on a host the operator does not serve.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkUrlAllowlist(Vec<Prefix>);
+
+impl FromStr for LinkUrlAllowlist {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Prefix::parse).collect::<Result<_, _>>().map(Self)
+    }
+}
+
+impl LinkUrlAllowlist {
+    /// Why an overwrite was refused, as shown to API callers.
+    pub const REFUSAL: &str =
+        "does not match the operator's AUTHLINK_LINK_URL_ALLOWLIST (by default only this server's public origin)";
+
+    /// Whether `raw` may be the base of a link's `redirect_url`; `public_base` is the server's
+    /// public URL, whose origin is the whole list when the operator set none.
+    pub fn allows(&self, raw: &str, public_base: &str) -> bool {
+        let Ok(url) = Url::parse(raw) else { return false };
+        if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+            return false;
+        }
+        if self.0.is_empty() {
+            return Url::parse(public_base).is_ok_and(|base| base.origin() == url.origin());
+        }
+        self.0.iter().any(|p| p.matches(&url))
     }
 }
 
@@ -195,6 +238,25 @@ mod tests {
     }
 
     #[test]
+    fn reserved_query_parameters_are_refused() {
+        let l = CallbackAllowlist::default();
+        for (raw, param) in [
+            ("http://localhost/cb?status=success", "status"),
+            ("http://localhost/cb?x=1&connected_account_id=ca_x", "connected_account_id"),
+            ("http://localhost/cb?error=nope", "error"),
+            ("http://localhost/cb?st%61tus=success", "status"),
+            ("http://localhost/cb?error", "error"),
+        ] {
+            assert_eq!(l.check(raw), Err(CallbackError::ReservedParam(param.into())), "{raw}");
+        }
+        for ok in
+            ["http://localhost/cb?user_id=u", "http://localhost/cb?statuses=1&error_page=x", "http://localhost/status"]
+        {
+            assert!(l.check(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
     fn prefixes_match_scheme_host_port_and_whole_segments() {
         let l = list("https://app.example.com/oauth/, http://dev.example.com:8080");
         for ok in [
@@ -226,6 +288,44 @@ mod tests {
         assert!("https://x/cb?q=1".parse::<CallbackAllowlist>().is_err());
         assert!("nope".parse::<CallbackAllowlist>().is_err());
         assert!("".parse::<CallbackAllowlist>().unwrap().is_empty());
+    }
+
+    #[test]
+    fn link_url_overwrites_match_the_public_origin_by_default_else_the_list() {
+        let public = "https://authlink.example.com/base";
+        let default = LinkUrlAllowlist::default();
+        for ok in [
+            "https://authlink.example.com",
+            "https://authlink.example.com:443/other/path",
+            "https://AUTHLINK.example.com/",
+        ] {
+            assert!(default.allows(ok, public), "{ok}");
+        }
+        for bad in [
+            "http://authlink.example.com",
+            "https://authlink.example.com:8443",
+            "https://evil.example.com",
+            "https://authlink.example.com.evil.com",
+            "https://user@authlink.example.com",
+            "https://authlink.example.com/#x",
+            "not a url",
+        ] {
+            assert!(!default.allows(bad, public), "{bad}");
+        }
+        let list: LinkUrlAllowlist = "https://connect.example.com, https://example.org/auth/".parse().unwrap();
+        for ok in ["https://connect.example.com", "https://connect.example.com/x", "https://example.org/auth/link"] {
+            assert!(list.allows(ok, public), "{ok}");
+        }
+        for bad in [
+            "https://authlink.example.com",
+            "https://example.org/authx",
+            "https://example.org/",
+            "http://connect.example.com",
+        ] {
+            assert!(!list.allows(bad, public), "{bad}");
+        }
+        assert!("ftp://x".parse::<LinkUrlAllowlist>().is_err());
+        assert!("https://x/?q=1".parse::<LinkUrlAllowlist>().is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod status;
 pub mod token;
 
 pub use acl::{AccountType, AclConfig};
-pub use callback::{CallbackAllowlist, CallbackUrl};
+pub use callback::{CallbackAllowlist, CallbackUrl, LinkUrlAllowlist};
 pub use ids::{AuthConfigId, ConnectedAccountId, SessionId};
 pub use slug::ToolkitSlug;
 pub use status::AccountStatus;

@@ -19,7 +19,7 @@ use crate::{
     outbound::OutboundPolicy,
     service::auth_configs::{
         self,
-        EndpointKind::{self, Endpoint, Identifier},
+        EndpointKind::{self, Authorization, Endpoint, Identifier},
         NewOAuth2Config,
     },
     store::{AuthConfigFilter, AuthConfigRecord, Cursor},
@@ -251,7 +251,13 @@ pub async fn create(
     };
     let policy = &state.settings.outbound;
     let (authorization_url, token_url, issuer) = (
-        endpoint(&mut errors, policy, "auth_config.credentials.authorization_url", creds.authorization_url, Endpoint),
+        endpoint(
+            &mut errors,
+            policy,
+            "auth_config.credentials.authorization_url",
+            creds.authorization_url,
+            Authorization,
+        ),
         endpoint(&mut errors, policy, "auth_config.credentials.token_url", creds.token_url, Endpoint),
         endpoint(&mut errors, policy, "auth_config.credentials.issuer", creds.issuer, Identifier),
     );

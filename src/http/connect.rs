@@ -12,9 +12,12 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
 use super::extract::{IdPath, PathId};
 use crate::{
     AppState,
+    crypto::sha256,
     domain::LinkToken,
     service::{
         connect::{self, CallbackParams, LinkPage, Outcome, Stop},
@@ -22,8 +25,16 @@ use crate::{
     },
 };
 
-/// The browser-binding cookie: ties an OAuth `state` to the browser that pressed Continue.
-const BINDING_COOKIE: &str = "authlink_binding";
+/// Name prefix of the browser-binding cookies, which tie an OAuth `state` to the browser that
+/// pressed Continue. Each link has its own cookie (`authlink_binding_{link id}`), so two links
+/// open in one browser never share or overwrite a binding; under https the name carries the
+/// `__Host-` prefix, which browsers accept only Secure, with `Path=/` and no `Domain`, so no
+/// sibling host can plant one.
+const BINDING_COOKIE: &str = "authlink_binding_";
+/// The `__Host-` form of [`BINDING_COOKIE`].
+const HOST_BINDING_COOKIE: &str = "__Host-authlink_binding_";
+/// At most this many binding cookies are tried at the callback.
+const MAX_BINDINGS: usize = 32;
 
 const STYLESHEET: &str = include_str!("../../assets/authlink.css");
 
@@ -40,11 +51,29 @@ fn escape(s: &str) -> String {
         .collect()
 }
 
+/// The pages' Content-Security-Policy. `form-action` does not fall back to `default-src`, and
+/// browsers apply it to every redirect after a form's POST too, so the link page (the Continue
+/// form) names the provider's authorization origin beside `'self'`; every other page only `'self'`.
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
+/// [`CSP`] letting forms (Continue) also reach `origins`, each an `ascii_serialization` of a
+/// URL origin (scheme, host, port); one carrying anything else (a space, quote or semicolon
+/// could add directives) is left out.
+fn csp_with_form_targets<'a>(origins: impl IntoIterator<Item = &'a str>) -> HeaderValue {
+    let plain =
+        |o: &&str| o.starts_with("http") && o.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:/[]".contains(&b));
+    let mut csp = CSP.to_owned();
+    for origin in origins.into_iter().filter(plain) {
+        if !csp.split(' ').any(|s| s == origin) {
+            csp.push(' ');
+            csp.push_str(origin);
+        }
+    }
+    HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(CSP))
+}
+
 fn security_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -141,13 +170,38 @@ fn stop_page(stop: Stop, asset_prefix: &str) -> Response {
     response
 }
 
-fn binding_cookie(state: &AppState, value: String) -> Cookie<'static> {
-    Cookie::build((BINDING_COOKIE, value))
+fn is_https(state: &AppState) -> bool {
+    state.settings.public_base.starts_with("https://")
+}
+
+fn binding_prefix(state: &AppState) -> &'static str {
+    if is_https(state) { HOST_BINDING_COOKIE } else { BINDING_COOKIE }
+}
+
+/// The name of a link's binding cookie: the prefix and 72 bits of a digest of the token's hash,
+/// which tells links apart without revealing anything of the token.
+fn binding_name(state: &AppState, token: &LinkToken) -> String {
+    let digest = sha256(&URL_SAFE_NO_PAD.encode(token.hash()));
+    format!("{}{}", binding_prefix(state), URL_SAFE_NO_PAD.encode(&digest[..9]))
+}
+
+/// A link's binding cookie: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` under https, no `Domain`; it
+/// lasts as long as the link and a sign-in started at its end can.
+fn binding_cookie(state: &AppState, name: String, value: String) -> Cookie<'static> {
+    let lifetime = state.settings.link_ttl + std::time::Duration::from_secs(15 * 60);
+    Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.settings.public_base.starts_with("https://"))
+        .secure(is_https(state))
         .path("/")
+        .max_age(time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
         .build()
+}
+
+/// The values of every binding cookie the browser sent (one per link it opened).
+fn bindings<'a>(state: &AppState, jar: &'a CookieJar) -> Vec<&'a str> {
+    let prefix = binding_prefix(state);
+    jar.iter().filter(|c| c.name().starts_with(prefix)).map(Cookie::value).take(MAX_BINDINGS).collect()
 }
 
 /// A malformed token (or one that is not UTF-8) is a link that does not exist: the end user gets
@@ -172,12 +226,14 @@ impl PathId for LinkToken {
     ))]
 pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
     let prefix = "../";
-    let LinkPage { provider, toolkit, return_host } = match connect::link_page(&state, token.as_str()).await {
-        Ok(ready) => ready,
-        // Only a usable link binds the browser: error pages set no cookie.
-        Err(stop) => return stop_page(stop, prefix),
-    };
-    let jar = if jar.get(BINDING_COOKIE).is_some() { jar } else { jar.add(binding_cookie(&state, random_secret())) };
+    let LinkPage { provider, toolkit, return_host, authorization_origin, callback_origin } =
+        match connect::link_page(&state, token.as_str()).await {
+            Ok(ready) => ready,
+            // Only a usable link binds the browser: error pages set no cookie.
+            Err(stop) => return stop_page(stop, prefix),
+        };
+    let name = binding_name(&state, &token);
+    let jar = if jar.get(&name).is_some() { jar } else { jar.add(binding_cookie(&state, name, random_secret())) };
     let provider = escape(&provider);
     let back = match return_host {
         Some(h) => format!("Afterwards you will be sent back to <strong>{}</strong>.", escape(&h)),
@@ -191,7 +247,11 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(tok
         toolkit = escape(&toolkit),
         token = escape(token.as_str()),
     );
-    (jar, page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix)).into_response()
+    let mut response = page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix);
+    // Continue's navigation: the provider, and when it asks nothing, back through authlink to the app.
+    let csp = csp_with_form_targets(authorization_origin.iter().chain(&callback_origin).map(String::as_str));
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+    (jar, response).into_response()
 }
 
 /// Continue: starts the authorization-code flow and redirects to the provider.
@@ -205,7 +265,7 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(tok
     ))]
 pub async fn start(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
     let prefix = "../../";
-    let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned()) else {
+    let Some(binding) = jar.get(&binding_name(&state, &token)).map(|c| c.value().to_owned()) else {
         // Without the cookie nothing starts; the page says why: the link's own state first (a used
         // or expired link says so), else that cookies are needed.
         return match connect::link_page(&state, token.as_str()).await {
@@ -282,8 +342,8 @@ async fn finish_callback(
     prefix: &str,
 ) -> Response {
     let params = query.map(|q| q.0).unwrap_or_default();
-    let binding = jar.get(BINDING_COOKIE).map(|c| c.value().to_owned());
-    match connect::callback(state, params, binding.as_deref(), redirect_key).await {
+    let bindings = bindings(state, jar);
+    match connect::callback(state, params, &bindings, redirect_key).await {
         Ok(Outcome::Redirect(url)) => redirect(url.as_str()),
         Ok(Outcome::Done { provider }) => page(
             StatusCode::OK,
@@ -315,7 +375,29 @@ pub async fn stylesheet() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{CSP, csp_with_form_targets, escape};
+
+    #[test]
+    fn form_targets_are_appended_only_when_they_are_plain_origins() {
+        let csp = csp_with_form_targets(["https://idp.example.com:8443", "https://app.example.com"]);
+        assert_eq!(
+            csp,
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self' https://idp.example.com:8443 https://app.example.com"
+        );
+        let csp = csp_with_form_targets(["http://[::1]:9000", "http://[::1]:9000"]);
+        assert_eq!(csp, format!("{CSP} http://[::1]:9000"), "once");
+        for bad in [
+            "https://a.example; script-src *",
+            "https://a.example 'unsafe-inline'",
+            "https://a,b",
+            "x\ny",
+            "null",
+            "'self'",
+        ] {
+            assert_eq!(csp_with_form_targets([bad]), CSP, "{bad}");
+        }
+        assert_eq!(csp_with_form_targets([]), CSP);
+    }
 
     #[test]
     fn html_is_escaped() {

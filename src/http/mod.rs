@@ -23,9 +23,9 @@ use std::time::Duration;
 use axum::{
     Extension, Router,
     extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::{Method, StatusCode, Uri},
-    middleware,
-    response::IntoResponse,
+    http::{HeaderValue, Method, StatusCode, Uri, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
 };
 use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::TraceLayer};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -101,6 +101,22 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state, limits::enforce))
         .layer(TraceLayer::new_for_http().make_span_with(make_span))
         .layer(middleware::from_fn(request_id::assign))
+        .layer(middleware::from_fn(api_headers))
+}
+
+/// Every response under `/api` (link tokens, redirect URLs, account state; errors, 404s and
+/// answers of the outer layers included) is `Cache-Control: no-store`, so no browser or proxy
+/// keeps a copy, and `X-Content-Type-Options: nosniff`, so none is ever read as HTML.
+async fn api_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let api = path == "/api" || path.starts_with("/api/");
+    let mut response = next.run(request).await;
+    if api {
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    }
+    response
 }
 
 /// One span per request, keyed on the matched route (low cardinality) and the request id.

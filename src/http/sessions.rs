@@ -18,7 +18,7 @@ use super::{
 use crate::{
     AppState,
     domain::{
-        AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug,
+        AuthConfigId, ConnectedAccountId, LinkUrlAllowlist, SessionId, ToolkitSlug,
         session::{ManageConnections, MultiAccount, SessionConfig, ToolkitFilter},
     },
     error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
@@ -216,17 +216,22 @@ fn multi_account(input: &MultiAccountInput) -> MultiAccount {
     }
 }
 
-fn link_url_overwrite(e: &mut Errors, input: SessionExperimentalInput) -> Option<String> {
+/// The base of the session's link URLs: an http(s) URL without query that the operator's
+/// `AUTHLINK_LINK_URL_ALLOWLIST` (by default the public URL's origin) allows.
+fn link_url_overwrite(e: &mut Errors, state: &AppState, input: SessionExperimentalInput) -> Option<String> {
+    const FIELD: &str = "experimental.link_url_overwrite";
     let raw = input.link_url_overwrite?;
     match url::Url::parse(&raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.query().is_none() => {
-            Some(raw.trim_end_matches('/').to_owned())
+            if state.settings.link_url_allowed(&raw) {
+                Some(raw.trim_end_matches('/').to_owned())
+            } else {
+                e.0.push(FieldError::new(FIELD, LinkUrlAllowlist::REFUSAL));
+                None
+            }
         }
         _ => {
-            e.0.push(FieldError::new(
-                "experimental.link_url_overwrite",
-                "must be an absolute http(s) URL without query",
-            ));
+            e.0.push(FieldError::new(FIELD, "must be an absolute http(s) URL without query"));
             None
         }
     }
@@ -388,7 +393,7 @@ pub async fn create(
             .map(|m| manage_connections(&mut e, &state, m))
             .unwrap_or_default(),
         multi_account: body.multi_account.as_ref().map(multi_account),
-        link_url_overwrite: body.experimental.and_then(|x| link_url_overwrite(&mut e, x)),
+        link_url_overwrite: body.experimental.and_then(|x| link_url_overwrite(&mut e, &state, x)),
     };
     e.finish()?;
     let session = sessions::create(&state, project, body.user_id, config).await?;
@@ -452,7 +457,7 @@ pub async fn update(
             .as_ref()
             .map(|m| m.as_ref().map(|m| manage_connections(&mut e, &state, m))),
         multi_account: body.multi_account.as_ref().map(|m| m.as_ref().map(multi_account)),
-        link_url_overwrite: body.experimental.map(|x| x.and_then(|x| link_url_overwrite(&mut e, x))),
+        link_url_overwrite: body.experimental.map(|x| x.and_then(|x| link_url_overwrite(&mut e, &state, x))),
     };
     e.finish()?;
     let session = sessions::update(&state, project, &id, &patch).await?;

@@ -32,9 +32,17 @@ pub enum EndpointKind {
     /// Called by authlink or sent to the browser (authorization, token, revocation, userinfo):
     /// refused when the operator forbids tenant endpoints (`AUTHLINK_TENANT_ENDPOINTS=forbidden`).
     Endpoint,
+    /// An [`Self::Endpoint`] that authlink adds the OAuth parameters to: it may not carry them itself.
+    Authorization,
     /// Only compared, never called (`issuer`): checked as written, allowed in catalog-only mode.
     Identifier,
 }
+
+/// The parameters authlink puts on every authorization request. An `authorization_url` carrying
+/// one would make the provider see two values (which one wins is the provider's choice), so a
+/// tenant could pin another `redirect_uri`, a fixed `state` or a known PKCE challenge.
+pub const OAUTH_AUTHORIZATION_PARAMS: &[&str] =
+    &["redirect_uri", "state", "code_challenge", "code_challenge_method", "response_type", "client_id"];
 
 /// Checks one URL field of an auth config as written (issue 11): https, no user info, no
 /// localhost, cloud metadata name or forbidden IP literal, unless its origin is on
@@ -43,10 +51,19 @@ pub enum EndpointKind {
 pub fn check_url_field(policy: &OutboundPolicy, path: &str, raw: &str, kind: EndpointKind) -> Result<Url, FieldError> {
     let url = Url::parse(raw).map_err(|_| FieldError::new(path, "must be an absolute https URL"))?;
     let checked = match kind {
-        EndpointKind::Endpoint => policy.check_tenant_endpoint(&url),
+        EndpointKind::Endpoint | EndpointKind::Authorization => policy.check_tenant_endpoint(&url),
         EndpointKind::Identifier => policy.check_url_as_written(&url),
     };
-    checked.map(|()| url).map_err(|refusal| FieldError::new(path, refusal.to_string()))
+    checked.map_err(|refusal| FieldError::new(path, refusal.to_string()))?;
+    if kind == EndpointKind::Authorization
+        && let Some((name, _)) = url.query_pairs().find(|(k, _)| OAUTH_AUTHORIZATION_PARAMS.contains(&k.as_ref()))
+    {
+        return Err(FieldError::new(
+            path,
+            format!("must not carry the OAuth parameter `{name}`: authlink sets it on every authorization request"),
+        ));
+    }
+    Ok(url)
 }
 
 /// Creates the config; the store records `auth_config_created` by `actor` in the same transaction.
@@ -60,7 +77,7 @@ pub async fn create(
     // The HTTP layer checks these too, naming the request's full paths; this keeps every other
     // caller to the same rule.
     let fields = [
-        ("credentials.authorization_url", &new.authorization_url, EndpointKind::Endpoint),
+        ("credentials.authorization_url", &new.authorization_url, EndpointKind::Authorization),
         ("credentials.token_url", &new.token_url, EndpointKind::Endpoint),
         ("credentials.issuer", &new.issuer, EndpointKind::Identifier),
     ];

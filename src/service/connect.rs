@@ -29,6 +29,12 @@ pub struct LinkPage {
     pub toolkit: String,
     /// Host (and port) of the app's callback URL, so the user knows where they will land.
     pub return_host: Option<String>,
+    /// Origin of the provider's authorization endpoint (`https://idp.example`), where Continue
+    /// redirects: the page's CSP `form-action` allows it. `None` when the URL is not usable yet.
+    pub authorization_origin: Option<String>,
+    /// Origin of the app's callback URL: a provider that asks the user nothing redirects straight
+    /// back, and authlink on to the app, all within Continue's navigation.
+    pub callback_origin: Option<String>,
 }
 
 /// Why a step of the connect flow stopped; the HTTP layer turns each into a page.
@@ -111,13 +117,30 @@ pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, St
         .catalog
         .get(&link.auth_config.toolkit)
         .map_or_else(|| link.auth_config.toolkit.to_string(), |p| p.name.clone());
-    let return_host = link.callback_url.as_deref().and_then(|u| Url::parse(u).ok()).and_then(|u| {
+    let callback = link.callback_url.as_deref().and_then(|u| Url::parse(u).ok());
+    let callback_origin = callback.as_ref().map(|u| u.origin().ascii_serialization());
+    let return_host = callback.and_then(|u| {
         u.host_str().map(|h| match u.port() {
             Some(p) => format!("{h}:{p}"),
             None => h.to_owned(),
         })
     });
-    Ok(LinkPage { provider, toolkit: link.auth_config.toolkit.to_string(), return_host })
+    let authorization_origin = link
+        .auth_config
+        .authorization_url
+        .clone()
+        .or_else(|| ctx.catalog.get(&link.auth_config.toolkit).map(|p| p.authorization_url.clone()))
+        .filter(|u| !u.contains('{'))
+        .and_then(|u| Url::parse(&u).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|u| u.origin().ascii_serialization());
+    Ok(LinkPage {
+        provider,
+        toolkit: link.auth_config.toolkit.to_string(),
+        return_host,
+        authorization_origin,
+        callback_origin,
+    })
 }
 
 /// `POST /link/{token}/continue`: a fresh state (bound to the browser) and PKCE verifier, then
@@ -169,7 +192,7 @@ pub struct CallbackParams {
 pub async fn callback(
     ctx: &ServiceContext,
     params: CallbackParams,
-    binding: Option<&str>,
+    bindings: &[&str],
     redirect_key: Option<&str>,
 ) -> Result<Outcome, Stop> {
     let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
@@ -183,7 +206,7 @@ pub async fn callback(
     if st.expires_at <= Utc::now() {
         return Err(Stop::StateExpired);
     }
-    if binding.map(sha256).as_deref() != Some(st.binding_hash.as_slice()) {
+    if !bindings.iter().any(|b| sha256(b) == st.binding_hash) {
         tracing::warn!(connected_account_id = %st.account_id, "state presented without its browser binding");
         return Err(Stop::ForeignBrowser);
     }

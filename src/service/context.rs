@@ -5,8 +5,13 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    catalog::Catalog, config::ServeArgs, crypto::Sealer, domain::CallbackAllowlist, outbound::OutboundPolicy,
-    service::oauth::OAuthClient, store::Store,
+    catalog::Catalog,
+    config::ServeArgs,
+    crypto::Sealer,
+    domain::{CallbackAllowlist, LinkUrlAllowlist},
+    outbound::OutboundPolicy,
+    service::oauth::OAuthClient,
+    store::Store,
 };
 
 /// Runtime settings the services read.
@@ -18,6 +23,8 @@ pub struct Settings {
     pub callback_allowlist: CallbackAllowlist,
     /// What outbound calls may reach: `AUTHLINK_ENDPOINT_ALLOWLIST` and `AUTHLINK_TENANT_ENDPOINTS`.
     pub outbound: OutboundPolicy,
+    /// What a session's `experimental.link_url_overwrite` may name: `AUTHLINK_LINK_URL_ALLOWLIST`.
+    pub link_url_allowlist: LinkUrlAllowlist,
 }
 
 impl Settings {
@@ -27,7 +34,13 @@ impl Settings {
             link_ttl: args.link_ttl(),
             callback_allowlist: args.callback_allowlist.clone(),
             outbound: args.outbound_policy(),
+            link_url_allowlist: args.link_url_allowlist.clone(),
         }
+    }
+
+    /// Whether a session's `experimental.link_url_overwrite` may be the base of its links.
+    pub fn link_url_allowed(&self, raw: &str) -> bool {
+        self.link_url_allowlist.allows(raw, &self.public_base)
     }
 
     /// The OAuth redirect URI of a project, registered with its providers: the shared

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     domain::{
-        AccountType, AclConfig, AuthConfigId, CallbackUrl, ConnectedAccountId, LinkToken, SessionId, ToolkitSlug,
+        AccountType, AclConfig, AuthConfigId, CallbackUrl, ConnectedAccountId, LinkToken, LinkUrlAllowlist, SessionId,
+        ToolkitSlug,
     },
     error::{ApiError, ApiResult},
     service::context::ServiceContext,
@@ -62,7 +63,18 @@ pub async fn create_for_session(
         })?),
         (None, None) => None,
     };
-    let base = session.config.link_url_overwrite.clone().unwrap_or_else(|| ctx.settings.public_base.clone());
+    // Checked when the session was written; again here, for sessions written before the
+    // operator's allowlist existed or changed.
+    let base = match session.config.link_url_overwrite.clone() {
+        Some(overwrite) if !ctx.settings.link_url_allowed(&overwrite) => {
+            return Err(ApiError::field(
+                "experimental.link_url_overwrite",
+                format!("the session's experimental.link_url_overwrite {}", LinkUrlAllowlist::REFUSAL),
+            ));
+        }
+        Some(overwrite) => overwrite,
+        None => ctx.settings.public_base.clone(),
+    };
     write(
         ctx,
         project,

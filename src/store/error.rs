@@ -74,6 +74,9 @@ pub enum StoreError {
     /// The database's directory could not be created (SQLite).
     #[error("cannot create the database directory")]
     Directory(#[source] std::io::Error),
+    /// The database file could not be created (SQLite).
+    #[error("cannot create the database file")]
+    File(#[source] std::io::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

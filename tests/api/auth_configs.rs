@@ -382,3 +382,51 @@ async fn with_tenant_endpoints_forbidden_every_endpoint_field_is_refused() {
         .expect(201, "catalog toolkit without endpoint fields");
     app.cleanup().await;
 }
+
+/// Issue 11 item 8(b): an `authorization_url` carrying a parameter authlink sets on every
+/// authorization request would let a tenant pin another `redirect_uri`, a fixed `state` or a
+/// known PKCE challenge beside authlink's own; it is a 400 naming the field and the parameter.
+#[tokio::test]
+async fn authorization_urls_carrying_oauth_parameters_are_refused() {
+    let app = spawn_app().await;
+    let field = "auth_config.credentials.authorization_url";
+    // (case, authorization_url, parameter the message names)
+    let cases = [
+        ("redirect_uri", "https://idp.example.com/authorize?redirect_uri=https://evil.example/cb", "redirect_uri"),
+        ("state", "https://idp.example.com/authorize?state=fixed", "state"),
+        ("code_challenge", "https://idp.example.com/authorize?code_challenge=abc", "code_challenge"),
+        (
+            "code_challenge_method",
+            "https://idp.example.com/authorize?code_challenge_method=plain",
+            "code_challenge_method",
+        ),
+        ("response_type", "https://idp.example.com/authorize?response_type=token", "response_type"),
+        ("client_id", "https://idp.example.com/authorize?audience=x&client_id=other", "client_id"),
+        (
+            "percent-encoded name",
+            "https://idp.example.com/authorize?redirect%5Furi=https://evil.example/",
+            "redirect_uri",
+        ),
+        ("empty value", "https://idp.example.com/authorize?state", "state"),
+    ];
+    for (case, url, param) in cases {
+        for toolkit in ["github", "acme_crm"] {
+            let case = format!("{toolkit}: {case}");
+            let credentials = json!({"client_id": "id", "client_secret": "x", "authorization_url": url,
+                                     "token_url": "https://idp.example.com/token"});
+            let r = app.post("auth_configs", custom(toolkit, credentials)).await;
+            assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", &case);
+            let text = error_text(&r);
+            assert!(text.contains(field), "[{case}] names the field: {text}");
+            assert!(text.contains(&format!("`{param}`")), "[{case}] names the parameter: {text}");
+        }
+    }
+    let count: i64 = app.db.scalar("select count(*) from auth_config", NO_ARGS).await;
+    assert_eq!(count, 0, "a refused create wrote a row");
+    // Other parameters (a provider's own) are the tenant's to set.
+    let credentials = json!({"client_id": "id", "client_secret": "x",
+                             "authorization_url": "https://idp.example.com/authorize?audience=api&prompt=consent",
+                             "token_url": "https://idp.example.com/token?state=ok"});
+    app.post("auth_configs", custom("acme_crm", credentials)).await.expect(201, "other parameters");
+    app.cleanup().await;
+}

@@ -23,6 +23,10 @@ pub const CLIENT_SECRET: &str = "s3cr3t-client-secret-do-not-leak";
 /// The default allowlist of the test server.
 pub const DEFAULT_ALLOWLIST: &str = "https://app.example.com/cb,http://127.0.0.1";
 
+/// The default `AUTHLINK_LINK_URL_ALLOWLIST` of the test server: the bases the tests' sessions
+/// name in `experimental.link_url_overwrite`.
+pub const DEFAULT_LINK_URL_ALLOWLIST: &str = "https://connect.example.com,https://example.org/auth";
+
 /// With `TEST_LOG` set, shows the servers' logs in the test output (captured per test, printed
 /// when the test fails): a fmt subscriber on the test writer, filtered by `RUST_LOG` or else
 /// `authlink=debug,tower_http=debug`. Installed once per test binary.
@@ -48,6 +52,8 @@ pub struct TestAppBuilder {
     tenant_endpoints_forbidden: bool,
     rate_limits: RateLimitSettings,
     server: ServerSettings,
+    link_url_allowlist: String,
+    public_url: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -67,6 +73,21 @@ impl TestAppBuilder {
     /// `AUTHLINK_TENANT_ENDPOINTS=forbidden`: auth configs may use the catalog's endpoints only.
     pub fn tenant_endpoints_forbidden(mut self) -> Self {
         self.tenant_endpoints_forbidden = true;
+        self
+    }
+
+    /// `AUTHLINK_LINK_URL_ALLOWLIST` of the server (default [`DEFAULT_LINK_URL_ALLOWLIST`]; `""`
+    /// means the public URL's origin only).
+    pub fn link_url_allowlist(mut self, allowlist: &str) -> Self {
+        self.link_url_allowlist = allowlist.to_owned();
+        self
+    }
+
+    /// `AUTHLINK_PUBLIC_URL` of the server (default: its own `http://127.0.0.1:<port>`), e.g. an
+    /// `https://…` URL as behind a TLS proxy. Requests still go to [`TestApp::base`]; map the
+    /// URLs the server hands out back with [`TestApp::local`].
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.trim_end_matches('/').to_owned());
         self
     }
 
@@ -126,14 +147,16 @@ impl TestAppBuilder {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
+        let public = self.public_url.clone().unwrap_or_else(|| base.clone());
         let settings = Settings {
-            public_base: base.clone(),
+            public_base: public.clone(),
             link_ttl: self.ttl,
             callback_allowlist: self.allowlist.parse().expect("allowlist"),
             outbound: OutboundPolicy::new(
                 self.endpoint_allowlist.parse().expect("endpoint allowlist"),
                 self.tenant_endpoints_forbidden,
             ),
+            link_url_allowlist: self.link_url_allowlist.parse().expect("link URL allowlist"),
         };
         let state = AppState::new(
             store.clone(),
@@ -151,6 +174,7 @@ impl TestAppBuilder {
         let mut app = TestApp {
             addr,
             base,
+            public,
             api_key: String::new(),
             store,
             db,
@@ -168,8 +192,10 @@ impl TestAppBuilder {
 pub struct TestApp {
     /// The server's listening address.
     pub addr: std::net::SocketAddr,
-    /// `http://127.0.0.1:<port>`, also the server's public base URL.
+    /// `http://127.0.0.1:<port>`, where the server listens.
     pub base: String,
+    /// The server's public base URL: [`Self::base`] unless the builder set another.
+    pub public: String,
     /// Key of the default project.
     pub api_key: String,
     pub store: Arc<dyn Store>,
@@ -270,6 +296,16 @@ impl TestApp {
             tenant_endpoints_forbidden: false,
             rate_limits: RateLimitSettings::default(),
             server: ServerSettings::default(),
+            link_url_allowlist: DEFAULT_LINK_URL_ALLOWLIST.to_owned(),
+            public_url: None,
+        }
+    }
+
+    /// A URL the server handed out (under its public URL) as the test reaches it (under `base`).
+    pub fn local(&self, url: &str) -> String {
+        match url.strip_prefix(self.public.as_str()) {
+            Some(rest) => format!("{}{rest}", self.base),
+            None => url.to_owned(),
         }
     }
 

@@ -175,7 +175,7 @@ async fn concurrent_patches_that_succeed_each_bump_the_version_once() {
     let app = spawn_app().await;
     let session = app.create_session(json!({"user_id": "u"})).await;
     let path = format!("tool_router/session/{session}");
-    let overwrites: Vec<String> = (0..8).map(|i| format!("https://connect{i}.example.com")).collect();
+    let overwrites: Vec<String> = (0..8).map(|i| format!("https://connect.example.com/{i}")).collect();
     let patches = overwrites.iter().map(|overwrite| {
         let path = path.clone();
         let app = &app;

@@ -15,10 +15,18 @@ fn browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
+/// The CSP of every page without the Continue form.
+const PAGE_CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
 #[track_caller]
 fn assert_page_headers(r: &reqwest::Response, what: &str) {
+    assert_page_headers_with_csp(r, PAGE_CSP, what);
+}
+
+#[track_caller]
+fn assert_page_headers_with_csp(r: &reqwest::Response, csp: &str, what: &str) {
     let h = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    assert_eq!(h("content-security-policy"), "default-src 'self'; frame-ancestors 'none'", "{what}");
+    assert_eq!(h("content-security-policy"), csp, "{what}");
     assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
     assert_eq!(h("cache-control"), "no-store", "{what}");
     assert!(h("content-type").starts_with("text/html"), "{what}: content-type {}", h("content-type"));
@@ -33,15 +41,18 @@ async fn link(app: &TestApp, toolkit: &str) -> String {
 }
 
 /// Opens the link page, presses Continue with its cookie; returns the page's HTML and the
-/// authorization URL's query.
-async fn start(redirect_url: &str) -> (String, Url, HashMap<String, String>) {
+/// authorization URL's query. The page's CSP lets its form reach `provider_origin`, where
+/// Continue redirects, and the app's callback origin, where a provider that asks nothing ends
+/// the same navigation (browsers apply `form-action` to the redirects after a POST).
+async fn start(redirect_url: &str, provider_origin: &str) -> (String, Url, HashMap<String, String>) {
     let browser = browser();
     let page = browser.get(redirect_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert_page_headers(&page, "link page");
+    let csp = format!("{PAGE_CSP} {provider_origin} https://app.example.com");
+    assert_page_headers_with_csp(&page, &csp, "link page");
     let cookie = page.headers().get("set-cookie").expect("the link page sets the binding cookie").to_str().unwrap();
     let attributes: Vec<String> = cookie.split(';').map(|a| a.trim().to_ascii_lowercase()).collect();
-    assert!(cookie.starts_with("authlink_binding="), "{cookie}");
+    assert!(cookie.starts_with("authlink_binding_"), "{cookie}");
     assert!(attributes.contains(&"httponly".to_owned()), "not HttpOnly: {cookie}");
     assert!(attributes.contains(&"samesite=lax".to_owned()), "not SameSite=Lax: {cookie}");
     assert!(!attributes.contains(&"secure".to_owned()), "Secure on a plain-http origin: {cookie}");
@@ -84,7 +95,7 @@ async fn unknown_and_malformed_links_get_a_404_page() {
 async fn the_link_page_names_the_provider_and_the_return_site_and_loads_nothing_from_elsewhere() {
     let app = spawn_app().await;
     let redirect_url = link(&app, "github").await;
-    let (html, _, _) = start(&redirect_url).await;
+    let (html, _, _) = start(&redirect_url, "https://github.com").await;
     assert!(html.contains("GitHub"), "provider not named: {html}");
     assert!(html.contains("app.example.com"), "return site not named: {html}");
     assert!(html.contains("Continue to GitHub"), "no Continue button: {html}");
@@ -99,7 +110,7 @@ async fn the_link_page_names_the_provider_and_the_return_site_and_loads_nothing_
 #[tokio::test]
 async fn continue_redirects_to_the_provider_with_every_parameter() {
     let app = spawn_app().await;
-    let (_, location, q) = start(&link(&app, "github").await).await;
+    let (_, location, q) = start(&link(&app, "github").await, "https://github.com").await;
     assert_eq!(location.origin().ascii_serialization(), "https://github.com");
     assert_eq!(location.path(), "/login/oauth/authorize");
     assert_eq!(q["response_type"], "code");
@@ -111,7 +122,7 @@ async fn continue_redirects_to_the_provider_with_every_parameter() {
     assert_eq!(q["code_challenge"].len(), 43, "a base64url SHA-256");
 
     // Slack: scopes joined with commas, PKCE off in the catalog.
-    let (_, location, q) = start(&link(&app, "slack").await).await;
+    let (_, location, q) = start(&link(&app, "slack").await, "https://slack.com").await;
     assert_eq!(location.host_str(), Some("slack.com"));
     assert_eq!(q["scope"], "channels:read,channels:history,chat:write,users:read,read,write");
     assert!(!q.contains_key("code_challenge") && !q.contains_key("code_challenge_method"), "{q:?}");

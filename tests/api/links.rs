@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::db::NO_ARGS;
+use crate::db::{Backend, NO_ARGS};
 use crate::helpers::{CLIENT_SECRET, TestApp, assert_error, assert_error_ctx, error_text, is_id, message, spawn_app};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -743,5 +743,138 @@ async fn no_table_holds_a_token_a_client_secret_or_an_api_key_in_clear() {
             assert!(!r.text.contains(token.as_str()), "{path} returns a link token");
         }
     }
+    app.cleanup().await;
+}
+
+/// Issue 11 item 8(b): a `callback_url` carrying a query parameter authlink appends when the flow
+/// ends (`status`, `connected_account_id`, `error`) would let the app read a forged outcome; it
+/// is a 400 naming `callback_url` on every route that takes one, and nothing is written.
+#[tokio::test]
+async fn callback_urls_carrying_reserved_parameters_are_refused() {
+    let app = spawn_app().await;
+    let (ac, session) = setup(&app).await;
+    let before = app.row_counts().await;
+    // (case, URL, parameter the message names)
+    let cases = [
+        ("status", "https://app.example.com/cb?status=success", "status"),
+        (
+            "connected_account_id",
+            "https://app.example.com/cb?x=1&connected_account_id=ca_forged",
+            "connected_account_id",
+        ),
+        ("error", "https://app.example.com/cb?error=", "error"),
+        ("bare error", "https://app.example.com/cb?error", "error"),
+        ("percent-encoded name", "https://app.example.com/cb?st%61tus=failed", "status"),
+        ("loopback with status", "http://127.0.0.1/done?status=success", "status"),
+    ];
+    for (case, url, param) in cases {
+        let mut responses = vec![
+            ("session link", app.link(&session, json!({"toolkit": "github", "callback_url": url})).await),
+            (
+                "user link",
+                app.post("connected_accounts/link", json!({"auth_config_id": ac, "user_id": "u", "callback_url": url}))
+                    .await,
+            ),
+            (
+                "session manage_connections",
+                app.post("tool_router/session", json!({"user_id": "u", "manage_connections": {"callback_url": url}}))
+                    .await,
+            ),
+        ];
+        responses.push((
+            "v3 connected_accounts",
+            app.v3()
+                .post(
+                    "connected_accounts",
+                    json!({"auth_config": {"id": ac}, "connection": {"user_id": "u", "callback_url": url}}),
+                )
+                .await,
+        ));
+        for (route, r) in responses {
+            let case = format!("{route}: {case}");
+            assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", &case);
+            let text = error_text(&r);
+            assert!(text.contains("callback_url"), "[{case}] names the field: {text}");
+            assert!(text.contains(&format!("`{param}`")), "[{case}] names the parameter: {text}");
+        }
+    }
+    assert_eq!(app.row_counts().await, before, "a refused callback wrote rows");
+    // Names that merely resemble the reserved ones are the app's own.
+    for ok in ["https://app.example.com/cb?statuses=1&error_page=x&account=ca_1", "https://app.example.com/cb/status"] {
+        app.link_ok(&session, json!({"toolkit": "github", "callback_url": ok})).await;
+    }
+    app.cleanup().await;
+}
+
+/// Issue 11 item 8(c): `experimental.link_url_overwrite` must match `AUTHLINK_LINK_URL_ALLOWLIST`
+/// (by default the public URL's origin only), else a 400 naming the field, at create and PATCH;
+/// a stored overwrite the allowlist no longer covers stops link creation the same way.
+#[tokio::test]
+async fn link_url_overwrite_must_match_the_operators_allowlist() {
+    const FIELD: &str = "experimental.link_url_overwrite";
+    let app = spawn_app().await; // allowlist: https://connect.example.com, https://example.org/auth
+    app.create_auth_config("github").await;
+    let session = app.create_session(json!({"user_id": "u"})).await;
+    let path = format!("tool_router/session/{session}");
+    for bad in [
+        "https://evil.example.com",
+        "https://connect.example.com.evil.com",
+        "http://connect.example.com",
+        "https://connect.example.com:8443",
+        "https://example.org/authx",
+        "https://example.org",
+        app.base.as_str(),
+    ] {
+        let overwrite = json!({"user_id": "u", "experimental": {"link_url_overwrite": bad}});
+        for (case, r) in [
+            ("create", app.post("tool_router/session", overwrite.clone()).await),
+            ("patch", app.patch(&path, json!({"experimental": {"link_url_overwrite": bad}})).await),
+        ] {
+            let case = format!("{case} {bad}");
+            assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", &case);
+            let text = error_text(&r);
+            assert!(text.contains(FIELD) && text.contains("AUTHLINK_LINK_URL_ALLOWLIST"), "[{case}] {text}");
+        }
+    }
+    let r = app.get(&path).await;
+    assert!(r.expect(200, "get")["experimental"].is_null(), "a refused PATCH changed the session: {}", r.text);
+    for ok in ["https://connect.example.com/", "https://connect.example.com/tenant/a", "https://example.org/auth/x"] {
+        app.patch(&path, json!({"experimental": {"link_url_overwrite": ok}})).await.expect(200, ok);
+        let r = app.link(&session, json!({"toolkit": "github"})).await;
+        assert_link_body(r.expect(201, ok), ok.trim_end_matches('/'));
+    }
+
+    // A stored overwrite the operator's list does not cover (written before it changed).
+    let stored = match app.db.backend() {
+        Backend::Sqlite => {
+            "update tool_router_session set config = replace(config, 'https://example.org/auth/x', 'https://evil.example.com') where id = $1"
+        }
+        Backend::Postgres => {
+            "update tool_router_session set config = replace(config::text, 'https://example.org/auth/x', 'https://evil.example.com')::jsonb where id = $1"
+        }
+    };
+    assert_eq!(app.db.execute(stored, [session.as_str()]).await, 1);
+    let before = app.row_counts().await;
+    let r = app.link(&session, json!({"toolkit": "github"})).await;
+    assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", "stored overwrite");
+    assert!(error_text(&r).contains(FIELD), "{}", r.text);
+    assert_eq!(app.row_counts().await, before, "a refused link wrote rows");
+    app.cleanup().await;
+
+    // Unset: this server's own public origin, with any path, and nothing else.
+    let app = TestApp::builder().link_url_allowlist("").spawn().await;
+    app.create_auth_config("github").await;
+    let base = format!("{}/branded", app.base);
+    let session = app.create_session(json!({"user_id": "u", "experimental": {"link_url_overwrite": base}})).await;
+    let r = app.link(&session, json!({"toolkit": "github"})).await;
+    assert_link_body(r.expect(201, "public origin"), &base);
+    let r = app
+        .post(
+            "tool_router/session",
+            json!({"user_id": "u", "experimental": {"link_url_overwrite": "https://connect.example.com"}}),
+        )
+        .await;
+    assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", "default allowlist");
+    assert!(error_text(&r).contains(FIELD), "{}", r.text);
     app.cleanup().await;
 }

@@ -12,13 +12,13 @@ use std::{
 
 use authlink::{config::EncryptionKey, crypto::Sealer};
 use futures::future::join_all;
-use reqwest::{header::HeaderMap, redirect::Policy};
+use reqwest::{Method, header::HeaderMap, redirect::Policy};
 use serde_json::{Value, json};
 use url::Url;
 
 use crate::{
     fake_oauth::{ClientAuthSeen, Consent, FakeOAuth, TokenBehaviour, s256},
-    helpers::{CLIENT_SECRET, TestApp, assert_error_ctx, message, spawn_app},
+    helpers::{CLIENT_SECRET, TestApp, assert_error_ctx, message, send, spawn_app},
 };
 
 /// A toolkit outside the catalog, so the auth config's endpoints and scopes are all there is.
@@ -26,6 +26,9 @@ pub(crate) const TOOLKIT: &str = "fake_idp";
 const CLIENT_ID: &str = "client-fake_idp";
 /// The app's `callback_url` (on the test server's allowlist).
 pub(crate) const APP_CALLBACK: &str = "https://app.example.com/cb/done";
+
+/// The CSP of every page without the Continue form (and of redirects).
+const PAGE_CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
 
 /// A response as a browser sees it: nothing followed.
 #[derive(Debug)]
@@ -47,7 +50,7 @@ impl Page {
     #[track_caller]
     pub(crate) fn assert_security_headers(&self, what: &str) {
         let h = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        assert_eq!(h("content-security-policy"), "default-src 'self'; frame-ancestors 'none'", "{what}");
+        assert_eq!(h("content-security-policy"), PAGE_CSP, "{what}");
         assert_eq!(h("referrer-policy"), "no-referrer", "{what}");
         assert_eq!(h("cache-control"), "no-store", "{what}");
     }
@@ -81,8 +84,18 @@ impl Browser {
         Self { client: client.unwrap(), cookies: Vec::new() }
     }
 
-    fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    /// The browser-binding cookies it holds, one per link it opened, as (name, value).
+    fn bindings(&self) -> Vec<(String, String)> {
+        let binding = |n: &str| n.starts_with("authlink_binding_") || n.starts_with("__Host-authlink_binding_");
+        self.cookies.iter().filter(|(n, _)| binding(n)).cloned().collect()
+    }
+
+    /// Its only binding cookie.
+    #[track_caller]
+    fn binding(&self) -> (String, String) {
+        let mut all = self.bindings();
+        assert_eq!(all.len(), 1, "expected one binding cookie: {all:?}");
+        all.remove(0)
     }
 
     fn set_cookie(&mut self, name: &str, value: &str) {
@@ -191,7 +204,15 @@ impl Flow {
     async fn press_continue(&self, browser: &mut Browser, link: &Link) -> Url {
         let page = browser.get(&link.redirect_url).await;
         assert_eq!(page.status, 200, "link page: {}", page.html);
-        assert!(browser.cookie("authlink_binding").is_some(), "the link page set no binding cookie");
+        // Continue's POST ends in a redirect to the provider (and, should it ask nothing, back
+        // through authlink to the app): the form may go there and nowhere else.
+        let csp = page.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let provider_only = format!("{PAGE_CSP} {}", self.idp.base);
+        assert!(
+            csp == provider_only || csp == format!("{provider_only} https://app.example.com"),
+            "link page CSP {csp}"
+        );
+        assert!(!browser.bindings().is_empty(), "the link page set no binding cookie");
         let cont = browser.post(&format!("{}/continue", link.redirect_url)).await;
         assert_eq!(cont.status, 302, "continue: {}", cont.html);
         let authorize = cont.location();
@@ -450,16 +471,18 @@ async fn the_callback_only_completes_in_the_browser_that_pressed_continue() {
     let link = flow.link().await;
     let mut victim = Browser::new();
     let (back, _) = flow.to_callback(&mut victim, &link).await;
-    let genuine_cookie = victim.cookie("authlink_binding").unwrap().to_owned();
+    let (cookie_name, genuine_cookie) = victim.binding();
 
     // Another browser that opened the same link has a binding cookie of its own.
     let mut other = Browser::new();
     assert_eq!(other.get(&link.redirect_url).await.status, 200);
-    assert_ne!(other.cookie("authlink_binding"), Some(genuine_cookie.as_str()));
+    let (other_name, other_cookie) = other.binding();
+    assert_eq!(other_name, cookie_name, "one cookie name per link");
+    assert_ne!(other_cookie, genuine_cookie);
     let mut altered = Browser::new();
-    altered.set_cookie("authlink_binding", &format!("{genuine_cookie}x"));
+    altered.set_cookie(&cookie_name, &format!("{genuine_cookie}x"));
     let mut foreign = Browser::new();
-    foreign.set_cookie("authlink_binding", "c29tZW9uZSBlbHNlJ3MgY29va2ll");
+    foreign.set_cookie(&cookie_name, "c29tZW9uZSBlbHNlJ3MgY29va2ll");
 
     let mut cookieless = Browser::new();
     for (case, browser) in [
@@ -595,8 +618,151 @@ async fn a_token_endpoint_slower_than_the_timeout_fails_the_account() {
 // Refresh
 // ---------------------------------------------------------------------------------------------
 
+/// Issue 11 item 8(e): every link has its own binding cookie, so two links open in one browser
+/// both complete; under https (a public URL behind TLS) the cookie is `__Host-` prefixed:
+/// Secure, `Path=/`, no `Domain`. One link's cookie does not start another link.
+#[tokio::test]
+async fn each_link_has_its_own_binding_cookie_host_prefixed_under_https() {
+    for public in [None, Some("https://authlink.example.test")] {
+        let case = public.unwrap_or("http");
+        let idp = FakeOAuth::start().await;
+        let mut builder = TestApp::builder().endpoint_allowlist(&idp.base);
+        if let Some(public) = public {
+            builder = builder.public_url(public);
+        }
+        let app = builder.spawn().await;
+        let credentials = json!({"authorization_url": idp.authorization_url(), "token_url": idp.token_url()});
+        app.create_auth_config_with(&app.api(), TOOLKIT, credentials).await;
+        let session = app.create_session(json!({"user_id": "u1", "toolkits": {"enable": [TOOLKIT]}})).await;
+        let mut links = Vec::new();
+        for _ in 0..2 {
+            let r = app.link(&session, json!({"toolkit": TOOLKIT, "callback_url": APP_CALLBACK})).await;
+            let body = r.expect(201, "link");
+            let redirect_url = body["redirect_url"].as_str().unwrap();
+            assert!(redirect_url.starts_with(&app.public), "[{case}] {redirect_url}");
+            links.push(Link {
+                account: body["connected_account_id"].as_str().unwrap().to_owned(),
+                redirect_url: app.local(redirect_url),
+            });
+        }
+
+        // One browser opens both links: two cookies, with the attributes the scheme asks for.
+        let mut browser = Browser::new();
+        let mut names = Vec::new();
+        for link in &links {
+            let page = browser.get(&link.redirect_url).await;
+            assert_eq!(page.status, 200, "[{case}] {}", page.html);
+            let set: Vec<&str> = page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+            assert_eq!(set.len(), 1, "[{case}] {set:?}");
+            let cookie = set[0];
+            let attributes: Vec<String> = cookie.split(';').skip(1).map(|a| a.trim().to_ascii_lowercase()).collect();
+            let name = cookie.split('=').next().unwrap().to_owned();
+            let has = |a: &str| attributes.iter().any(|x| x == a);
+            assert!(has("httponly") && has("samesite=lax") && has("path=/"), "[{case}] {cookie}");
+            assert!(attributes.iter().all(|a| !a.starts_with("domain")), "[{case}] a Domain: {cookie}");
+            assert!(attributes.iter().any(|a| a.starts_with("max-age=")), "[{case}] no Max-Age: {cookie}");
+            if public.is_some() {
+                assert!(name.starts_with("__Host-authlink_binding_"), "[{case}] {cookie}");
+                assert!(has("secure"), "[{case}] not Secure: {cookie}");
+            } else {
+                assert!(name.starts_with("authlink_binding_"), "[{case}] {cookie}");
+                assert!(!has("secure"), "[{case}] Secure on plain http: {cookie}");
+            }
+            // Reloading the page keeps the link's cookie.
+            let again = browser.get(&link.redirect_url).await;
+            assert!(again.headers.get("set-cookie").is_none(), "[{case}] a reload replaced the cookie");
+            names.push(name);
+        }
+        assert_ne!(names[0], names[1], "[{case}] two links share a cookie name");
+        let bindings = browser.bindings();
+        assert_eq!(bindings.len(), 2, "[{case}] {bindings:?}");
+        assert_ne!(bindings[0].1, bindings[1].1, "[{case}] two links share a binding");
+
+        // A browser holding only the first link's cookie cannot start the second.
+        let mut first_only = Browser::new();
+        assert_eq!(first_only.get(&links[0].redirect_url).await.status, 200);
+        let refused = first_only.post(&format!("{}/continue", links[1].redirect_url)).await;
+        assert_eq!(refused.status, 400, "[{case}] {}", refused.html);
+        assert!(refused.html.contains("Cookies are needed"), "[{case}] {}", refused.html);
+
+        // Both authorizations start, then both callbacks complete, in the one browser.
+        let mut authorizations = Vec::new();
+        for link in &links {
+            let cont = browser.post(&format!("{}/continue", link.redirect_url)).await;
+            assert_eq!(cont.status, 302, "[{case}] continue: {}", cont.html);
+            let authorize = cont.location();
+            assert_eq!(query(&authorize)["redirect_uri"], format!("{}/oauth/callback", app.public), "[{case}]");
+            authorizations.push(authorize);
+        }
+        for (link, authorize) in links.iter().zip(&authorizations) {
+            let consent = browser.get(authorize.as_str()).await;
+            assert_eq!(consent.status, 302, "[{case}] {}", consent.html);
+            let back = app.local(consent.location().as_str());
+            let page = browser.get(&back).await;
+            assert_app_redirect(&page, &[("status", "success"), ("connected_account_id", &link.account)], case);
+            let account = app.get(&format!("connected_accounts/{}", link.account)).await;
+            assert_eq!(account.expect(200, "account")["status"], "ACTIVE", "[{case}]");
+        }
+        app.cleanup().await;
+    }
+}
+
 /// Tokens that expire within authlink's 5-minute refresh window.
 const EXPIRING: i64 = 60;
+
+/// Issue 11 item 8(d): every /api response, the ones carrying credentials (an account's tokens,
+/// a link token, a forced refresh) and every error alike, is `Cache-Control: no-store` and
+/// `X-Content-Type-Options: nosniff`, on both API versions.
+#[tokio::test]
+async fn every_api_response_is_no_store_and_nosniff() {
+    let flow = Flow::new().await;
+    let link = flow.connected().await;
+    let app = &flow.app;
+    let account = format!("connected_accounts/{}", link.account);
+    let refresh = format!("connected_accounts/{}/refresh", link.account);
+    let session_link = format!("tool_router/session/{}/link", flow.session);
+    let mut responses = Vec::new();
+    for (version, api) in [("v3.1", app.api()), ("v3", app.v3())] {
+        let got = api.get(&account).await;
+        assert!(got.text.contains("access_token"), "[{version}] the account carries its token: {}", got.text);
+        responses.push((format!("{version} GET account (tokens)"), 200, got));
+        responses.push((format!("{version} POST refresh"), 200, api.post(&refresh, json!({})).await));
+        responses.push((
+            format!("{version} POST session link (link token)"),
+            201,
+            api.post(&session_link, json!({"toolkit": TOOLKIT})).await,
+        ));
+        responses.push((format!("{version} GET accounts"), 200, api.get("connected_accounts").await));
+        responses.push((format!("{version} GET auth configs"), 200, api.get("auth_configs").await));
+        responses.push((
+            format!("{version} POST auth config"),
+            201,
+            api.post(
+                "auth_configs",
+                json!({"toolkit": {"slug": "github"},
+                       "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2",
+                                       "credentials": {"client_id": "id", "client_secret": CLIENT_SECRET}}}),
+            )
+            .await,
+        ));
+        responses.push((format!("{version} 400"), 400, api.post(&session_link, json!({})).await));
+        responses.push((format!("{version} 404 account"), 404, api.get("connected_accounts/ca_Zz9Yy8Xx7Ww6").await));
+        responses.push((format!("{version} 404 route"), 404, api.get("nope").await));
+        responses.push((format!("{version} 405"), 405, send(api.request(Method::PUT, "auth_configs")).await));
+    }
+    responses.push(("401 without a key".into(), 401, app.anonymous().get(&account).await));
+    responses.push(("401 with a wrong key".into(), 401, app.as_key("ak_wrong").get(&account).await));
+    for (case, status, r) in &responses {
+        assert_eq!(r.status, *status, "[{case}] {}", r.text);
+        assert_eq!(r.header("cache-control"), Some("no-store"), "[{case}]");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "[{case}]");
+        assert!(r.header("content-type").is_some_and(|c| c.starts_with("application/json")), "[{case}]");
+    }
+    // Outside /api the stylesheet stays cacheable.
+    let css = app.anonymous().get("/assets/authlink.css").await;
+    assert_eq!(css.header("cache-control"), Some("public, max-age=3600"));
+    flow.cleanup().await;
+}
 
 #[tokio::test]
 async fn refresh_rotation_stores_the_new_refresh_token_and_uses_it_next_time() {

@@ -120,6 +120,8 @@ export AUTHLINK_CALLBACK_ALLOWLIST=https://app.example.com/,http://127.0.0.1
 # operator's value in the environment must not widen that.
 export AUTHLINK_ENDPOINT_ALLOWLIST=
 export AUTHLINK_TENANT_ENDPOINTS=allowed
+# The base test_session_link_url_overwrite names in experimental.link_url_overwrite.
+export AUTHLINK_LINK_URL_ALLOWLIST=https://connect.example.com
 
 "$AUTHLINK_BIN" migrate </dev/null >&2 || die "\`authlink migrate\` failed"
 

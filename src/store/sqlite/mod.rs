@@ -82,8 +82,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_dir(dir)?;
+        let file = options.get_filename();
+        if file != Path::new(":memory:") {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                create_dir(dir)?;
+            }
+            create_file(file)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
@@ -111,6 +115,22 @@ fn create_dir(dir: &Path) -> StoreResult<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(StoreError::Directory)
+}
+
+/// Creates the database file, if missing, readable and writable by the owner only (0600), before
+/// SQLite opens it: SQLite would create it under the process umask (typically 0644). SQLite
+/// creates the `-wal` and `-shm` files with the database file's mode, so they are 0600 too. An
+/// existing file keeps the mode its operator gave it.
+fn create_file(file: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::File(e)),
+    }
 }
 
 /// The stored form of a timestamp: RFC 3339, UTC, microseconds (truncated), fixed width.
@@ -167,6 +187,8 @@ impl Columns for SqliteRow {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]
@@ -180,6 +202,39 @@ mod tests {
         let nanos = DateTime::from_timestamp(1_700_000_000, 999_999_999).unwrap();
         assert_eq!(ts(nanos), "2023-11-14T22:13:20.999999Z");
         assert!(ts(whole) < ts(at));
+    }
+
+    /// Issue 11 item 8(g): the data directory is 0700; the database file and its WAL and
+    /// shared-memory files are 0600 whatever the process umask; an existing file keeps its mode.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_directory_and_database_files_are_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let root = std::env::temp_dir().join(format!("authlink-perms-{}-{nanos}", std::process::id()));
+        let dir = root.join("data");
+        let file = dir.join("authlink.db");
+        let store = SqliteStore::connect_file(&file, 2).await.unwrap();
+        // A write, so the WAL holds frames and both side files exist while the pool is open.
+        sqlx::query("create table t (x text)").execute(store.pool()).await.unwrap();
+        sqlx::query("insert into t values ('x')").execute(store.pool()).await.unwrap();
+        assert_eq!(mode(&dir), 0o700, "data directory");
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", file.display()));
+            assert!(path.exists(), "{} missing", path.display());
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        store.pool().close().await;
+
+        // A file the operator made (here 0640) is left as it is.
+        let own = root.join("own.db");
+        std::fs::write(&own, b"").unwrap();
+        std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let store = SqliteStore::connect_file(&own, 1).await.unwrap();
+        assert_eq!(mode(&own), 0o640);
+        store.pool().close().await;
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -2,19 +2,22 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 
-import { getAccount, queryOf, textOf } from './harness.mjs';
+import { getAccount, isBindingCookie, queryOf, textOf } from './harness.mjs';
 
-/** The headers design §5 asks of every end-user page. */
-export function assertPageHeaders(res) {
-  assert.equal(res.headers.get('content-security-policy'), "default-src 'self'; frame-ancestors 'none'");
+/** The CSP of every end-user page; the link page's form may also reach the provider's and the app's origins. */
+export const PAGE_CSP = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
+
+/** The headers design §5 asks of every end-user page; `formAction`: the link page's extra form-action sources. */
+export function assertPageHeaders(res, { formAction } = {}) {
+  assert.equal(res.headers.get('content-security-policy'), formAction ? `${PAGE_CSP} ${formAction}` : PAGE_CSP);
   assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
   assert.equal(res.headers.get('cache-control'), 'no-store');
 }
 
 /** A usable link page: names the provider and where the user returns, loads nothing from elsewhere. */
-export function assertLinkPage(page, { provider, returnHost }) {
+export function assertLinkPage(page, { provider, returnHost, formAction }) {
   assert.equal(page.status, 200, page.html);
-  assertPageHeaders(page);
+  assertPageHeaders(page, { formAction });
   assert.match(page.headers.get('content-type'), /^text\/html/);
   const text = textOf(page.html);
   assert.ok(text.includes(`Continue to ${provider}`), text);
@@ -22,7 +25,7 @@ export function assertLinkPage(page, { provider, returnHost }) {
   for (const m of page.html.matchAll(/(?:src|href|action)="([^"]*)"/g)) {
     assert.ok(!/^[a-z]+:|^\/\//i.test(m[1]), `no absolute or third-party URL on the link page: ${m[1]}`);
   }
-  const cookie = page.headers.getSetCookie().find((c) => c.startsWith('authlink_binding='));
+  const cookie = page.headers.getSetCookie().find((c) => isBindingCookie(c.split('=')[0]));
   assert.ok(cookie, 'the link page sets the browser-binding cookie');
   assert.match(cookie, /HttpOnly/i);
   assert.match(cookie, /SameSite=Lax/i);

@@ -163,6 +163,11 @@ export async function createLink({ slug, authConfigId }, { callbackUrl, base = e
   };
 }
 
+/** Whether a cookie name is one of authlink's browser-binding cookies (one per link). */
+export function isBindingCookie(name) {
+  return name.startsWith('authlink_binding_') || name.startsWith('__Host-authlink_binding_');
+}
+
 /** A browser's cookies: one jar for every port of 127.0.0.1, as browsers share them across ports. */
 export class CookieJar {
   constructor() {
@@ -181,6 +186,13 @@ export class CookieJar {
     this.cookies.set(name, value);
   }
 
+  /** The only browser-binding cookie, as [name, value] (fails unless there is exactly one). */
+  binding() {
+    const all = [...this.cookies].filter(([k]) => isBindingCookie(k));
+    assert.equal(all.length, 1, `one binding cookie: ${JSON.stringify(all)}`);
+    return all[0];
+  }
+
   store(res) {
     for (const line of res.headers.getSetCookie()) {
       const [pair, ...attrs] = line.split(';');
@@ -194,7 +206,7 @@ export class CookieJar {
       });
       if (gone || value === '') this.cookies.delete(name);
       else this.cookies.set(name, value);
-      if (name === 'authlink_binding' && value) observed.bindings.add(value);
+      if (isBindingCookie(name) && value) observed.bindings.add(value);
     }
   }
 

@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { createAuthConfig, createLink, env, startTestIdp, stopIdp } from '../lib/harness.mjs';
+import { PAGE_CSP } from '../lib/checks.mjs';
+import { createAuthConfig, createLink, env, isBindingCookie, startTestIdp, stopIdp } from '../lib/harness.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
@@ -75,6 +76,12 @@ test('Chromium: link page -> Continue -> sign in -> Allow -> app callback; compo
 
   const response = await page.goto(link.redirectUrl);
   assert.equal(response.status(), 200);
+  // Chromium applies form-action to the redirects after Continue's POST: the page names the
+  // provider and the app's callback origin (where a provider that asks nothing ends up).
+  assert.equal(
+    response.headers()['content-security-policy'],
+    `${PAGE_CSP} ${new URL(idp.authorizationUrl).origin} http://127.0.0.1:${appPort}`,
+  );
   const continueButton = page.getByRole('button', { name: `Continue to ${config.slug}` });
   await continueButton.waitFor();
   assert.match(await page.locator('h1').innerText(), new RegExp(config.slug));
@@ -103,7 +110,7 @@ test('Chromium: link page -> Continue -> sign in -> Allow -> app callback; compo
   assert.equal(landed.searchParams.get('connected_account_id'), link.accountId);
   assert.equal(landed.searchParams.get('from'), 'browser');
   assert.equal(await page.locator('#status').innerText(), 'connected');
-  assert.equal(await page.context().cookies().then((cs) => cs.find((c) => c.name === 'authlink_binding')?.httpOnly), true);
+  assert.equal(await page.context().cookies().then((cs) => cs.find((c) => isBindingCookie(c.name))?.httpOnly), true);
   const foreign = requested.filter((u) => new URL(u).hostname !== '127.0.0.1');
   assert.deepEqual(foreign, [], 'the browser only talked to 127.0.0.1');
   await context.close();

@@ -19,7 +19,7 @@ test('client_secret_basic: link -> provider -> ACTIVE account with the issued to
 
   const flow = await connectFlow(link);
 
-  assertLinkPage(flow.page, { provider: config.slug, returnHost: '127.0.0.1:9' });
+  assertLinkPage(flow.page, { provider: config.slug, returnHost: '127.0.0.1:9', formAction: `${new URL(idp.authorizationUrl).origin} ${new URL(appCallback()).origin}` });
   await assertConnected({ idp, link, flow, client: idp.clients.basic, method: 'client_secret_basic' });
   const q = queryOf(flow.done.location);
   assert.equal(q.from, 'e2e', 'the callback URL keeps its own query');

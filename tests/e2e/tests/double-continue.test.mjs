@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 
 import {
   accountsOf, appCallback, authorizeAtProvider, CookieJar, createAuthConfig, createLink, deliverCallback, getAccount,
-  openLink, pressContinue, queryOf, startTestIdp, stopIdp, textOf,
+  isBindingCookie, openLink, pressContinue, queryOf, startTestIdp, stopIdp, textOf,
 } from '../lib/harness.mjs';
 
 let idp;
@@ -27,7 +27,7 @@ async function twoAttempts(link, { concurrent }) {
   const callbacks = [];
   for (const p of presses) {
     const provider = jar.clone();
-    for (const k of [...provider.cookies.keys()]) if (k !== 'authlink_binding') provider.cookies.delete(k);
+    for (const k of [...provider.cookies.keys()]) if (!isBindingCookie(k)) provider.cookies.delete(k);
     callbacks.push(await authorizeAtProvider(provider, p.location));
   }
   return { jar, callbacks };
