@@ -244,7 +244,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<(), CliError> {
                 .map_err(|_| CliError::Config("ID must be an API key id (a UUID, as `api-key list` shows)".into()))?;
             let store = connect(&db).await?;
             let record = store
-                .revoke_api_key(None, id)
+                .revoke_api_key(None, id, None)
                 .await?
                 .ok_or_else(|| CliError::Config(format!("no API key with id {}", id.0)))?;
             let at = record.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default();

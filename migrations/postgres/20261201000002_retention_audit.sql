@@ -19,7 +19,7 @@ alter table audit_event
     add constraint audit_event_subject_type check (subject_type in ('connected_account', 'auth_config', 'api_key')),
     add constraint audit_event_kind check (kind in (
         'acl_change', 'access_decision', 'account_deleted', 'account_credentials_updated', 'account_expired',
-        'auth_config_created', 'api_key_created'));
+        'auth_config_created', 'api_key_created', 'api_key_revoked'));
 alter index acl_audit_by_account rename to audit_event_by_account;
 create index audit_event_by_subject on audit_event (project_id, subject_type, subject_id, id desc);
 -- Retention: audit rows older than AUTHLINK_RETENTION_AUDIT_DAYS, spent links and states,

@@ -7,7 +7,7 @@ create table audit_event (
     connected_account_id  text references connected_account (id) on delete cascade,
     kind                  text not null check (kind in (
         'acl_change', 'access_decision', 'account_deleted', 'account_credentials_updated', 'account_expired',
-        'auth_config_created', 'api_key_created')),
+        'auth_config_created', 'api_key_created', 'api_key_revoked')),
     subject_type          text not null check (subject_type in ('connected_account', 'auth_config', 'api_key')),
     subject_id            text not null,
     api_key_id            text references api_key (id) on delete set null,

@@ -156,12 +156,12 @@ fn non_empty(name: String) -> Result<String, String> {
     ))]
 pub async fn revoke(
     State(state): State<AppState>,
-    Project(project, _): Project,
+    Project(project, actor): Project,
     IdPath(id): IdPath<ApiKeyId>,
 ) -> ApiResult<Json<ApiKeyResponse>> {
     let record = state
         .store
-        .revoke_api_key(Some(project), id)
+        .revoke_api_key(Some(project), id, Some(actor))
         .await?
         .ok_or_else(|| ApiError::ApiKeyNotFound(id.0.to_string()))?;
     state.api_keys.forget(id);

@@ -54,7 +54,12 @@ pub trait KeyStore: Send + Sync {
     async fn list_api_keys(&self, project: Option<ProjectId>) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Revokes a key (of `project` when given); revoking twice keeps the first time. `None` when
     /// there is no such key in that scope.
-    async fn revoke_api_key(&self, project: Option<ProjectId>, id: ApiKeyId) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn revoke_api_key(
+        &self,
+        project: Option<ProjectId>,
+        id: ApiKeyId,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
     /// A key that is not revoked, by hash, with its expiry: what a request's key check needs.
     async fn api_key_auth(&self, key_hash: &[u8]) -> StoreResult<Option<ApiKeyAuth>>;
     /// Records that a key was used at `at`, unless it was recorded under a minute before: many

@@ -55,10 +55,12 @@ pub enum AuditKind {
     AuthConfigCreated,
     /// An API key was created (`authlink create-api-key` or the first start; no acting key).
     ApiKeyCreated,
+    /// An API key was revoked (the acting key through the API; none from the CLI).
+    ApiKeyRevoked,
 }
 
 impl AuditKind {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::AclChange,
         Self::AccessDecision,
         Self::AccountDeleted,
@@ -66,6 +68,7 @@ impl AuditKind {
         Self::AccountExpired,
         Self::AuthConfigCreated,
         Self::ApiKeyCreated,
+        Self::ApiKeyRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +80,7 @@ impl AuditKind {
             Self::AccountExpired => "account_expired",
             Self::AuthConfigCreated => "auth_config_created",
             Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
         }
     }
 
@@ -139,6 +143,11 @@ pub fn key_created(key: Uuid, hint: &str) -> AuditEvent<'static> {
         actor: None,
         details: Some(serde_json::json!({ "hint": hint })),
     }
+}
+
+/// The `api_key_revoked` event, with the key that revoked it (`None` from the CLI).
+pub fn key_revoked(key: Uuid, actor: Option<ApiKeyId>) -> AuditEvent<'static> {
+    AuditEvent { kind: AuditKind::ApiKeyRevoked, subject: AuditSubject::ApiKey(key), actor, details: None }
 }
 
 /// The `account_credentials_updated` event: new tokens from `source` (`link` or `refresh`).

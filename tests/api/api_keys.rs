@@ -126,7 +126,7 @@ async fn a_key_revoked_in_another_process_stops_working_within_5_seconds() {
     app.as_key(&key).get("connected_accounts").await.expect(200, "the key works");
     let id = ApiKeyId(uuid::Uuid::parse_str(&id).expect("uuid"));
     let revoked_at = Instant::now();
-    let record = app.store.revoke_api_key(None, id).await.expect("revoke").expect("the key exists");
+    let record = app.store.revoke_api_key(None, id, None).await.expect("revoke").expect("the key exists");
     assert!(record.revoked_at.is_some());
     let took = until_refused(&app, &key, revoked_at).await;
     eprintln!("revoked key refused after {took:?}");
@@ -215,5 +215,45 @@ async fn a_project_never_sees_nor_revokes_another_projects_keys() {
     assert!(!crate::helpers::ids(&a_list).contains(&b_id));
     let r = app.delete(&format!("api_keys/{b_id}")).await;
     assert_error(&r, 404, "APIKey_NotFound");
+    app.cleanup().await;
+}
+
+/// The actors (`api_key_id`, as text) of the `api_key_revoked` audit rows of a key.
+async fn revocations(app: &TestApp, id: &str) -> Vec<Option<String>> {
+    let rows = app
+        .db
+        .rows(
+            "select cast(api_key_id as text) as actor from audit_event
+             where kind = 'api_key_revoked' and subject_type = 'api_key' and subject_id = $1 order by id",
+            [id],
+        )
+        .await;
+    rows.iter().map(|r| r.get("actor")).collect()
+}
+
+#[tokio::test]
+async fn a_revocation_is_audited_once_with_the_acting_key() {
+    let app = spawn_app().await;
+    let (by_api, _) = create_key(&app, json!({"name": "revoked by the API"})).await;
+    let (by_cli, _) = create_key(&app, json!({"name": "revoked by the CLI"})).await;
+    let actor: String =
+        app.db.scalar("select cast(id as text) from api_key where key_hash = $1", [sha256(&app.api_key)]).await;
+    assert!(revocations(&app, &by_api).await.is_empty(), "nothing is recorded before a revocation");
+
+    // Through the API: the acting key is recorded; revoking again records nothing more.
+    app.delete(&format!("api_keys/{by_api}")).await.expect(200, "revoke");
+    app.delete(&format!("api_keys/{by_api}")).await.expect(200, "revoke again");
+    assert_eq!(revocations(&app, &by_api).await, vec![Some(actor)]);
+
+    // As the CLI does (no acting key).
+    let id = ApiKeyId(uuid::Uuid::parse_str(&by_cli).expect("uuid"));
+    app.store.revoke_api_key(None, id, None).await.expect("revoke").expect("the key exists");
+    assert_eq!(revocations(&app, &by_cli).await, vec![None]);
+
+    // Another project cannot revoke (nor audit) this project's key.
+    let other = app.new_project_key("other").await;
+    let (third, _) = create_key(&app, json!({"name": "kept"})).await;
+    assert_error_ctx(&app.as_key(&other).delete(&format!("api_keys/{third}")).await, 404, "APIKey_NotFound", "foreign");
+    assert!(revocations(&app, &third).await.is_empty(), "a refused revocation is not audited");
     app.cleanup().await;
 }

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::{PgStore, audit};
 use crate::store::{
-    ApiKeyAuth, ApiKeyId, ApiKeyRecord, KeyStore, NewApiKey, ProjectId, StoreResult, key_created, new_redirect_key,
+    ApiKeyAuth, ApiKeyId, ApiKeyRecord, KeyStore, NewApiKey, ProjectId, StoreResult, key_created, key_revoked,
+    new_redirect_key,
     rows::{self, API_KEY_SELECT},
 };
 
@@ -86,22 +87,39 @@ impl KeyStore for PgStore {
         rows.iter().map(rows::api_key).collect()
     }
 
-    async fn revoke_api_key(&self, project: Option<ProjectId>, id: ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn revoke_api_key(
+        &self,
+        project: Option<ProjectId>,
+        id: ApiKeyId,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
         let mut tx = self.pool.begin().await?;
-        let revoked = sqlx::query(
-            "update api_key set revoked_at = coalesce(revoked_at, now())
-             where id = $1 and ($2::uuid is null or project_id = $2)",
+        // Only the first revoke changes the row (and is audited); a repeat returns the record.
+        let newly = sqlx::query(
+            "update api_key set revoked_at = now()
+             where id = $1 and ($2::uuid is null or project_id = $2) and revoked_at is null",
         )
         .bind(id.0)
         .bind(project.map(|p| p.0))
         .execute(&mut *tx)
-        .await?;
-        if revoked.rows_affected() == 0 {
+        .await?
+        .rows_affected()
+            == 1;
+        let Some(row) =
+            sqlx::query(&format!("{API_KEY_SELECT} where k.id = $1 and ($2::uuid is null or k.project_id = $2)"))
+                .bind(id.0)
+                .bind(project.map(|p| p.0))
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
             return Ok(None);
+        };
+        let record = rows::api_key(&row)?;
+        if newly {
+            audit::record(&mut tx, record.project, &key_revoked(id.0, actor)).await?;
         }
-        let row = sqlx::query(&format!("{API_KEY_SELECT} where k.id = $1")).bind(id.0).fetch_one(&mut *tx).await?;
         tx.commit().await?;
-        rows::api_key(&row).map(Some)
+        Ok(Some(record))
     }
 
     async fn api_key_auth(&self, key_hash: &[u8]) -> StoreResult<Option<ApiKeyAuth>> {

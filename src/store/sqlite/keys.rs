@@ -9,7 +9,7 @@ use super::{SqliteStore, audit, parse_uuid, ts};
 use crate::store::{
     ApiKeyAuth, ApiKeyId, ApiKeyRecord, KeyStore, NewApiKey, ProjectId, StoreResult,
     error::corrupt,
-    key_created, new_redirect_key,
+    key_created, key_revoked, new_redirect_key,
     rows::{self, API_KEY_SELECT, Columns},
 };
 
@@ -84,26 +84,40 @@ impl KeyStore for SqliteStore {
         rows.iter().map(rows::api_key).collect()
     }
 
-    async fn revoke_api_key(&self, project: Option<ProjectId>, id: ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+    async fn revoke_api_key(
+        &self,
+        project: Option<ProjectId>,
+        id: ApiKeyId,
+        actor: Option<ApiKeyId>,
+    ) -> StoreResult<Option<ApiKeyRecord>> {
+        let now = ts(Utc::now());
         let mut tx = self.begin_write().await?;
-        let revoked = sqlx::query(
-            "update api_key set revoked_at = coalesce(revoked_at, $3)
-             where id = $1 and ($2 is null or project_id = $2)",
+        // Only the first revoke changes the row (and is audited); a repeat returns the record.
+        let newly = sqlx::query(
+            "update api_key set revoked_at = $3
+             where id = $1 and ($2 is null or project_id = $2) and revoked_at is null",
         )
         .bind(id.0.to_string())
         .bind(project.map(|p| p.0.to_string()))
-        .bind(ts(Utc::now()))
+        .bind(&now)
         .execute(&mut *tx)
-        .await?;
-        if revoked.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let row = sqlx::query(&format!("{API_KEY_SELECT} where k.id = $1"))
+        .await?
+        .rows_affected()
+            == 1;
+        let Some(row) = sqlx::query(&format!("{API_KEY_SELECT} where k.id = $1 and ($2 is null or k.project_id = $2)"))
             .bind(id.0.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
+            .bind(project.map(|p| p.0.to_string()))
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record = rows::api_key(&row)?;
+        if newly {
+            audit::record(&mut tx, record.project, &key_revoked(id.0, actor), &now).await?;
+        }
         tx.commit().await?;
-        rows::api_key(&row).map(Some)
+        Ok(Some(record))
     }
 
     async fn api_key_auth(&self, key_hash: &[u8]) -> StoreResult<Option<ApiKeyAuth>> {
