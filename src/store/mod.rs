@@ -10,6 +10,7 @@
 //! a key of project A can never read, change or detect project B's rows. Uniqueness is enforced
 //! by the database and reported as [`StoreError::Conflict`] with the [`Constraint`] it broke.
 
+pub mod audit_trail;
 pub mod error;
 pub mod paging;
 pub mod postgres;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use self::{
+    audit_trail::*,
     error::{Constraint, StoreError, StoreResult},
     paging::{Cursor, OrderBy, Page},
     records::*,
