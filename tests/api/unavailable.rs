@@ -104,6 +104,10 @@ async fn eventually(app: &TestApp, path: &str, status: u16, within: Duration) ->
 /// The store's acquire timeout (5 s) plus room for a slow CI machine.
 const ACQUIRE_BUDGET: Duration = Duration::from_secs(8);
 
+/// How long the service may take to answer again once the database does: connections stuck on
+/// the stalled one are dropped and new ones opened (generous: a loaded 2-core machine is slow).
+const RECOVERY_BUDGET: Duration = Duration::from_secs(30);
+
 /// One test, one case per backend: SQLite has no network to stall, a lock is its counterpart.
 #[tokio::test]
 async fn a_database_that_cannot_be_used_is_503_within_the_budgets_and_recovers() {
@@ -140,7 +144,7 @@ async fn a_postgres_server_that_stops_answering() {
     assert!(took < ACQUIRE_BUDGET, "the API took {took:?} to give up on a stalled database");
 
     proxy.resume();
-    let r = eventually(&app, "/readyz", 200, ACQUIRE_BUDGET).await;
+    let r = eventually(&app, "/readyz", 200, RECOVERY_BUDGET).await;
     r.expect(200, "readyz after the database answers again");
     app.get("connected_accounts").await.expect(200, "a read after recovery");
     app.post("tool_router/session", json!({"user_id": "u"})).await.expect(201, "a write after recovery");
