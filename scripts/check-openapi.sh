@@ -69,4 +69,5 @@ done
 curl -fsS "http://127.0.0.1:$PORT/openapi.json" -o "$WORK/openapi.json" || die "GET /openapi.json failed (log: $LOG)"
 
 log "validating /openapi.json ($(wc -c <"$WORK/openapi.json") bytes)"
-"$VENV/bin/openapi-spec-validator" "$WORK/openapi.json"
+# Through the venv's python, so a venv whose folder moved (shebangs hold absolute paths) still works.
+"$VENV/bin/python" -m openapi_spec_validator "$WORK/openapi.json"
