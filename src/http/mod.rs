@@ -17,6 +17,7 @@ pub mod mcp;
 pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
+pub mod session_tools;
 pub mod sessions;
 
 use std::time::Duration;
@@ -61,6 +62,9 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(connected_accounts::refresh))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(session_tools::list))
+        .routes(routes!(session_tools::execute))
+        .routes(routes!(session_tools::execute_meta))
         .layer(Extension(version))
 }
 
