@@ -107,15 +107,23 @@ impl<'a> Mcp<'a> {
         result["structuredContent"].clone()
     }
 
-    /// A tool call that must fail as a tool error; returns the envelope's `error`.
+    /// A tool call that must fail as a tool error; returns the envelope's `error`, which is the
+    /// text content (no `structuredContent`: that would have to match the output schema).
     async fn tool_error(&self, name: &str, args: Value, status: u16, slug: &str, case: &str) -> Value {
-        let result = self.call(name, args).await;
+        let r = self.rpc("tools/call", json!({"name": name, "arguments": args})).await;
+        assert_eq!(r.status, 200, "[{case}] {name}: {}", r.text);
+        let result = &r.body["result"];
         assert_eq!(result["isError"], true, "[{case}] {name}: {result}");
-        let e = result["structuredContent"]["error"].clone();
+        assert!(result.get("structuredContent").is_none(), "[{case}] {result}");
+        assert_eq!(result["content"][0]["type"], "text");
+        let envelope: Value =
+            serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).expect("envelope JSON");
+        let e = envelope["error"].clone();
         assert_eq!(e["slug"], slug, "[{case}] {e}");
         assert_eq!(e["status"], status, "[{case}] {e}");
         assert!(e["code"].is_number() && e["message"].as_str().is_some_and(|m| !m.is_empty()), "[{case}] {e}");
         assert!(e["request_id"].as_str().is_some_and(|id| !id.is_empty()), "[{case}] {e}");
+        assert!(e["suggested_fix"].is_string() && e["errors"].is_array(), "[{case}] {e}");
         e
     }
 }

@@ -1,6 +1,6 @@
 //! The `rmcp` server handler behind both endpoints: initialize (version negotiation), the tool
 //! list of the caller's endpoint, and tool calls. A failed call is a tool error (`isError`)
-//! carrying the contract's error envelope; only an unknown tool name is a JSON-RPC error
+//! whose text is the contract's error envelope; only an unknown tool name is a JSON-RPC error
 //! (`-32602`, as the MCP specification has it), whose `data` carries the envelope too.
 
 use rmcp::{
@@ -60,9 +60,12 @@ pub(super) fn success(value: Value) -> CallToolResult {
     CallToolResult::structured(value)
 }
 
-/// A tool error: the contract's envelope (code, slug, message, …) as `structuredContent` and text.
+/// A tool error: the contract's envelope (code, slug, message, …) as the text content. It is not
+/// `structuredContent`, which clients validate against the tool's `outputSchema` (the success
+/// shape) even on errors.
 pub(super) fn failure(envelope: &ErrorEnvelope) -> CallToolResult {
-    CallToolResult::structured_error(serde_json::to_value(envelope).unwrap_or(Value::Null))
+    let text = serde_json::to_string(envelope).unwrap_or_default();
+    CallToolResult::error(vec![rmcp::model::ContentBlock::text(text)])
 }
 
 impl ServerHandler for McpServer {

@@ -1,0 +1,177 @@
+// authlink's MCP endpoints with the official clients, against the running authlink that run.sh
+// started: the TypeScript SDK (@modelcontextprotocol/sdk), the MCP Inspector's CLI, the Python
+// `mcp` package and Composio's Python SDK (through clients.py). Links are completed in the real
+// flow against oidc-provider, with the e2e suite's provider and fetch-based browser.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+import {
+  apiOk, connectFlow, createAuthConfig, env, getAccount, startTestIdp, stopIdp, uniq,
+} from '../e2e/lib/harness.mjs';
+
+const run = promisify(execFile);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SEED_PATH = path.join(HERE, '../../assets/mcp/tool_router.session.link.create.input-schema.json');
+const SEED_TEXT = readFileSync(SEED_PATH, 'utf8');
+const SEED = JSON.parse(SEED_TEXT);
+const MANAGEMENT_TOOLS = [
+  'tool_router.session.link.create', 'tool_router.session.create', 'tool_router.session.get',
+  'tool_router.session.delete', 'connected_accounts.get', 'connected_accounts.list',
+  'connected_accounts.delete', 'auth_configs.list', 'toolkits.list',
+];
+const META_TOOLS = ['COMPOSIO_MANAGE_CONNECTIONS', 'COMPOSIO_WAIT_FOR_CONNECTIONS'];
+
+let idp;
+let toolkit;
+
+before(async () => {
+  idp = await startTestIdp();
+  ({ slug: toolkit } = await createAuthConfig(idp));
+});
+
+after(async () => {
+  await stopIdp(idp, 'mcp');
+});
+
+/** A session of a new user enabling the test toolkit, with the wait tool on. */
+async function newSession() {
+  return apiOk('POST', '/tool_router/session', {
+    user_id: `user_${uniq()}`,
+    toolkits: { enable: [toolkit] },
+    manage_connections: { enable: true, enable_wait_for_connections: true },
+  });
+}
+
+async function connectTs(url) {
+  const client = new Client({ name: 'authlink-mcp-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { 'x-api-key': env.apiKey } },
+  });
+  await client.connect(transport);
+  assert.equal(client.getServerVersion().name, 'authlink');
+  assert.equal(transport.protocolVersion, '2025-11-25');
+  assert.ok(client.getServerCapabilities().tools);
+  return client;
+}
+
+/** Completes a link in the browser flow and checks the account became ACTIVE. */
+async function complete(redirectUrl, accountId) {
+  const { done } = await connectFlow({ redirectUrl });
+  // Back to the link's callback_url (302), or authlink's own "connected" page when it has none.
+  assert.ok(done.status === 302 || /is connected/.test(done.html), `callback: ${done.status} ${done.html}`);
+  const account = await getAccount(accountId);
+  assert.equal(account.status, 'ACTIVE', JSON.stringify(account));
+}
+
+function structured(result, what) {
+  assert.notEqual(result.isError, true, `${what}: ${JSON.stringify(result)}`);
+  assert.deepEqual(JSON.parse(result.content[0].text), result.structuredContent, `${what}: text vs structured`);
+  return result.structuredContent;
+}
+
+test('TypeScript SDK: management endpoint, the seed schema, and a link completed for real', async () => {
+  const client = await connectTs(`${env.baseUrl}/mcp`);
+  try {
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name), MANAGEMENT_TOOLS);
+    assert.deepEqual(tools[0].inputSchema, SEED);
+    assert.equal(JSON.stringify(tools[0].inputSchema), JSON.stringify(SEED), 'same keys in the same order');
+    for (const t of tools) {
+      assert.ok(t.description && t.outputSchema?.type === 'object', t.name);
+    }
+    const session = await newSession();
+    // The SDK validates structuredContent against each tool's outputSchema (Ajv).
+    const link = structured(await client.callTool({
+      name: 'tool_router.session.link.create',
+      arguments: { session_id: session.session_id, toolkit, callback_url: 'http://127.0.0.1:9/app/mcp' },
+    }), 'link');
+    assert.match(link.link_token, /^ln_/);
+    assert.equal(link.redirect_url, `${env.baseUrl}/link/${link.link_token}`);
+    const bad = await client.callTool({ name: 'tool_router.session.link.create', arguments: { session_id: session.session_id } });
+    assert.equal(bad.isError, true);
+    const { error } = JSON.parse(bad.content[0].text);
+    assert.equal(error.slug, 'ToolRouterV2_BadRequest');
+    assert.match(error.message, /toolkit: is required/);
+    await complete(link.redirect_url, link.connected_account_id);
+    const got = structured(await client.callTool({
+      name: 'connected_accounts.get', arguments: { connected_account_id: link.connected_account_id },
+    }), 'get');
+    assert.equal(got.status, 'ACTIVE');
+    await assert.rejects(client.callTool({ name: 'COMPOSIO_MANAGE_CONNECTIONS', arguments: {} }), /Unknown tool/);
+  } finally {
+    await client.close();
+  }
+});
+
+test("TypeScript SDK: a session's mcp.url, COMPOSIO_MANAGE_CONNECTIONS, then wait until ACTIVE", async () => {
+  const session = await newSession();
+  assert.deepEqual(session.tool_router_tools, META_TOOLS);
+  const client = await connectTs(session.mcp.url);
+  try {
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name), META_TOOLS);
+    const out = structured(await client.callTool({ name: 'COMPOSIO_MANAGE_CONNECTIONS', arguments: { toolkits: [toolkit] } }), 'manage');
+    const result = out.data.results[toolkit];
+    assert.equal(result.status, 'INITIATED', JSON.stringify(out));
+    const waiting = client.callTool(
+      { name: 'COMPOSIO_WAIT_FOR_CONNECTIONS', arguments: { toolkits: [toolkit], timeout_seconds: 20 } },
+      undefined,
+      { timeout: 60_000 },
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await complete(result.redirect_url, result.connected_account_id);
+    const waited = structured(await waiting, 'wait');
+    assert.equal(waited.data.completed, true, JSON.stringify(waited));
+    assert.equal(waited.data.results[toolkit].status, 'ACTIVE');
+    assert.equal(waited.data.results[toolkit].connected_account_id, result.connected_account_id);
+  } finally {
+    await client.close();
+  }
+});
+
+test("MCP Inspector CLI lists both endpoints' tools", async () => {
+  const session = await newSession();
+  const inspector = path.join(HERE, 'node_modules/.bin/mcp-inspector');
+  for (const [url, expected] of [[`${env.baseUrl}/mcp`, MANAGEMENT_TOOLS], [session.mcp.url, META_TOOLS]]) {
+    const { stdout } = await run(inspector, [
+      '--cli', url, '--transport', 'http', '--header', `x-api-key: ${env.apiKey}`, '--method', 'tools/list',
+    ], { env: { ...process.env, MCP_CATALOG_PATH: path.join(env.stateDir, `inspector-${uniq()}.json`) }, timeout: 60_000 });
+    const listed = JSON.parse(stdout);
+    assert.deepEqual(listed.tools.map((t) => t.name), expected, stdout);
+    if (expected === MANAGEMENT_TOOLS) assert.deepEqual(listed.tools[0].inputSchema, SEED);
+  }
+});
+
+async function python(...args) {
+  const { stdout } = await run(env.python, [path.join(HERE, 'clients.py'), ...args], { timeout: 90_000 })
+    .catch((e) => { throw new Error(`clients.py ${args[0]} failed:\n${e.stdout}\n${e.stderr}`); });
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+test('Python mcp package: management link completed for real, then manage and wait on mcp.url', async () => {
+  const session = await newSession();
+  const link = await python('mcp-management', env.baseUrl, env.apiKey, session.session_id, toolkit, SEED_PATH);
+  await complete(link.redirect_url, link.connected_account_id);
+
+  const other = await newSession();
+  const result = await python('mcp-manage', other.mcp.url, env.apiKey, toolkit);
+  await complete(result.redirect_url, result.connected_account_id);
+  const waited = await python('mcp-wait', other.mcp.url, env.apiKey, toolkit);
+  assert.equal(waited.connected_account_id, result.connected_account_id);
+});
+
+test("composio SDK: session.tools() and the agent's meta tool calls connect the user", async () => {
+  const session = await newSession();
+  const result = await python('sdk-manage', env.baseUrl, env.apiKey, session.session_id, toolkit);
+  await complete(result.redirect_url, result.connected_account_id);
+  const waited = await python('sdk-wait', env.baseUrl, env.apiKey, session.session_id, toolkit);
+  assert.equal(waited.connected_account_id, result.connected_account_id);
+});
