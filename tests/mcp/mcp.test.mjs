@@ -175,3 +175,23 @@ test("composio SDK: session.tools() and the agent's meta tool calls connect the 
   const waited = await python('sdk-wait', env.baseUrl, env.apiKey, session.session_id, toolkit);
   assert.equal(waited.connected_account_id, result.connected_account_id);
 });
+
+test("@composio/core: session.tools() and the agent's meta tool calls connect the user", async () => {
+  const { Composio } = await import('@composio/core');
+  const composio = new Composio({ apiKey: env.apiKey, baseURL: env.baseUrl, allowTracking: false });
+  const session = await composio.create(`user_${uniq()}`, {
+    toolkits: [toolkit],
+    manageConnections: { enable: true, waitForConnections: true },
+  });
+  assert.equal(session.mcp.url, `${env.baseUrl}/tool_router/${session.sessionId}/mcp`);
+  const tools = await session.tools();
+  const names = tools.map((t) => t.function?.name ?? t.name).sort();
+  assert.deepEqual(names, META_TOOLS, JSON.stringify(tools));
+  const manage = await session.execute('COMPOSIO_MANAGE_CONNECTIONS', { toolkits: [toolkit] });
+  assert.equal(manage.error ?? null, null, JSON.stringify(manage));
+  const result = manage.data.results[toolkit];
+  assert.equal(result.status, 'INITIATED', JSON.stringify(manage));
+  await complete(result.redirect_url, result.connected_account_id);
+  const waited = await session.execute('COMPOSIO_WAIT_FOR_CONNECTIONS', { toolkits: [toolkit], timeout_seconds: 20 });
+  assert.equal(waited.data.results[toolkit].status, 'ACTIVE', JSON.stringify(waited));
+});
