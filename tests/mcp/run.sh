@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Real-client tests of authlink's MCP endpoints (issue 13): authlink (the built binary) on a fresh
 # database, the official MCP clients over Streamable HTTP (TypeScript @modelcontextprotocol/sdk,
-# Python `mcp`), the MCP Inspector's CLI, Composio's Python SDK (`composio` 0.30.0, the
-# `session.tools()` journey) and `@composio/core` 0.21.0 (the same in TypeScript), and links completed against a real oidc-provider with the e2e
-# suite's provider and flow helpers (tests/e2e/idp.mjs, tests/e2e/lib).
+# Python `mcp`), the MCP Inspector's CLI, Composio's SDKs (`composio` 0.30.0 and
+# `@composio/core` 0.21.0: the `session.tools()` journey), and links completed against a real
+# oidc-provider with the e2e suite's provider and flow helpers (tests/e2e/idp.mjs, tests/e2e/lib).
 #
 #   bash tests/mcp/run.sh [sqlite|postgres]      (default sqlite)
 #
