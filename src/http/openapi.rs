@@ -75,10 +75,11 @@ pub fn suffix_operation_ids(doc: &mut openapi::OpenApi, suffix: &str) {
     }
 }
 
-/// Routes outside `/api` (probes, this document, the end user's pages) take no API key.
+/// Routes outside `/api` (probes, this document, the end user's pages) take no API key; the MCP
+/// endpoints, also outside `/api`, do.
 pub fn finish(mut doc: openapi::OpenApi) -> openapi::OpenApi {
     for (path, item) in &mut doc.paths.paths {
-        if !path.starts_with("/api/") {
+        if !path.starts_with("/api/") && !super::mcp::is_mcp_path(&path.replace("{session_id}", "trs_x")) {
             for op in operations(item) {
                 op.security = Some(Vec::new());
             }

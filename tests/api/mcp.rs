@@ -789,3 +789,23 @@ async fn rest_tools_list_and_execute_the_sessions_meta_tools() {
     );
     app.cleanup().await;
 }
+
+/// The MCP endpoints count against the API's rate limits, per key whichever way it is sent.
+#[tokio::test]
+async fn mcp_requests_are_rate_limited_per_key_with_bearer_keys_counted_too() {
+    use authlink::http::limits::RateLimitSettings;
+    let app =
+        TestApp::builder().rate_limits(RateLimitSettings { api_per_key: 3, ..RateLimitSettings::OFF }).spawn().await;
+    let bearer = format!("Bearer {}", app.api_key);
+    let by_header = Mcp::management(&app);
+    let by_bearer = Mcp::with(&app, "/mcp", &[("authorization", bearer.as_str())]);
+    for mcp in [&by_header, &by_bearer, &by_header] {
+        let r = mcp.rpc("tools/list", json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.header("ratelimit").is_some(), "no RateLimit field");
+    }
+    let r = by_bearer.rpc("tools/list", json!({})).await;
+    assert_error(&r, 429, "RateLimit_Exceeded");
+    assert!(r.header("retry-after").is_some());
+    app.cleanup().await;
+}

@@ -60,6 +60,9 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("tool_router/session/{session_id}", &["get", "patch", "delete"]),
     ("tool_router/session/{session_id}/link", &["post"]),
     ("tool_router/session/{session_id}/toolkits", &["get"]),
+    ("tool_router/session/{session_id}/tools", &["get"]),
+    ("tool_router/session/{session_id}/execute", &["post"]),
+    ("tool_router/session/{session_id}/execute_meta", &["post"]),
     ("auth_configs", &["get", "post"]),
     ("auth_configs/{id}", &["get"]),
     ("connected_accounts", &["get", "post"]),
@@ -83,6 +86,9 @@ const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/openapi.json"),
 ];
+
+/// The MCP endpoints: outside /api, and they take the API key.
+const MCP_ROUTES: &[(&str, &str)] = &[("post", "/mcp"), ("post", "/tool_router/{session_id}/mcp")];
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -132,6 +138,7 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
         }
     }
     expected.extend(OTHER_ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())));
+    expected.extend(MCP_ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())));
     assert_eq!(documented, expected, "documented operations differ from the expected routes");
 
     // Every documented operation is served: none answers the router's 404/405 fallback ...
@@ -167,7 +174,10 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
             let place = if template_params.contains(name) { "path" } else { "query" };
             assert_eq!(param["in"], place, "{method} {path}: parameter {name}");
         }
-        if path.starts_with("/api/") {
+        if MCP_ROUTES.iter().any(|(_, p)| p == path) {
+            assert!(op.get("security").is_none(), "{method} {path} overrides the API key requirement");
+            assert!(op["responses"]["401"].is_object(), "{method} {path} documents no 401");
+        } else if path.starts_with("/api/") {
             assert!(op.get("security").is_none(), "{method} {path} overrides the API key requirement");
             let responses = op["responses"].as_object().expect("responses");
             assert!(responses.contains_key("401"), "{method} {path} documents no 401");
