@@ -352,8 +352,12 @@ fn announce_first_key(outcome: Bootstrap, public_base: &str) {
 
 fn init_tracing(format: LogFormat) {
     use tracing_subscriber::{EnvFilter, fmt};
-    // rmcp logs every stateless MCP request at info (one handshake per POST): warnings only.
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
+    let mut filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The MCP SDK logs every stateless request at info and, at debug, whole tool arguments and
+    // results (link tokens, access tokens): it is held at warn whatever RUST_LOG says.
+    if let Ok(directive) = "rmcp=warn".parse() {
+        filter = filter.add_directive(directive);
+    }
     // Colour only on a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

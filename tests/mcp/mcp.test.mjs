@@ -4,7 +4,7 @@
 // flow against oidc-provider, with the e2e suite's provider and fetch-based browser.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,8 @@ const META_TOOLS = ['COMPOSIO_MANAGE_CONNECTIONS', 'COMPOSIO_WAIT_FOR_CONNECTION
 
 let idp;
 let toolkit;
+/** Link tokens and access tokens the tests saw: run.sh checks that none is in authlink's log. */
+const secrets = new Set();
 
 before(async () => {
   idp = await startTestIdp();
@@ -38,6 +40,10 @@ before(async () => {
 });
 
 after(async () => {
+  for (const issued of idp.issued) {
+    for (const key of ['accessToken', 'refreshToken', 'code']) if (issued[key]) secrets.add(issued[key]);
+  }
+  writeFileSync(path.join(env.stateDir, 'mcp-secrets.json'), JSON.stringify([...secrets]));
   await stopIdp(idp, 'mcp');
 });
 
@@ -64,6 +70,7 @@ async function connectTs(url) {
 
 /** Completes a link in the browser flow and checks the account became ACTIVE. */
 async function complete(redirectUrl, accountId) {
+  secrets.add(new URL(redirectUrl).pathname.split('/').pop());
   const { done } = await connectFlow({ redirectUrl });
   // Back to the link's callback_url (302), or authlink's own "connected" page when it has none.
   assert.ok(done.status === 302 || /is connected/.test(done.html), `callback: ${done.status} ${done.html}`);

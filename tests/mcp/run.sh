@@ -60,7 +60,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- clients ------------------------------------------------------------------------------------
-log "npm ci (tests/e2e for oidc-provider, tests/mcp for the MCP SDK and Inspector)"
+log "npm ci (tests/e2e for oidc-provider, tests/mcp for the MCP SDK, Inspector and @composio/core)"
 for dir in "$E2E_DIR" "$MCP_DIR"; do
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null >"$TMP/npm.log" 2>&1) \
         || { cat "$TMP/npm.log" >&2; die "npm ci failed in $dir"; }
@@ -128,6 +128,8 @@ AUTHLINK_ENDPOINT_ALLOWLIST=$(IFS=,; for p in $IDP_PORTS; do printf 'http://127.
 export AUTHLINK_ENDPOINT_ALLOWLIST=${AUTHLINK_ENDPOINT_ALLOWLIST%,}
 export AUTHLINK_TENANT_ENDPOINTS=allowed
 export AUTHLINK_LOG_FORMAT=text
+# Debug level on purpose: the log check below then covers what an operator sees when debugging.
+export RUST_LOG=debug
 unset AUTHLINK_ENCRYPTION_OLD_KEYS AUTHLINK_MCP_ALLOWED_ORIGINS
 
 "$AUTHLINK_BIN" migrate </dev/null >"$TMP/migrate.log" 2>&1 || { cat "$TMP/migrate.log" >&2; die "authlink migrate failed"; }
@@ -157,6 +159,20 @@ rc=0
 node --test --test-reporter=spec --test-concurrency=1 --test-timeout=120000 "$@" mcp.test.mjs </dev/null || rc=$?
 cd "$ROOT"
 kill -0 "$SERVER_PID" 2>/dev/null || { log "authlink exited during the tests"; rc=1; }
+# No link token, access/refresh token or code the tests saw may appear in authlink's debug log.
+if [[ -f $AUTHLINK_E2E_STATE_DIR/mcp-secrets.json ]]; then
+    node -e '
+      const fs = require("fs");
+      const secrets = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+      const text = fs.readFileSync(process.argv[2], "utf8");
+      if (secrets.length < 5) { console.error(`only ${secrets.length} secrets were collected`); process.exit(1); }
+      const found = secrets.filter((s) => text.includes(s));
+      if (found.length) { console.error(`${found.length} secret(s) in the log`); process.exit(1); }
+      console.error(`mcp: none of ${secrets.length} secrets in the debug log`);
+    ' "$AUTHLINK_E2E_STATE_DIR/mcp-secrets.json" "$TMP/authlink.log" || rc=1
+else
+    log "the tests left no list of secrets"; rc=1
+fi
 if [[ $rc -ne 0 ]]; then
     log "FAILED; authlink's log:"
     tail -n 80 "$TMP/authlink.log" >&2
