@@ -10,6 +10,7 @@ RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
 COPY src ./src
 COPY migrations ./migrations
 COPY catalog ./catalog
+COPY assets ./assets
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin authlink
 
 FROM debian:bookworm-slim
