@@ -105,6 +105,11 @@ pub enum ApiError {
     /// No such auth config in the caller's project.
     #[error("Auth config {0} not found.")]
     AuthConfigNotFound(String),
+
+    #[error(
+        "Toolkit {0} not found: it is neither in authlink's catalog nor configured by an auth config of this project."
+    )]
+    ToolkitNotFound(String),
     /// The fallback of the router: no route has this path.
     #[error("No route for {0}.")]
     RouteNotFound(String),
@@ -132,6 +137,14 @@ pub enum ApiError {
     /// The provider refused the refresh (e.g. `invalid_grant`); the account is now EXPIRED.
     #[error("Token refresh failed: {0}")]
     RefreshFailed(String),
+
+    /// Composio documents revoke for ACTIVE (and, idempotently, REVOKED) accounts only.
+    #[error("Connected account is {0}: only an ACTIVE or REVOKED account can be revoked.")]
+    NotRevocable(String),
+
+    /// A documented Composio call or option that authlink deliberately does not serve.
+    #[error("{0}")]
+    Unsupported(String),
     /// The provider could not be reached or answered nonsense; worth retrying later.
     #[error("The provider's token endpoint could not be used: {0}")]
     ProviderUnavailable(String),
@@ -184,6 +197,7 @@ impl ApiError {
             Self::ConnectedAccountNotFound(_) => (S::NOT_FOUND, 1803, "ConnectedAccount_NotFound"),
             Self::ApiKeyNotFound(_) => (S::NOT_FOUND, 804, "APIKey_NotFound"),
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
+            Self::ToolkitNotFound(_) => (S::NOT_FOUND, 1551, "Toolkit_NotFound"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),
             Self::CompletionUserMismatch(_) => (S::BAD_REQUEST, 1808, "ConnectedAccount_CompleteAuthUserMismatch"),
@@ -192,6 +206,8 @@ impl ApiError {
             Self::SessionVersionConflict(_) => (S::CONFLICT, 4311, "ToolRouterV2_ConfigVersionConflict"),
             Self::AccountNotActive(_) => (S::BAD_REQUEST, 1804, "ConnectedAccount_NotActive"),
             Self::RefreshFailed(_) => (S::BAD_REQUEST, 1805, "ConnectedAccount_RefreshFailed"),
+            Self::NotRevocable(_) => (S::CONFLICT, 1811, "ConnectedAccount_NotRevocable"),
+            Self::Unsupported(_) => (S::BAD_REQUEST, 4312, "Authlink_Unsupported"),
             Self::ProviderUnavailable(_) => (S::BAD_GATEWAY, 1806, "ConnectedAccount_ProviderUnavailable"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, 429, "RateLimit_Exceeded"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, 503, "HTTP_ServiceUnavailable"),

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
 pub mod sessions;
+pub mod toolkits;
 
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(links::create_for_session))
         .routes(routes!(session_toolkits::list))
         .routes(routes!(auth_configs::create, auth_configs::list))
-        .routes(routes!(auth_configs::get))
+        .routes(routes!(auth_configs::get, auth_configs::update, auth_configs::delete))
         .routes(routes!(connected_accounts::list, connected_accounts::legacy_create))
         .routes(routes!(links::create_for_user))
         .routes(routes!(completion::complete_auth))
@@ -60,6 +61,13 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(connected_accounts::refresh))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(toolkits::list))
+        .routes(routes!(toolkits::get))
+        .routes(routes!(toolkits::multi))
+        .routes(routes!(toolkits::categories))
+        .routes(routes!(auth_configs::update_status))
+        .routes(routes!(connected_accounts::update_status))
+        .routes(routes!(connected_accounts::revoke))
         .layer(Extension(version))
 }
 

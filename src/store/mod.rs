@@ -275,6 +275,39 @@ pub trait MaintenanceStore: Send + Sync {
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts>;
 }
 
+/// The lifecycle of auth configs and connected accounts beyond creation (issue 12): enable,
+/// disable, revoke, credential updates and deletion. Each method is one transaction (one
+/// statement or an explicit one), so an event write can join it.
+#[async_trait]
+pub trait LifecycleStore: Send + Sync {
+    /// Sets an account's `is_disabled`; `None` when there is no such account (or it is deleted).
+    async fn set_account_disabled(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        disabled: bool,
+    ) -> StoreResult<Option<AccountRecord>>;
+    /// ACTIVE or REVOKED → REVOKED with every sealed token erased (and a SQLite refresh lease
+    /// dropped, so a refresh in flight cannot write tokens back); `false` when the account is
+    /// gone or in another status.
+    async fn revoke_account(&self, project: ProjectId, id: &ConnectedAccountId, reason: &str) -> StoreResult<bool>;
+    /// Applies a patch to a live auth config; `None` when there is none.
+    async fn update_auth_config(
+        &self,
+        project: ProjectId,
+        id: &AuthConfigId,
+        patch: &AuthConfigPatch,
+    ) -> StoreResult<Option<AuthConfigRecord>>;
+    /// Enables or disables a live auth config; `false` when there is none.
+    async fn set_auth_config_enabled(&self, project: ProjectId, id: &AuthConfigId, enabled: bool) -> StoreResult<bool>;
+    /// Soft-deletes a live auth config (its client secret erased) and every connected account
+    /// using it (their tokens erased), in one transaction. `None` when there is no such config,
+    /// else how many accounts went with it.
+    async fn delete_auth_config(&self, project: ProjectId, id: &AuthConfigId) -> StoreResult<Option<u64>>;
+    /// Every toolkit the project has a live auth config for, in slug order.
+    async fn auth_config_toolkits(&self, project: ProjectId) -> StoreResult<Vec<ToolkitSlug>>;
+}
+
 /// Everything authlink stores; what the services hold as `Arc<dyn Store>`.
 pub trait Store:
     KeyStore
@@ -285,6 +318,7 @@ pub trait Store:
     + CompletionStore
     + AuditStore
     + MaintenanceStore
+    + LifecycleStore
     + 'static
 {
 }
@@ -298,6 +332,7 @@ impl<T> Store for T where
         + CompletionStore
         + AuditStore
         + MaintenanceStore
+        + LifecycleStore
         + 'static
 {
 }

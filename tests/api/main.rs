@@ -24,8 +24,10 @@ mod db;
 #[path = "../support/fake_oauth.rs"]
 mod fake_oauth;
 
+mod account_lifecycle;
 mod api_keys;
 mod auth;
+mod auth_config_lifecycle;
 mod auth_configs;
 mod complete_auth;
 mod connected_accounts;
@@ -45,5 +47,6 @@ mod rotation;
 mod server_limits;
 mod sessions;
 mod shared_accounts;
+mod toolkits;
 mod unavailable;
 mod user_links;

@@ -56,8 +56,8 @@ impl LinkStore for PgStore {
         let sql = format!(
             "with a as (
                 insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
-                                               acl, status, initiation_expires_at)
-                values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9)
+                                               acl, status, initiation_expires_at, link_url_sealed)
+                values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $13)
                 returning *
              ), l as (
                 insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at)
@@ -79,6 +79,7 @@ impl LinkStore for PgStore {
             .bind(&l.token_hash)
             .bind(l.session_id.as_ref().map(SessionId::as_str))
             .bind(&l.callback_url)
+            .bind(&l.link_url_sealed)
             .fetch_one(&self.pool)
             .await?;
         rows::account(&row)
@@ -164,7 +165,7 @@ impl LinkStore for PgStore {
         .await?;
         let acc = sqlx::query(
             "update connected_account
-             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4, updated_at = now()
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, link_url_sealed = null, token_expires_at = $4, updated_at = now()
              where project_id = $1 and id = $2 and status = 'INITIATED' and deleted_at is null",
         )
         .bind(project.0)
@@ -203,7 +204,7 @@ impl LinkStore for PgStore {
         .execute(&mut *tx)
         .await?;
         let acc = sqlx::query(
-            "update connected_account set status = 'FAILED', status_reason = $3, updated_at = now()
+            "update connected_account set status = 'FAILED', status_reason = $3, link_url_sealed = null, updated_at = now()
              where project_id = $1 and id = $2 and status = 'INITIATED'",
         )
         .bind(project.0)

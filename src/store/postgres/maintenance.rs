@@ -52,7 +52,7 @@ impl MaintenanceStore for PgStore {
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
         let done = sqlx::query(
             "update connected_account
-             set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, token_expires_at = null,
+             set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, link_url_sealed = null, token_expires_at = null,
                  updated_at = now()
              where status = 'INITIATED' and initiation_expires_at < now()",
         )
@@ -83,7 +83,9 @@ impl MaintenanceStore for PgStore {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
             SealedColumn::StateVerifier => query.bind(old.state_hash()?),
-            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens => query.bind(old.row.as_str()),
+            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens | SealedColumn::AccountLinkUrl => {
+                query.bind(old.row.as_str())
+            }
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)

@@ -62,8 +62,9 @@ impl LinkStore for SqliteStore {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
-                                            acl, status, initiation_expires_at, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10)",
+                                            acl, status, initiation_expires_at, created_at, updated_at,
+                                            link_url_sealed)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10, $11)",
         )
         .bind(l.account_id.as_str())
         .bind(project.0.to_string())
@@ -75,6 +76,7 @@ impl LinkStore for SqliteStore {
         .bind(l.acl.as_ref().map(to_json).transpose()?)
         .bind(ts(l.expires_at))
         .bind(&now)
+        .bind(&l.link_url_sealed)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -187,7 +189,7 @@ impl LinkStore for SqliteStore {
         .await?;
         let acc = sqlx::query(
             "update connected_account
-             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4, updated_at = $5
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, link_url_sealed = null, token_expires_at = $4, updated_at = $5
              where project_id = $1 and id = $2 and status = 'INITIATED' and deleted_at is null",
         )
         .bind(project.0.to_string())
@@ -229,7 +231,7 @@ impl LinkStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let acc = sqlx::query(
-            "update connected_account set status = 'FAILED', status_reason = $3, updated_at = $4
+            "update connected_account set status = 'FAILED', status_reason = $3, link_url_sealed = null, updated_at = $4
              where project_id = $1 and id = $2 and status = 'INITIATED'",
         )
         .bind(project.0.to_string())

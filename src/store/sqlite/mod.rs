@@ -22,6 +22,7 @@ mod audit;
 mod auth_configs;
 mod completion;
 mod keys;
+mod lifecycle;
 mod links;
 mod maintenance;
 mod refresh;
