@@ -256,7 +256,7 @@ impl ListQuery {
             )
         });
         e.finish()?;
-        Ok(ToolkitQuery { category: self.category, search: self.search, kind, managed_by, limit, after })
+        Ok(ToolkitQuery { category: self.category, search: self.search, kind, managed_by, slugs: None, limit, after })
     }
 }
 
@@ -297,15 +297,23 @@ pub async fn get(
     Ok(Json(toolkits::get(&state, project, &slug).await?.into()))
 }
 
-/// Body of `POST toolkits/multi`.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+/// Body of `POST toolkits/multi`: the listing's filters in a body, plus the slugs wanted.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 pub struct MultiRequest {
-    /// 1..=100 slugs; unknown ones are left out of the answer.
-    #[validate(length(min = 1, max = 100))]
-    pub slugs: Vec<String>,
+    /// Only these toolkits (0..=1000 slugs; unknown ones are left out); absent means all.
+    #[validate(length(max = 1000))]
+    pub toolkits: Option<Vec<String>>,
+    pub category: Option<String>,
+    pub managed_by: Option<String>,
+    pub sort_by: Option<String>,
+    #[validate(length(max = 256))]
+    pub search: Option<String>,
+    /// 1..=1000, default 1000.
+    pub limit: Option<f64>,
+    pub cursor: Option<String>,
 }
 
-/// Reads several toolkits at once, in the order asked.
+/// Reads several toolkits at once: the listing's filters and paging, restricted to `toolkits`.
 #[utoipa::path(post, path = "/toolkits/multi", tag = "toolkits", operation_id = "get_toolkits_multi",
     request_body = MultiRequest,
     responses(
@@ -319,17 +327,25 @@ pub async fn multi(
     ValidatedJson(body): ValidatedJson<MultiRequest>,
 ) -> ApiResult<Json<ListResponse<ToolkitResponse>>> {
     let mut e = FieldErrors::default();
-    let slugs: Vec<ToolkitSlug> = body
-        .slugs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| e.check(format!("slugs[{i}]"), ToolkitSlug::parse(s).map_err(|e| e.to_string())))
-        .collect();
+    let slugs: Option<Vec<ToolkitSlug>> = body.toolkits.as_ref().map(|list| {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, s)| e.check(format!("toolkits[{i}]"), ToolkitSlug::parse(s).map_err(|e| e.to_string())))
+            .collect()
+    });
     e.finish()?;
-    let items: Vec<ToolkitResponse> =
-        toolkits::get_many(&state, project, &slugs).await?.into_iter().map(Into::into).collect();
-    let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
-    Ok(Json(ListResponse { items, next_cursor: None, total_pages: 1, current_page: 1, total_items: total }))
+    let list = ListQuery {
+        category: body.category,
+        managed_by: body.managed_by,
+        kind: None,
+        sort_by: body.sort_by,
+        search: body.search,
+        cursor: body.cursor,
+        limit: body.limit.map(|l| l.to_string()),
+    };
+    let query = ToolkitQuery { slugs, ..list.into_query()? };
+    let page = toolkits::list(&state, project, &query).await?;
+    Ok(Json(ListResponse::from_page(page, query.limit, Into::into)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -187,6 +187,8 @@ pub struct ToolkitQuery {
     pub search: Option<String>,
     pub kind: Kind,
     pub managed_by: ManagedBy,
+    /// Only these toolkits (`POST toolkits/multi`); `None` means any.
+    pub slugs: Option<Vec<ToolkitSlug>>,
     pub limit: i64,
     /// The last slug of the previous page.
     pub after: Option<Cursor>,
@@ -214,6 +216,7 @@ pub async fn list(ctx: &ServiceContext, project: ProjectId, q: &ToolkitQuery) ->
             ManagedBy::Project => *configured,
         })
         .map(|(t, _)| t)
+        .filter(|t| q.slugs.as_ref().is_none_or(|only| only.contains(&t.slug)))
         .filter(|t| match q.kind {
             Kind::All => true,
             Kind::Native => !t.is_custom,

@@ -172,19 +172,33 @@ async fn invalid_list_queries_name_the_parameter() {
 }
 
 #[tokio::test]
-async fn multi_returns_the_known_toolkits_in_order_and_validates_slugs() {
+async fn multi_returns_the_known_toolkits_with_the_listings_filters() {
     let app = spawn_app().await;
-    let r = app.post("toolkits/multi", json!({"slugs": ["slack", "nope", "GitHub", "slack"]})).await;
+    // What both SDKs send: `toolkits` plus the listing's filters (absent ones omitted).
+    let r = app.post("toolkits/multi", json!({"toolkits": ["slack", "nope", "GitHub", "slack"]})).await;
     let body = r.expect(200, "multi").clone();
     let slugs: Vec<&str> = body["items"].as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
-    assert_eq!(slugs, ["slack", "github"]);
+    assert_eq!(slugs, ["github", "slack"]);
     assert_eq!((body["total_items"].clone(), body["total_pages"].clone()), (json!(2), json!(1)));
-    assert_toolkit(&body["items"][0], "slack", "native");
+    assert_eq!((body["current_page"].clone(), body["next_cursor"].clone()), (json!(1), Value::Null));
+    assert_toolkit(&body["items"][1], "slack", "native");
+    let r = app
+        .post("toolkits/multi", json!({"toolkits": ["slack", "hubspot"], "category": "crm", "sort_by": "usage"}))
+        .await;
+    assert_eq!(r.expect(200, "category").clone()["items"][0]["slug"], "hubspot");
+    let page = app.post("toolkits/multi", json!({"limit": 2})).await.expect(200, "all, paged").clone();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let next = app.post("toolkits/multi", json!({"limit": 2, "cursor": cursor})).await.expect(200, "page 2").clone();
+    assert_eq!(next["current_page"], 2);
+    assert_ne!(next["items"][0]["slug"], page["items"][0]["slug"]);
     for (body, case) in [
-        (json!({"slugs": []}), "empty"),
-        (json!({"slugs": ["bad slug"]}), "bad slug"),
-        (json!({"slugs": "github"}), "not a list"),
-        (json!({}), "missing"),
+        (json!({"toolkits": ["bad slug"]}), "bad slug"),
+        (json!({"toolkits": "github"}), "not a list"),
+        (json!({"limit": 0}), "limit 0"),
+        (json!({"limit": 2.5}), "fractional limit"),
+        (json!({"managed_by": "me"}), "managed_by"),
+        (json!({"cursor": "nope"}), "cursor"),
     ] {
         assert_error_ctx(&app.post("toolkits/multi", body).await, 400, "ToolRouterV2_BadRequest", case);
     }
