@@ -10,7 +10,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use url::Url;
 
 use crate::{
-    domain::callback::{CallbackAllowlist, LinkUrlAllowlist},
+    domain::{
+        OriginAllowlist,
+        callback::{CallbackAllowlist, LinkUrlAllowlist},
+    },
     http::limits,
     outbound::{EndpointAllowlist, OutboundPolicy},
     store::RetentionPolicy,
@@ -211,6 +214,13 @@ pub struct ServeArgs {
     /// `AUTHLINK_PUBLIC_URL` only.
     #[arg(long, env = "AUTHLINK_LINK_URL_ALLOWLIST", value_name = "AUTHLINK_LINK_URL_ALLOWLIST", default_value = "")]
     pub link_url_allowlist: LinkUrlAllowlist,
+
+    // Issue 13.
+    /// Comma-separated browser origins (`scheme://host[:port]`) allowed to call the MCP endpoints
+    /// besides the origin of `AUTHLINK_PUBLIC_URL`; a request with any other `Origin` header is
+    /// refused (DNS-rebinding defence). Requests without `Origin` (non-browser clients) pass.
+    #[arg(long, env = "AUTHLINK_MCP_ALLOWED_ORIGINS", value_name = "AUTHLINK_MCP_ALLOWED_ORIGINS", default_value = "")]
+    pub mcp_allowed_origins: OriginAllowlist,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -237,6 +247,7 @@ impl fmt::Debug for ServeArgs {
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("link_url_allowlist", &self.link_url_allowlist)
+            .field("mcp_allowed_origins", &self.mcp_allowed_origins)
             .finish()
     }
 }

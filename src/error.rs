@@ -120,6 +120,14 @@ pub enum ApiError {
     /// `complete_auth` named a user other than the account's: the account is FAILED by then.
     #[error("user_id does not match the user connected account {0} was created for; the connection is now FAILED.")]
     CompletionUserMismatch(String),
+    /// A browser `Origin` the MCP endpoints do not accept (the transport's DNS-rebinding defence).
+    #[error(
+        "Origin {0} may not call this MCP endpoint: only this server's public origin and the origins in AUTHLINK_MCP_ALLOWED_ORIGINS may."
+    )]
+    OriginNotAllowed(String),
+    /// A `tools/call` naming a tool the MCP endpoint does not serve.
+    #[error("Unknown tool {0}: this MCP endpoint serves no tool of that name (see tools/list).")]
+    UnknownTool(String),
     /// The path exists, the method does not.
     #[error("Method {0} is not allowed on this path.")]
     MethodNotAllowed(String),
@@ -201,6 +209,8 @@ impl ApiError {
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),
             Self::CompletionUserMismatch(_) => (S::BAD_REQUEST, 1808, "ConnectedAccount_CompleteAuthUserMismatch"),
+            Self::OriginNotAllowed(_) => (S::FORBIDDEN, 403, "MCP_OriginNotAllowed"),
+            Self::UnknownTool(_) => (S::NOT_FOUND, 404, "MCP_UnknownTool"),
             Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, 405, "HTTP_MethodNotAllowed"),
             Self::AliasTaken { .. } => (S::CONFLICT, 1810, "ConnectedAccount_AliasAlreadyExists"),
             Self::SessionVersionConflict(_) => (S::CONFLICT, 4311, "ToolRouterV2_ConfigVersionConflict"),
@@ -262,19 +272,15 @@ impl ErrorEnvelope {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The envelope this error renders as (its `request_id` still empty).
+    pub fn envelope(&self) -> ErrorEnvelope {
         let (status, code, slug) = self.parts();
-        match &self {
-            Self::Internal(cause) => tracing::error!(error.cause = %cause, error.debug = ?cause, "request failed"),
-            Self::Unavailable => tracing::warn!(error.slug = slug, "answered 503"),
-            _ => tracing::info!(error.slug = slug, error.message = %self, "request rejected"),
-        }
-        let errors = match &self {
+        let errors = match self {
             Self::Validation(fields) => fields.iter().map(ToString::to_string).collect(),
             _ => Vec::new(),
         };
-        let body = ErrorEnvelope {
+        ErrorEnvelope {
             error: ErrorBody {
                 message: self.to_string(),
                 code,
@@ -284,7 +290,19 @@ impl IntoResponse for ApiError {
                 suggested_fix: String::new(),
                 errors,
             },
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, _, slug) = self.parts();
+        match &self {
+            Self::Internal(cause) => tracing::error!(error.cause = %cause, error.debug = ?cause, "request failed"),
+            Self::Unavailable => tracing::warn!(error.slug = slug, "answered 503"),
+            _ => tracing::info!(error.slug = slug, error.message = %self, "request rejected"),
+        }
+        let body = self.envelope();
         let mut response = (status, Json(body.clone())).into_response();
         // The request-id middleware rewrites the body with the request's id.
         response.extensions_mut().insert(body);

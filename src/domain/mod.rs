@@ -6,6 +6,7 @@
 pub mod acl;
 pub mod callback;
 pub mod ids;
+pub mod origin;
 pub mod session;
 pub mod slug;
 pub mod status;
@@ -14,6 +15,7 @@ pub mod token;
 pub use acl::{AccountType, AclConfig};
 pub use callback::{CallbackAllowlist, CallbackUrl, LinkUrlAllowlist};
 pub use ids::{AuthConfigId, ConnectedAccountId, SessionId};
+pub use origin::OriginAllowlist;
 pub use slug::ToolkitSlug;
 pub use status::AccountStatus;
 pub use token::LinkToken;

@@ -271,7 +271,7 @@ enum Class {
 
 impl Class {
     fn of(path: &str) -> Option<Self> {
-        if path.starts_with("/api/") {
+        if path.starts_with("/api/") || super::mcp::is_mcp_path(path) {
             return Some(Self::Api);
         }
         if let Some(rest) = path.strip_prefix("/link/") {
@@ -295,6 +295,12 @@ fn client_key(ip: IpAddr) -> IpAddr {
             None => IpAddr::V6(Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
         },
     }
+}
+
+/// The project key a request presents: `x-api-key`, or (on the MCP endpoints, which accept it)
+/// `Authorization: Bearer …`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).or_else(|| super::mcp::bearer_key(headers))
 }
 
 /// The middleware: applies the limits of the request's class and adds the `RateLimit` fields.
@@ -325,7 +331,7 @@ async fn api(limits: &Limits, ip: Option<IpAddr>, request: Request, next: Next) 
         }
     }
     if let Some(policy) = &limits.api_key {
-        if let Some(key) = request.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim) {
+        if let Some(key) = presented_key(request.headers()) {
             match policy.check(&hash(key)) {
                 Ok(item) => items.push(item),
                 Err(item) => return api_rejection(item, "for this API key", &items),
@@ -335,7 +341,8 @@ async fn api(limits: &Limits, ip: Option<IpAddr>, request: Request, next: Next) 
     // A request without any key is refused too, but guesses nothing: only presented keys count.
     let presented = ["x-api-key", "x-user-api-key", "x-org-api-key"]
         .iter()
-        .any(|name| request.headers().get(*name).is_some_and(|v| !v.as_bytes().trim_ascii().is_empty()));
+        .any(|name| request.headers().get(*name).is_some_and(|v| !v.as_bytes().trim_ascii().is_empty()))
+        || presented_key(request.headers()).is_some();
     let mut response = next.run(request).await;
     if presented && response.status() == StatusCode::UNAUTHORIZED {
         if let (Some(ip), Some(failed)) = (ip, &limits.failed_auth) {

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod limits;
 pub mod links;
+pub mod mcp;
 pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
@@ -87,6 +88,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(openapi::document))
+        .routes(routes!(mcp::management))
+        .routes(routes!(mcp::session_endpoint))
 }
 
 /// The OpenAPI document of everything [`app`] serves.

@@ -8,7 +8,7 @@ use crate::{
     catalog::Catalog,
     config::ServeArgs,
     crypto::Sealer,
-    domain::{CallbackAllowlist, LinkUrlAllowlist},
+    domain::{CallbackAllowlist, LinkUrlAllowlist, OriginAllowlist},
     outbound::OutboundPolicy,
     service::oauth::OAuthClient,
     store::Store,
@@ -25,6 +25,8 @@ pub struct Settings {
     pub outbound: OutboundPolicy,
     /// What a session's `experimental.link_url_overwrite` may name: `AUTHLINK_LINK_URL_ALLOWLIST`.
     pub link_url_allowlist: LinkUrlAllowlist,
+    /// Browser origins besides the public one that may call the MCP endpoints: `AUTHLINK_MCP_ALLOWED_ORIGINS`.
+    pub mcp_allowed_origins: OriginAllowlist,
 }
 
 impl Settings {
@@ -35,6 +37,7 @@ impl Settings {
             callback_allowlist: args.callback_allowlist.clone(),
             outbound: args.outbound_policy(),
             link_url_allowlist: args.link_url_allowlist.clone(),
+            mcp_allowed_origins: args.mcp_allowed_origins.clone(),
         }
     }
 

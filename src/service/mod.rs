@@ -13,6 +13,7 @@ pub mod completion;
 pub mod connect;
 pub mod context;
 pub mod links;
+pub mod meta_tools;
 pub mod oauth;
 pub mod resolution;
 pub mod retention;

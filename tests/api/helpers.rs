@@ -157,6 +157,7 @@ impl TestAppBuilder {
                 self.tenant_endpoints_forbidden,
             ),
             link_url_allowlist: self.link_url_allowlist.parse().expect("link URL allowlist"),
+            mcp_allowed_origins: "http://127.0.0.1:6274".parse().expect("MCP origins"),
         };
         let state = AppState::new(
             store.clone(),

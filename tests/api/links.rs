@@ -7,7 +7,7 @@ use crate::helpers::{CLIENT_SECRET, TestApp, assert_error, assert_error_ctx, err
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-const ACL_FRAGMENT: &str = "acl_config_for_shared is only valid on SHARED";
+pub const ACL_FRAGMENT: &str = "acl_config_for_shared is only valid on SHARED";
 
 /// An auth config for github and a session of `user_1` enabling github.
 async fn setup(app: &TestApp) -> (String, String) {
@@ -173,14 +173,9 @@ async fn link_url_overwrite_changes_the_redirect_base() {
     app.cleanup().await;
 }
 
-#[tokio::test]
-async fn invalid_link_bodies_are_400_naming_the_field_and_write_nothing() {
-    let app = spawn_app().await;
-    let (_, session) = setup(&app).await;
-    app.link_ok(&session, json!({"toolkit": "github"})).await;
-    let before = app.row_counts().await;
-    let listed_before = app.list_accounts("account_type=ALL").await["total_items"].clone();
-
+/// Every invalid body of the REST link table: (case, body, slug, text the message or errors must
+/// contain). The MCP link tool is held to the same table (tests/api/mcp.rs).
+pub fn invalid_link_cases() -> Vec<(&'static str, Value, &'static str, String)> {
     let many = |n: usize| (0..n).map(|i| format!("user{i}")).collect::<Vec<_>>();
     let with_item = |index: usize, item: String| {
         let mut l = many(3);
@@ -190,7 +185,7 @@ async fn invalid_link_bodies_are_400_naming_the_field_and_write_nothing() {
     let shared = |acl: Value| json!({"toolkit": "github", "experimental": {"account_type": "SHARED", "acl_config_for_shared": acl}});
     let acl_path = "experimental.acl_config_for_shared";
     // (case, body, slug, text the message or errors must contain)
-    let cases: Vec<(&str, Value, &str, String)> = vec![
+    vec![
         ("missing toolkit", json!({}), "ToolRouterV2_BadRequest", "toolkit".into()),
         ("missing toolkit, other fields", json!({"alias": "a"}), "ToolRouterV2_BadRequest", "toolkit".into()),
         ("empty toolkit", json!({"toolkit": ""}), "ToolRouterV2_BadRequest", "toolkit".into()),
@@ -387,7 +382,18 @@ async fn invalid_link_bodies_are_400_naming_the_field_and_write_nothing() {
         ),
         ("JSON array body", json!([{"toolkit": "github"}]), "ToolRouterV2_BadRequest", "body".into()),
         ("JSON null body", Value::Null, "ToolRouterV2_BadRequest", "body".into()),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn invalid_link_bodies_are_400_naming_the_field_and_write_nothing() {
+    let app = spawn_app().await;
+    let (_, session) = setup(&app).await;
+    app.link_ok(&session, json!({"toolkit": "github"})).await;
+    let before = app.row_counts().await;
+    let listed_before = app.list_accounts("account_type=ALL").await["total_items"].clone();
+
+    let cases = invalid_link_cases();
     for (case, body, slug, needle) in cases {
         let r = app.link(&session, body).await;
         assert_error_ctx(&r, 400, slug, case);

@@ -37,6 +37,7 @@ mod isolation;
 mod link_page;
 mod links;
 mod listings;
+mod mcp;
 mod misc;
 mod oauth_flow;
 mod path_ids;

@@ -13,14 +13,6 @@ use crate::{
     store::SessionRecord,
 };
 
-/// Meta tools a session exposes over MCP (names as Composio's).
-const TOOL_ROUTER_TOOLS: [&str; 4] = [
-    "COMPOSIO_SEARCH_TOOLS",
-    "COMPOSIO_MULTI_EXECUTE_TOOL",
-    "COMPOSIO_MANAGE_CONNECTIONS",
-    "COMPOSIO_WAIT_FOR_CONNECTIONS",
-];
-
 /// `mcp` of a session response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct McpOut {
@@ -85,6 +77,8 @@ pub struct SessionExperimentalOut {
 pub struct SessionResponse {
     pub session_id: String,
     pub mcp: McpOut,
+    /// The meta tools the session's `mcp.url` serves (and REST tool execution runs): follows
+    /// `manage_connections.enable` and `enable_wait_for_connections`.
     pub tool_router_tools: Vec<&'static str>,
     pub config: SessionConfigOut,
     /// 0 at creation, +1 per PATCH.
@@ -113,7 +107,7 @@ impl SessionResponse {
         Self {
             mcp: McpOut { kind: "http", url: format!("{public_base}/tool_router/{}/mcp", s.id) },
             session_id: s.id.to_string(),
-            tool_router_tools: TOOL_ROUTER_TOOLS.to_vec(),
+            tool_router_tools: crate::service::meta_tools::served_tools(&c.manage_connections),
             config: SessionConfigOut {
                 user_id: s.user_id,
                 toolkits: c.toolkits.as_ref().map(|t| match t {
