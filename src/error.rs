@@ -19,6 +19,10 @@ use crate::{domain::ids::InvalidId, store::StoreError};
 /// `Retry-After` of a 503: the database is usually back (failover, restart) within seconds.
 pub const RETRY_AFTER_SECS: &str = "2";
 
+/// `Retry-After` of a 409 for an `Idempotency-Key` whose first request still runs: creates take
+/// milliseconds, a second is plenty.
+pub const IN_PROGRESS_RETRY_AFTER_SECS: &str = "1";
+
 /// Result alias used by handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -162,6 +166,14 @@ pub enum ApiError {
     #[error("Too many requests: more than {limit} per minute {scope}. Retry in {retry_after_secs} s.")]
     RateLimited { limit: u32, scope: &'static str, retry_after_secs: u64 },
 
+    /// An `Idempotency-Key` already used with a different request (method, path or body) in
+    /// the last 24 h.
+    #[error("Idempotency-Key was already used with a different request; use a new key for a new request.")]
+    IdempotencyKeyReused,
+    /// An `Idempotency-Key` whose first request is still running: 409 with `Retry-After`.
+    #[error("A request with this Idempotency-Key is still being processed; retry after it finishes.")]
+    IdempotencyInProgress,
+
     /// The database cannot be used right now: 503 with `Retry-After`.
     #[error("The database is not reachable.")]
     Unavailable,
@@ -220,6 +232,8 @@ impl ApiError {
             Self::Unsupported(_) => (S::BAD_REQUEST, 4312, "Authlink_Unsupported"),
             Self::ProviderUnavailable(_) => (S::BAD_GATEWAY, 1806, "ConnectedAccount_ProviderUnavailable"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, 429, "RateLimit_Exceeded"),
+            Self::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, 4220, "Idempotency_KeyReused"),
+            Self::IdempotencyInProgress => (S::CONFLICT, 4090, "Idempotency_RequestInProgress"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, 503, "HTTP_ServiceUnavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "HTTP_InternalServerError"),
         }
@@ -307,7 +321,10 @@ impl IntoResponse for ApiError {
         // The request-id middleware rewrites the body with the request's id.
         response.extensions_mut().insert(body);
         let headers = response.headers_mut();
-        if status == StatusCode::CONFLICT {
+        if let Self::IdempotencyInProgress = &self {
+            headers.insert("x-should-retry", HeaderValue::from_static("true"));
+            headers.insert("retry-after", HeaderValue::from_static(IN_PROGRESS_RETRY_AFTER_SECS));
+        } else if status == StatusCode::CONFLICT {
             headers.insert("x-should-retry", HeaderValue::from_static("false"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -85,7 +85,8 @@ impl Deref for AppState {
 }
 
 /// Persists EXPIRED on unfinished accounts whose link ran out, every `every`. Reads already show
-/// them as EXPIRED; this makes the stored state (and anything reading the table) agree.
+/// them as EXPIRED; this makes the stored state (and anything reading the table) agree. Also
+/// deletes `Idempotency-Key` records past their 24 h (a lapsed one is ignored meanwhile).
 pub fn spawn_sweeper(ctx: &ServiceContext, every: Duration) -> tokio::task::JoinHandle<()> {
     let store = ctx.store.clone();
     tokio::spawn(async move {
@@ -96,6 +97,14 @@ pub fn spawn_sweeper(ctx: &ServiceContext, every: Duration) -> tokio::task::Join
                 Ok(0) => {}
                 Ok(n) => tracing::info!(accounts = n, "expired unfinished connections"),
                 Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+            let lapsed = chrono::Duration::from_std(http::idempotency::LIFETIME).map(|d| chrono::Utc::now() - d);
+            if let Ok(before) = lapsed {
+                match store.purge_idempotency_keys(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(keys = n, "purged lapsed idempotency keys"),
+                    Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+                }
             }
         }
     })

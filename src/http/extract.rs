@@ -52,7 +52,7 @@ where
 
 /// A body that could not be read in full leaves unread bytes on the connection, so the answer
 /// says `Connection: close`: a client must not reuse a connection the server is about to drop.
-fn body_rejection(rejection: &BytesRejection) -> Response {
+pub(crate) fn body_rejection(rejection: &BytesRejection) -> Response {
     let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::field("body", format!("must be at most {MAX_BODY_BYTES} bytes"))
     } else {

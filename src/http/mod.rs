@@ -11,6 +11,7 @@ pub mod connect;
 pub mod connected_accounts;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod limits;
 pub mod links;
 pub mod mcp;
@@ -33,6 +34,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::Tra
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppState, error::ApiError};
+use idempotency::idempotent;
 
 /// Which API generation a request came in on; v3 echoes session pins as scalars, v3.1 as arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,19 +50,19 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// with every handler serving it, and documents them from their `#[utoipa::path]`.
 fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(routes!(sessions::create))
+        .routes(idempotent(routes!(sessions::create)))
         .routes(routes!(sessions::get, sessions::update, sessions::delete))
-        .routes(routes!(links::create_for_session))
+        .routes(idempotent(routes!(links::create_for_session)))
         .routes(routes!(session_toolkits::list))
-        .routes(routes!(auth_configs::create, auth_configs::list))
+        .routes(idempotent(routes!(auth_configs::create, auth_configs::list)))
         .routes(routes!(auth_configs::get, auth_configs::update, auth_configs::delete))
-        .routes(routes!(connected_accounts::list, connected_accounts::legacy_create))
-        .routes(routes!(links::create_for_user))
+        .routes(idempotent(routes!(connected_accounts::list, connected_accounts::legacy_create)))
+        .routes(idempotent(routes!(links::create_for_user)))
         .routes(routes!(completion::complete_auth))
         .routes(routes!(connected_accounts::get, connected_accounts::update, connected_accounts::delete))
         .routes(routes!(audit::list))
         .routes(routes!(connected_accounts::refresh))
-        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(idempotent(routes!(api_keys::list, api_keys::create)))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(toolkits::list))
         .routes(routes!(toolkits::get))
@@ -105,6 +107,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(document))
+        // For per-route middleware, which runs without the router's state (`idempotency`).
+        .layer(Extension(state.clone()))
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))

@@ -319,6 +319,7 @@ pub trait Store:
     + AuditStore
     + MaintenanceStore
     + LifecycleStore
+    + IdempotencyStore
     + 'static
 {
 }
@@ -333,6 +334,71 @@ impl<T> Store for T where
         + AuditStore
         + MaintenanceStore
         + LifecycleStore
+        + IdempotencyStore
         + 'static
 {
+}
+
+/// What [`IdempotencyStore::claim_idempotency_key`] found for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is new, or its record lapsed (past its lifetime, or abandoned by a process that
+    /// died mid-request): this request runs, and must finish or release the key.
+    Claimed,
+    /// Another request with this key is running.
+    InProgress,
+    /// The key was used with another request (another fingerprint).
+    Mismatch,
+    /// The first request finished: its status and sealed response.
+    Done { status: u16, response_sealed: String },
+}
+
+/// `Idempotency-Key` records, shared by every process on the database. Keys are addressed by a
+/// hash that includes the project, and every query filters on the project as well.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key_hash` for a request with this `fingerprint` at `now`, holding it until
+    /// `locked_until`; a record created before `lapsed_before` counts as absent. Atomic: of
+    /// concurrent claims, one gets [`IdempotencyClaim::Claimed`].
+    async fn claim_idempotency_key(
+        &self,
+        project: ProjectId,
+        key_hash: &[u8],
+        fingerprint: &[u8],
+        now: DateTime<Utc>,
+        locked_until: DateTime<Utc>,
+        lapsed_before: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Stores the response of the request holding the claim.
+    async fn finish_idempotency_key(
+        &self,
+        project: ProjectId,
+        key_hash: &[u8],
+        status: u16,
+        response_sealed: &str,
+    ) -> StoreResult<()>;
+    /// Drops a claim whose request changed nothing (it failed), so a retry runs afresh.
+    async fn release_idempotency_key(&self, project: ProjectId, key_hash: &[u8]) -> StoreResult<()>;
+    /// Deletes records created before `before`; how many.
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// The claim a stored record means for a request with `fingerprint` (both backends).
+fn idempotency_claim(
+    stored: &[u8],
+    fingerprint: &[u8],
+    status: Option<i32>,
+    sealed: Option<String>,
+) -> StoreResult<IdempotencyClaim> {
+    if stored != fingerprint {
+        return Ok(IdempotencyClaim::Mismatch);
+    }
+    match (status, sealed) {
+        (None, _) => Ok(IdempotencyClaim::InProgress),
+        (Some(status), Some(response_sealed)) => {
+            let status = u16::try_from(status).map_err(|_| error::corrupt(format!("idempotency status {status}")))?;
+            Ok(IdempotencyClaim::Done { status, response_sealed })
+        }
+        (Some(_), None) => Err(error::corrupt("idempotency record with a status and no response")),
+    }
 }

@@ -33,6 +33,7 @@ mod complete_auth;
 mod connected_accounts;
 mod helpers;
 mod hostile;
+mod idempotency;
 mod isolation;
 mod link_page;
 mod links;

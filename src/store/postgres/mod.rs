@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod auth_configs;
 mod completion;
+mod idempotency;
 mod keys;
 mod lifecycle;
 mod links;
