@@ -7,13 +7,10 @@ pub enum SealedColumn {
     AuthConfigSecret,
     AccountTokens,
     StateVerifier,
-<<<<<<< HEAD
     /// The redirect URL of an INITIATED account's link (`connected_account.link_url_sealed`).
     AccountLinkUrl,
-=======
     /// A stored `Idempotency-Key` response (a link response holds a link token).
     IdempotencyResponse,
->>>>>>> h/ops
 }
 
 /// One sealed value and the row that owns it (`owner` is also its associated data).
@@ -33,22 +30,21 @@ impl SealedColumn {
             Self::AuthConfigSecret => "ac",
             Self::AccountTokens => "ca",
             Self::StateVerifier => "st",
-<<<<<<< HEAD
             Self::AccountLinkUrl => "lu",
-=======
             Self::IdempotencyResponse => "ik",
->>>>>>> h/ops
         }
     }
 
     pub fn from_tag(tag: &str) -> Option<Self> {
-<<<<<<< HEAD
-        [Self::AuthConfigSecret, Self::AccountTokens, Self::StateVerifier, Self::AccountLinkUrl]
-=======
-        [Self::AuthConfigSecret, Self::AccountTokens, Self::StateVerifier, Self::IdempotencyResponse]
->>>>>>> h/ops
-            .into_iter()
-            .find(|c| c.tag() == tag)
+        [
+            Self::AuthConfigSecret,
+            Self::AccountTokens,
+            Self::StateVerifier,
+            Self::AccountLinkUrl,
+            Self::IdempotencyResponse,
+        ]
+        .into_iter()
+        .find(|c| c.tag() == tag)
     }
 }
 
@@ -56,19 +52,14 @@ impl SealedColumn {
 /// dialect's SQL for the lowercase hex of `state_hash` (the same SQL, on `key_hash`, names the
 /// idempotency records, whose associated data is that hex).
 pub(crate) fn listing_sql(hex_state_hash: &str) -> String {
-<<<<<<< HEAD
     let (ac, ca, st, lu) = (
         SealedColumn::AuthConfigSecret.tag(),
         SealedColumn::AccountTokens.tag(),
         SealedColumn::StateVerifier.tag(),
         SealedColumn::AccountLinkUrl.tag(),
     );
-=======
-    let (ac, ca, st) =
-        (SealedColumn::AuthConfigSecret.tag(), SealedColumn::AccountTokens.tag(), SealedColumn::StateVerifier.tag());
     let ik = SealedColumn::IdempotencyResponse.tag();
     let hex_key_hash = hex_state_hash.replace("state_hash", "key_hash");
->>>>>>> h/ops
     format!(
         "select '{ac}', id, id, client_secret_sealed from auth_config where client_secret_sealed is not null
          union all
@@ -152,11 +143,8 @@ mod tests {
             SealedColumn::AuthConfigSecret,
             SealedColumn::AccountTokens,
             SealedColumn::StateVerifier,
-<<<<<<< HEAD
             SealedColumn::AccountLinkUrl,
-=======
             SealedColumn::IdempotencyResponse,
->>>>>>> h/ops
         ] {
             assert_eq!(SealedColumn::from_tag(c.tag()), Some(c));
         }

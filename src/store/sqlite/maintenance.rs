@@ -79,15 +79,10 @@ impl MaintenanceStore for SqliteStore {
     async fn replace_sealed(&self, old: &SealedValue, new_value: &str) -> StoreResult<bool> {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
-<<<<<<< HEAD
-            SealedColumn::StateVerifier => query.bind(old.state_hash()?),
+            SealedColumn::StateVerifier | SealedColumn::IdempotencyResponse => query.bind(old.state_hash()?),
             SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens | SealedColumn::AccountLinkUrl => {
                 query.bind(old.row.as_str())
             }
-=======
-            SealedColumn::StateVerifier | SealedColumn::IdempotencyResponse => query.bind(old.state_hash()?),
-            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens => query.bind(old.row.as_str()),
->>>>>>> h/ops
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
