@@ -61,7 +61,7 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("tool_router/session/{session_id}/link", &["post"]),
     ("tool_router/session/{session_id}/toolkits", &["get"]),
     ("auth_configs", &["get", "post"]),
-    ("auth_configs/{id}", &["get"]),
+    ("auth_configs/{id}", &["get", "patch", "delete"]),
     ("connected_accounts", &["get", "post"]),
     ("connected_accounts/link", &["post"]),
     ("connected_accounts/complete_auth", &["post"]),
@@ -70,6 +70,13 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("connected_accounts/{id}/refresh", &["post"]),
     ("api_keys", &["get", "post"]),
     ("api_keys/{id}", &["delete"]),
+    ("auth_configs/{id}/{status}", &["patch"]),
+    ("connected_accounts/{id}/status", &["patch"]),
+    ("connected_accounts/{id}/revoke", &["post"]),
+    ("toolkits", &["get"]),
+    ("toolkits/{slug}", &["get"]),
+    ("toolkits/multi", &["post"]),
+    ("toolkits/categories", &["get"]),
 ];
 
 /// The routes outside /api, which take no API key.
@@ -171,8 +178,9 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
             assert!(op.get("security").is_none(), "{method} {path} overrides the API key requirement");
             let responses = op["responses"].as_object().expect("responses");
             assert!(responses.contains_key("401"), "{method} {path} documents no 401");
-            // Refresh is the one action without a body.
-            if matches!(method.as_str(), "post" | "patch") && !path.ends_with("/refresh") {
+            // Refresh, revoke and the auth config status switch are the actions without a body.
+            let bodiless = path.ends_with("/refresh") || path.ends_with("/revoke") || path.ends_with("/{status}");
+            if matches!(method.as_str(), "post" | "patch") && !bodiless {
                 assert!(op["requestBody"].is_object(), "{method} {path} documents no request body");
             }
             assert!(responses.keys().any(|k| k.starts_with('4')), "{method} {path} documents no client error");
