@@ -129,8 +129,10 @@ pub enum ApiError {
         "Origin {0} may not call this MCP endpoint: only this server's public origin and the origins in AUTHLINK_MCP_ALLOWED_ORIGINS may."
     )]
     OriginNotAllowed(String),
-    /// A `tools/call` naming a tool the MCP endpoint does not serve.
-    #[error("Unknown tool {0}: this MCP endpoint serves no tool of that name (see tools/list).")]
+    /// A `tools/call` (or REST tool execution) naming a tool the endpoint or session does not serve.
+    #[error(
+        "Unknown tool {0}: no tool of that name is served here (see tools/list, or the session's tool_router_tools)."
+    )]
     UnknownTool(String),
     /// The path exists, the method does not.
     #[error("Method {0} is not allowed on this path.")]
@@ -222,7 +224,7 @@ impl ApiError {
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),
             Self::CompletionUserMismatch(_) => (S::BAD_REQUEST, 1808, "ConnectedAccount_CompleteAuthUserMismatch"),
             Self::OriginNotAllowed(_) => (S::FORBIDDEN, 403, "MCP_OriginNotAllowed"),
-            Self::UnknownTool(_) => (S::NOT_FOUND, 404, "MCP_UnknownTool"),
+            Self::UnknownTool(_) => (S::NOT_FOUND, 4312, "ToolRouterV2_ToolNotFound"),
             Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, 405, "HTTP_MethodNotAllowed"),
             Self::AliasTaken { .. } => (S::CONFLICT, 1810, "ConnectedAccount_AliasAlreadyExists"),
             Self::SessionVersionConflict(_) => (S::CONFLICT, 4311, "ToolRouterV2_ConfigVersionConflict"),

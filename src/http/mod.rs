@@ -18,6 +18,7 @@ pub mod mcp;
 pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
+pub mod session_tools;
 pub mod sessions;
 pub mod toolkits;
 
@@ -71,6 +72,9 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(auth_configs::update_status))
         .routes(routes!(connected_accounts::update_status))
         .routes(routes!(connected_accounts::revoke))
+        .routes(routes!(session_tools::list))
+        .routes(routes!(session_tools::execute))
+        .routes(routes!(session_tools::execute_meta))
         .layer(Extension(version))
 }
 

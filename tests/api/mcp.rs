@@ -485,7 +485,7 @@ async fn malformed_json_rpc_and_unknown_tools_are_clear_errors() {
             let r = mcp.rpc("tools/call", json!({"name": name, "arguments": {}})).await;
             assert_eq!(r.status, 200, "{}", r.text);
             assert_eq!(r.body["error"]["code"], -32602, "{name}: {}", r.text);
-            assert_eq!(r.body["error"]["data"]["error"]["slug"], "MCP_UnknownTool", "{}", r.text);
+            assert_eq!(r.body["error"]["data"]["error"]["slug"], "ToolRouterV2_ToolNotFound", "{}", r.text);
             assert!(r.body["error"]["message"].as_str().unwrap().contains(name));
         }
         // Without the JSON content type or the Accept the transport requires.
@@ -688,4 +688,96 @@ async fn manage_then_wait_sees_the_connection_become_active() {
     assert_eq!(fresh["data"]["results"][TOOLKIT]["status"], "INITIATED", "{fresh}");
     assert_ne!(fresh["data"]["results"][TOOLKIT]["connected_account_id"], link.account);
     flow.cleanup().await;
+}
+
+/// The same meta tools over REST, as `session.tools()` in the SDKs lists and executes them.
+#[tokio::test]
+async fn rest_tools_list_and_execute_the_sessions_meta_tools() {
+    let app = spawn_app().await;
+    app.create_auth_config("github").await;
+    let session = app
+        .create_session(json!({"user_id": "user_1", "toolkits": {"enable": ["github"]},
+                               "manage_connections": {"enable_wait_for_connections": true}}))
+        .await;
+    let listed = app.get(&format!("tool_router/session/{session}/tools?limit=50")).await.expect(200, "tools").clone();
+    assert_eq!(listed["total_items"], 2);
+    assert!(listed["next_cursor"].is_null());
+    let mcp_tools = Mcp::session(&app, &session).tools().await;
+    for (item, tool) in listed["items"].as_array().unwrap().iter().zip(&mcp_tools) {
+        assert_eq!(item["slug"], tool["name"]);
+        assert_eq!(item["input_parameters"], tool["inputSchema"]);
+        assert_eq!(item["output_parameters"], tool["outputSchema"]);
+        assert_eq!(item["description"], tool["description"]);
+        assert_eq!(item["toolkit"]["slug"], "composio");
+        for field in
+            ["name", "version", "available_versions", "deprecated", "tags", "scopes", "no_auth", "is_deprecated"]
+        {
+            assert!(!item[field].is_null(), "{field} missing: {item}");
+        }
+    }
+    // v3 too.
+    app.v3().get(&format!("tool_router/session/{session}/tools")).await.expect(200, "v3 tools");
+
+    for route in ["execute", "execute_meta"] {
+        let path = format!("tool_router/session/{session}/{route}");
+        let r = app
+            .post(&path, json!({"tool_slug": "COMPOSIO_MANAGE_CONNECTIONS", "arguments": {"toolkits": ["github"]}}))
+            .await;
+        let body = r.expect(200, route);
+        assert_eq!(body["result_type"], "completed", "{body}");
+        assert!(body["error"].is_null());
+        assert!(body["log_id"].as_str().is_some_and(|l| l.starts_with("log_")));
+        assert_eq!(body["data"]["results"]["github"]["status"], "INITIATED");
+        let r = app
+            .post(&path, json!({"tool_slug": "COMPOSIO_WAIT_FOR_CONNECTIONS", "arguments": {"toolkits": ["github"], "timeout_seconds": 1}}))
+            .await;
+        let body = r.expect(200, route);
+        assert_eq!(body["result_type"], "failed", "{body}");
+        assert_eq!(body["data"]["timed_out"], true);
+        assert!(body["error"].as_str().is_some_and(|e| e.contains("Not connected yet")));
+        let before = app.row_counts().await;
+        let cases = [
+            (
+                "unknown tool",
+                json!({"tool_slug": "COMPOSIO_SEARCH_TOOLS", "arguments": {}}),
+                404,
+                "ToolRouterV2_ToolNotFound",
+            ),
+            ("no tool_slug", json!({"arguments": {}}), 400, "ToolRouterV2_BadRequest"),
+            ("empty tool_slug", json!({"tool_slug": ""}), 400, "ToolRouterV2_BadRequest"),
+            (
+                "arguments not an object",
+                json!({"tool_slug": "COMPOSIO_MANAGE_CONNECTIONS", "arguments": [1]}),
+                400,
+                "ToolRouterV2_BadRequest",
+            ),
+            (
+                "bad arguments",
+                json!({"tool_slug": "COMPOSIO_MANAGE_CONNECTIONS", "arguments": {"toolkits": []}}),
+                400,
+                "ToolRouterV2_BadRequest",
+            ),
+        ];
+        for (case, body, status, slug) in cases {
+            assert_error_ctx(&app.post(&path, body).await, status, slug, case);
+        }
+        assert_eq!(app.row_counts().await, before, "refused executions wrote rows");
+    }
+    let other = app.new_project_key("other").await;
+    let r = app.as_key(&other).get(&format!("tool_router/session/{session}/tools")).await;
+    assert_error(&r, 404, "ToolRouterV2_SessionNotFound");
+    let r = app
+        .as_key(&other)
+        .post(
+            &format!("tool_router/session/{session}/execute"),
+            json!({"tool_slug": "COMPOSIO_MANAGE_CONNECTIONS", "arguments": {"toolkits": ["github"]}}),
+        )
+        .await;
+    assert_error(&r, 404, "ToolRouterV2_SessionNotFound");
+    assert_error(
+        &app.anonymous().get(&format!("tool_router/session/{session}/tools")).await,
+        401,
+        "Auth_NoAuthProvided",
+    );
+    app.cleanup().await;
 }
