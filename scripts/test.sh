@@ -62,5 +62,8 @@ for backend in "${backends[@]}"; do
   AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/e2e/run.sh "$backend"
 done
 
+echo "== metrics scraped by a real Prometheus server (scripts/metrics-prometheus.sh)"
+AUTHLINK_BIN="$PWD/target/debug/authlink" bash scripts/metrics-prometheus.sh
+
 echo "== passed on: ${backends[*]}"
 if [[ -n $skipped ]]; then echo "== $skipped"; fi

@@ -211,6 +211,11 @@ pub struct ServeArgs {
     /// `AUTHLINK_PUBLIC_URL` only.
     #[arg(long, env = "AUTHLINK_LINK_URL_ALLOWLIST", value_name = "AUTHLINK_LINK_URL_ALLOWLIST", default_value = "")]
     pub link_url_allowlist: LinkUrlAllowlist,
+
+    // Issue 17.
+    /// Bearer token `GET /metrics` requires (`Authorization: Bearer …`); unset or empty: open.
+    #[arg(long, env = "AUTHLINK_METRICS_TOKEN", value_name = "AUTHLINK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -237,6 +242,7 @@ impl fmt::Debug for ServeArgs {
             .field("header_read_timeout_secs", &self.header_read_timeout_secs)
             .field("max_connections", &self.max_connections)
             .field("link_url_allowlist", &self.link_url_allowlist)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -14,6 +14,7 @@ pub mod health;
 pub mod idempotency;
 pub mod limits;
 pub mod links;
+pub mod metrics;
 pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
@@ -81,6 +82,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(openapi::document))
+        .routes(routes!(metrics::scrape))
 }
 
 /// The OpenAPI document of everything [`app`] serves.
@@ -90,6 +92,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 
 /// The whole application. Shared by `main` and the tests.
 pub fn app(state: AppState) -> Router {
+    crate::telemetry::init();
     let (router, doc) = routes().split_for_parts();
     let document = openapi::Document::new(&openapi::finish(doc));
     router
@@ -104,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(state, limits::enforce))
         .layer(TraceLayer::new_for_http().make_span_with(make_span))
+        .layer(middleware::from_fn(metrics::track))
         .layer(middleware::from_fn(request_id::assign))
         .layer(middleware::from_fn(api_headers))
 }

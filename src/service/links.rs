@@ -140,6 +140,7 @@ async fn write(
         },
         other => other.into(),
     })?;
+    crate::telemetry::link_created(auth_config.toolkit.as_str());
     let redirect_url = format!("{}/link/{}", base.trim_end_matches('/'), token.as_str());
     Ok(CreatedLink { account, token, redirect_url, expires_at })
 }

@@ -36,6 +36,7 @@ mod isolation;
 mod link_page;
 mod links;
 mod listings;
+mod metrics;
 mod misc;
 mod oauth_flow;
 mod path_ids;
