@@ -81,6 +81,7 @@ const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/assets/authlink.css"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
 ];
 
