@@ -9,6 +9,7 @@ pub mod common;
 pub mod completion;
 pub mod connect;
 pub mod connected_accounts;
+pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
@@ -83,6 +84,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(openapi::document))
         .routes(routes!(metrics::scrape))
+        .routes(routes!(docs::page))
+        .routes(routes!(docs::bundle))
+        .routes(routes!(docs::stylesheet))
+        .routes(routes!(docs::init))
 }
 
 /// The OpenAPI document of everything [`app`] serves.

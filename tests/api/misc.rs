@@ -82,6 +82,10 @@ const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/docs"),
+    ("get", "/docs/swagger-ui-bundle.js"),
+    ("get", "/docs/swagger-ui.css"),
+    ("get", "/docs/init.js"),
     ("get", "/openapi.json"),
 ];
 
