@@ -63,5 +63,8 @@ for backend in "${backends[@]}"; do
   echo "== [$backend] SDK journeys (composio 0.30.0, @composio/core 0.21.0)" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/sdk/run.sh "$backend"
 done
 
+echo "== metrics scraped by a real Prometheus server (scripts/metrics-prometheus.sh)"
+AUTHLINK_BIN="$PWD/target/debug/authlink" bash scripts/metrics-prometheus.sh
+
 echo "== passed on: ${backends[*]}"
 if [[ -n $skipped ]]; then echo "== $skipped"; fi

@@ -17,6 +17,7 @@ pub mod http;
 pub mod outbound;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeyCache>,
     /// Rate limiters and listener limits, [`Limits::default`] unless set with [`Self::with_limits`].
     pub limits: Arc<Limits>,
+    /// `AUTHLINK_METRICS_TOKEN`: the bearer token `GET /metrics` requires, if any.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -66,7 +69,15 @@ impl AppState {
             services: Arc::new(services),
             api_keys: Arc::new(ApiKeyCache::default()),
             limits: Arc::new(Limits::default()),
+            metrics_token: None,
         }
+    }
+
+    /// The same state with `GET /metrics` requiring this bearer token.
+    #[must_use]
+    pub fn with_metrics_token(mut self, token: Option<&str>) -> Self {
+        self.metrics_token = token.map(Arc::from);
+        self
     }
 
     /// The same state with other rate limits and listener limits.

@@ -8,7 +8,7 @@ use validator::Validate;
 
 use super::{
     common::{AclInput, ExperimentalOut, LinkExperimental, ListResponse, callback, iso, page_limit},
-    extract::{FieldErrors, IdPath, LenientQuery, Project, ValidatedJson, comma_list},
+    extract::{FieldErrors, IdPath, LenientQuery, MAX_LIST_ITEMS, Project, ValidatedJson, comma_list},
 };
 use crate::{
     AppState,
@@ -163,6 +163,10 @@ impl ListQuery {
         let mut errors = FieldErrors::default();
         let mut parse_all = |key: &str, raw: Option<&str>, ok: &dyn Fn(&str) -> bool| -> Vec<String> {
             let items = comma_list(raw);
+            if items.len() > MAX_LIST_ITEMS {
+                errors.push(key, format!("at most {MAX_LIST_ITEMS} items"));
+                return Vec::new();
+            }
             for (i, item) in items.iter().enumerate() {
                 if !ok(item) {
                     errors.push(format!("{key}[{i}]"), format!("`{item}` is not valid here"));
@@ -176,7 +180,7 @@ impl ListQuery {
         let ids = parse_all("connected_account_ids", self.connected_account_ids.as_deref(), &|s| {
             ConnectedAccountId::parse(s).is_ok()
         });
-        let user_ids = comma_list(self.user_ids.as_deref());
+        let user_ids = parse_all("user_ids", self.user_ids.as_deref(), &|_| true);
         let limit = errors.check("limit", page_limit(self.limit.as_deref(), 20, 1000)).unwrap_or(20);
         let order_by = match self.order_by.as_deref() {
             None | Some("created_at") => OrderBy::CreatedAt,

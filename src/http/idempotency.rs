@@ -273,6 +273,7 @@ fn replay(state: &AppState, hash: &[u8], status: u16, sealed: &str) -> Response 
         headers.insert(header::CONTENT_TYPE, value);
     }
     headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    crate::telemetry::idempotent_replay();
     response
 }
 

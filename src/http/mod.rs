@@ -9,12 +9,14 @@ pub mod common;
 pub mod completion;
 pub mod connect;
 pub mod connected_accounts;
+pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod limits;
 pub mod links;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
@@ -96,6 +98,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::document))
         .routes(routes!(mcp::management))
         .routes(routes!(mcp::session_endpoint))
+        .routes(routes!(metrics::scrape))
+        .routes(routes!(docs::page))
+        .routes(routes!(docs::bundle))
+        .routes(routes!(docs::stylesheet))
+        .routes(routes!(docs::init))
 }
 
 /// The OpenAPI document of everything [`app`] serves.
@@ -105,6 +112,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 
 /// The whole application. Shared by `main` and the tests.
 pub fn app(state: AppState) -> Router {
+    crate::telemetry::init();
     let (router, doc) = routes().split_for_parts();
     let document = openapi::Document::new(&openapi::finish(doc));
     router
@@ -119,6 +127,7 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(state, limits::enforce))
         .layer(TraceLayer::new_for_http().make_span_with(make_span))
+        .layer(middleware::from_fn(metrics::track))
         .layer(middleware::from_fn(request_id::assign))
         .layer(middleware::from_fn(api_headers))
 }

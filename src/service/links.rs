@@ -144,5 +144,6 @@ async fn write(
         },
         other => other.into(),
     })?;
+    crate::telemetry::link_created(auth_config.toolkit.as_str());
     Ok(CreatedLink { account, token, redirect_url, expires_at })
 }

@@ -105,6 +105,7 @@ pub async fn read(
             fresh.id_token = fresh.id_token.or(current.id_token);
             let (sealed, expires_at) = seal_tokens(ctx, id, &fresh);
             lease.save(sealed, expires_at).await?;
+            crate::telemetry::refresh("refreshed");
             tracing::info!(connected_account_id = %id, "tokens refreshed");
             let account = super::accounts::get(ctx, project, id).await?;
             Ok((account, Some(fresh)))
@@ -117,6 +118,7 @@ pub async fn read(
                     .unwrap_or_default()
             );
             lease.expire(&reason).await?;
+            crate::telemetry::refresh("expired");
             tracing::info!(connected_account_id = %id, "refresh token rejected; account expired");
             if force {
                 return Err(ApiError::RefreshFailed(reason));
@@ -126,6 +128,7 @@ pub async fn read(
         }
         Err(e) => {
             drop(lease);
+            crate::telemetry::refresh("provider_error");
             tracing::warn!(connected_account_id = %id, error = %e, "token refresh failed");
             if force {
                 return Err(ApiError::ProviderUnavailable(e.to_string()));

@@ -259,6 +259,8 @@ pub trait AuditStore: Send + Sync {
 pub trait MaintenanceStore: Send + Sync {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool's state (no round trip).
+    fn pool_stats(&self) -> PoolStats;
     /// Persists EXPIRED on INITIATED accounts whose link (or completion session) ran out,
     /// dropping the sealed tokens of an unredeemed user-bound completion; returns how many.
     async fn expire_stale_initiations(&self) -> StoreResult<u64>;
@@ -401,4 +403,13 @@ fn idempotency_claim(
         }
         (Some(_), None) => Err(error::corrupt("idempotency record with a status and no response")),
     }
+}
+
+/// A connection pool's state, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections (in use or idle).
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }

@@ -70,6 +70,9 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("connected_accounts/{id}/refresh", &["post"]),
     ("api_keys", &["get", "post"]),
     ("api_keys/{id}", &["delete"]),
+    ("tool_router/session/{session_id}/tools", &["get"]),
+    ("tool_router/session/{session_id}/execute", &["post"]),
+    ("tool_router/session/{session_id}/execute_meta", &["post"]),
     ("auth_configs/{id}/{status}", &["patch"]),
     ("connected_accounts/{id}/status", &["patch"]),
     ("connected_accounts/{id}/revoke", &["post"]),
@@ -88,6 +91,13 @@ const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/assets/authlink.css"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("post", "/mcp"),
+    ("post", "/tool_router/{session_id}/mcp"),
+    ("get", "/docs"),
+    ("get", "/docs/swagger-ui-bundle.js"),
+    ("get", "/docs/swagger-ui.css"),
+    ("get", "/docs/init.js"),
     ("get", "/openapi.json"),
 ];
 
@@ -171,7 +181,14 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
             path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
         for param in op["parameters"].as_array().into_iter().flatten() {
             let name = param["name"].as_str().unwrap();
-            let place = if template_params.contains(name) { "path" } else { "query" };
+            // The one header parameter: `Idempotency-Key` on the creates.
+            let place = if template_params.contains(name) {
+                "path"
+            } else if name == "Idempotency-Key" {
+                "header"
+            } else {
+                "query"
+            };
             assert_eq!(param["in"], place, "{method} {path}: parameter {name}");
         }
         if path.starts_with("/api/") {

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::store::{
-    EXPIRED_REASON, MaintenanceStore, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult, sealed,
+    EXPIRED_REASON, MaintenanceStore, PoolStats, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult,
+    sealed,
 };
 
 /// The purge statements, in foreign-key order: states before their links, links before the
@@ -47,6 +48,11 @@ impl MaintenanceStore for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("select 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolStats { size: self.pool.size(), idle, max: self.pool.options().get_max_connections() }
     }
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
