@@ -366,3 +366,35 @@ pub async fn categories(State(state): State<AppState>, _project: Project) -> Jso
     let total = i64::try_from(items.len()).unwrap_or(i64::MAX);
     Json(ListResponse { items, next_cursor: None, total_pages: 1, current_page: 1, total_items: total })
 }
+
+/// Toolkit calls of the SDKs that are about tools, which authlink does not serve (it brokers
+/// connections only): answered with a 400 that says so, never a bare 404.
+fn no_tools(what: &str) -> ApiError {
+    ApiError::Unsupported(format!(
+        "{what} is not supported by authlink: it brokers connections and serves no tools, so it has no tool versions or per-tool scopes; request the scopes you need in the auth config's credentials.scopes"
+    ))
+}
+
+/// Refused: authlink has no toolkit versions (`toolkits.changelog`).
+#[utoipa::path(get, path = "/toolkits/changelog", tag = "toolkits", operation_id = "get_toolkits_changelog",
+    responses((status = 400, description = "Not supported", body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+pub async fn changelog(_project: Project) -> ApiError {
+    no_tools("GET toolkits/changelog")
+}
+
+/// Refused: authlink serves no tools to recommend scopes for (`toolkits.recommend_scopes`).
+#[utoipa::path(post, path = "/toolkits/{slug}/scopes/recommended", tag = "toolkits", operation_id = "recommend_toolkit_scopes",
+    params(("slug" = String, Path, description = "Toolkit slug")),
+    request_body = Object,
+    responses((status = 400, description = "Not supported", body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+pub async fn recommend_scopes(_project: Project, Path(_slug): Path<String>) -> ApiError {
+    no_tools("POST toolkits/{slug}/scopes/recommended")
+}
+
+/// Refused: no per-tool grant contexts (`toolkits.list_grant_contexts`).
+#[utoipa::path(get, path = "/toolkits/{slug}/scopes/grant_context", tag = "toolkits", operation_id = "list_toolkit_grant_contexts",
+    params(("slug" = String, Path, description = "Toolkit slug")),
+    responses((status = 400, description = "Not supported", body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+pub async fn grant_context(_project: Project, Path(_slug): Path<String>) -> ApiError {
+    no_tools("GET toolkits/{slug}/scopes/grant_context")
+}

@@ -142,6 +142,7 @@ async fn write(
             alias: request.alias.clone().unwrap_or_default(),
             toolkit: auth_config.toolkit.to_string(),
         },
+        StoreError::Conflict(Constraint::AuthConfigGone) => ApiError::AuthConfigNotFound(auth_config.id.to_string()),
         other => other.into(),
     })?;
     crate::telemetry::link_created(auth_config.toolkit.as_str());

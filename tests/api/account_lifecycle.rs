@@ -155,3 +155,33 @@ async fn patch_clears_an_alias_with_an_empty_string_and_refuses_credential_updat
     assert!(r.text.contains("connect again"), "{}", r.text);
     app.cleanup().await;
 }
+
+/// A revoke racing refreshes of the same account ends REVOKED with no tokens: a refresh in flight
+/// cannot write its fresh tokens back (PostgreSQL: the revoke waits for the refresh's row lock;
+/// SQLite: the revoke drops the refresh lease, so the refresh's final write matches nothing).
+#[tokio::test]
+async fn a_revoke_racing_refreshes_leaves_no_tokens() {
+    let flow = Flow::new().await;
+    let link = flow.connected().await;
+    let id = link.account.clone();
+    flow.idp.set_latency(std::time::Duration::from_millis(300));
+    let refresh_path = format!("connected_accounts/{id}/refresh");
+    let revoke_path = format!("connected_accounts/{id}/revoke");
+    let refreshes = (0..4).map(|_| flow.app.post(&refresh_path, json!({})));
+    let revoke = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        flow.app.post(&revoke_path, json!({})).await
+    };
+    let (refreshed, revoked) = tokio::join!(futures::future::join_all(refreshes), revoke);
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    for r in &refreshed {
+        assert!(r.status == 200 || r.status == 400, "a refresh answered {}: {}", r.status, r.text);
+    }
+    let got = flow.account(&id).await;
+    assert_eq!(got["status"], "REVOKED", "{got}");
+    assert_eq!(got["state"]["val"], json!({"status": "REVOKED"}));
+    let left: Option<String> =
+        flow.app.db.scalar("select tokens_sealed from connected_account where id = $1", [&id]).await;
+    assert_eq!(left, None, "tokens written back after the revoke");
+    flow.cleanup().await;
+}

@@ -189,3 +189,41 @@ async fn a_deleted_custom_toolkit_is_no_longer_known() {
     assert_error(&r, 400, "ToolRouterV2_InvalidToolkitSlugs");
     app.cleanup().await;
 }
+
+/// Links created while their auth config is deleted either fail or are deleted with it: no live
+/// account ever points at a deleted config.
+#[tokio::test]
+async fn links_racing_a_delete_leave_no_live_account_behind() {
+    let app = spawn_app().await;
+    let id = app.create_auth_config("github").await;
+    let session = app.create_session(json!({"user_id": "u1", "toolkits": {"enable": ["github"]}})).await;
+    let link_path = format!("tool_router/session/{session}/link");
+    let user_link = json!({"auth_config_id": id, "user_id": "u2"});
+    let links = (0..12).map(|i| {
+        let (path, body) = if i % 2 == 0 {
+            (link_path.as_str(), json!({"toolkit": "github"}))
+        } else {
+            ("connected_accounts/link", user_link.clone())
+        };
+        app.post(path, body)
+    });
+    let delete = async {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        app.delete(&format!("auth_configs/{id}")).await
+    };
+    let (made, deleted) = tokio::join!(futures::future::join_all(links), delete);
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    for r in &made {
+        assert!(matches!(r.status, 201 | 400 | 404), "a link answered {}: {}", r.status, r.text);
+        if r.status == 201 {
+            let ca = r.body["connected_account_id"].as_str().unwrap();
+            assert_error(&app.get(&format!("connected_accounts/{ca}")).await, 404, "ConnectedAccount_NotFound");
+        }
+    }
+    let live: i64 = app
+        .db
+        .scalar("select count(*) from connected_account where auth_config_id = $1 and deleted_at is null", [&id])
+        .await;
+    assert_eq!(live, 0);
+    app.cleanup().await;
+}

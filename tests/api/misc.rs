@@ -80,6 +80,9 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("toolkits/{slug}", &["get"]),
     ("toolkits/multi", &["post"]),
     ("toolkits/categories", &["get"]),
+    ("toolkits/changelog", &["get"]),
+    ("toolkits/{slug}/scopes/recommended", &["post"]),
+    ("toolkits/{slug}/scopes/grant_context", &["get"]),
 ];
 
 /// The routes outside /api, which take no API key.

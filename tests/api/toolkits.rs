@@ -216,3 +216,18 @@ async fn categories_list_those_of_the_catalog() {
     assert_error(&app.anonymous().get("toolkits/categories").await, 401, "Auth_NoAuthProvided");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn tool_level_toolkit_calls_are_refused_in_the_envelope() {
+    let app = spawn_app().await;
+    for r in [
+        app.get("toolkits/changelog").await,
+        app.post("toolkits/github/scopes/recommended", json!({"tools": ["GITHUB_X"]})).await,
+        app.get("toolkits/github/scopes/grant_context").await,
+    ] {
+        assert_error(&r, 400, "Authlink_Unsupported");
+        assert!(r.text.contains("serves no tools"), "{}", r.text);
+    }
+    assert_error(&app.anonymous().get("toolkits/changelog").await, 401, "Auth_NoAuthProvided");
+    app.cleanup().await;
+}

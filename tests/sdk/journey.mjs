@@ -130,6 +130,14 @@ await step('toolkits.get on an unknown toolkit: ComposioToolkitNotFoundError', a
   await rejects(composio.toolkits.get('no_such_toolkit_x'), 'ComposioToolkitNotFoundError', 'no_such_toolkit_x');
 });
 
+await step('toolkits.changelog / recommendScopes / listGrantContexts: the clear 400 (no tools)', async () => {
+  await rejects(composio.toolkits.changelog(), 'BadRequestError', 'serves no tools');
+  // `@composio/client` rc.6 (the override rc.8's absence forces) lacks the two scope methods: the
+  // SDK fails before sending anything, whatever the server (the Python journey reaches authlink).
+  await rejects(composio.toolkits.recommendScopes('github', { tools: ['GITHUB_GET_A_REPO'] }), 'TypeError', 'recommendScopes is not a function');
+  await rejects(composio.toolkits.listGrantContexts('github'), 'TypeError', 'retrieveScopesGrantContext is not a function');
+});
+
 // --- auth configs --------------------------------------------------------------------------------
 
 await step('authConfigs.create (use_custom_auth, OAUTH2, client_secret_post)', async () => {

@@ -197,6 +197,20 @@ def _():
         expect("Toolkit_NotFound" in str(e.body), str(e.body))
 
 
+@step("toolkits.changelog / recommend_scopes / list_grant_contexts: the clear 400 (no tools)")
+def _():
+    for call in (
+        lambda: composio.toolkits.changelog(),
+        lambda: composio.toolkits.recommend_scopes("github", tools=["GITHUB_GET_A_REPO"]),
+        lambda: composio.toolkits.list_grant_contexts("github"),
+    ):
+        try:
+            call()
+            raise AssertionError("expected BadRequestError")
+        except BadRequestError as e:
+            expect("Authlink_Unsupported" in str(e.body) and "serves no tools" in str(e.body), str(e.body))
+
+
 # --- auth configs --------------------------------------------------------------------------------
 
 state: dict = {}

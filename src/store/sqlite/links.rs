@@ -9,7 +9,7 @@ use crate::{
     store::{
         AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
         StoreResult,
-        error::corrupt,
+        error::{Constraint, StoreError, corrupt},
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, SESSION_SELECT, account_select, auth_config_light},
     },
 };
@@ -60,11 +60,13 @@ impl LinkStore for SqliteStore {
         // One transaction, so the account and its link are written together or not at all.
         let now = ts(Utc::now());
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        let written = sqlx::query(
             "insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
                                             acl, status, initiation_expires_at, created_at, updated_at,
                                             link_url_sealed)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10, $11)",
+             select $1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10, $11
+             where exists (select 1 from auth_config
+                           where id = $5 and project_id = $2 and deleted_at is null and is_enabled)",
         )
         .bind(l.account_id.as_str())
         .bind(project.0.to_string())
@@ -79,6 +81,11 @@ impl LinkStore for SqliteStore {
         .bind(&l.link_url_sealed)
         .execute(&mut *tx)
         .await?;
+        // Deleted or disabled since the link's context was read (writes are serialized here, so
+        // this check and a delete cannot interleave).
+        if written.rows_affected() != 1 {
+            return Err(StoreError::Conflict(Constraint::AuthConfigGone));
+        }
         sqlx::query(
             "insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at,
                                created_at)
