@@ -61,6 +61,27 @@ pub struct Provider {
     /// Per-connection values (e.g. a tenant `subdomain`) substituted into the URLs.
     #[serde(default)]
     pub required_fields: Vec<String>,
+    /// Ids of the categories (see [`CATEGORIES`]) `GET toolkits/categories` lists.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// RFC 7009 token revocation endpoint, when the provider has one.
+    #[serde(default)]
+    pub revocation_url: Option<String>,
+}
+
+/// Every toolkit category: id (as `GET toolkits?category=` takes it) and display name.
+pub const CATEGORIES: &[(&str, &str)] = &[
+    ("communication", "Communication"),
+    ("crm", "CRM"),
+    ("developer-tools", "Developer Tools"),
+    ("finance", "Finance & Accounting"),
+    ("productivity", "Productivity"),
+    ("social-media", "Social Media"),
+];
+
+/// The display name of a category id, if it is one.
+pub fn category_name(id: &str) -> Option<&'static str> {
+    CATEGORIES.iter().find(|(c, _)| *c == id).map(|(_, name)| *name)
 }
 
 /// How the provider wants client credentials at its token endpoint.
@@ -198,6 +219,19 @@ fn validate(provider: &Provider) -> Result<(), CatalogError> {
         check_url(url, &declared).map_err(|reason| CatalogError::InvalidUrl {
             slug: slug.clone(),
             field,
+            url: url.clone(),
+            reason,
+        })?;
+    }
+    for category in &provider.categories {
+        if category_name(category).is_none() {
+            return Err(invalid("categories", format!("{category:?} is not one of the categories in catalog.rs")));
+        }
+    }
+    if let Some(url) = &provider.revocation_url {
+        check_url(url, &declared).map_err(|reason| CatalogError::InvalidUrl {
+            slug: slug.clone(),
+            field: "revocation_url",
             url: url.clone(),
             reason,
         })?;
@@ -565,5 +599,23 @@ toolkits:
         assert!(message.contains("`ac me`") && message.contains("`slug`"), "{message}");
         assert!(matches!(Catalog::from_yaml("toolkits: [").unwrap_err(), CatalogError::Yaml(_)));
         assert!(matches!(Catalog::from_yaml("providers: []\n").unwrap_err(), CatalogError::Yaml(_)));
+    }
+
+    #[test]
+    fn categories_and_revocation_urls_are_checked() {
+        assert!(catalog().iter().all(|p| !p.categories.is_empty()), "every catalog toolkit has a category");
+        let message = err(&format!("{VALID}    categories: [nonsense]\n"));
+        assert!(message.contains("`acme`") && message.contains("`categories`"), "{message}");
+        let message = err(&format!("{VALID}    revocation_url: http://acme.example/revoke\n"));
+        assert!(message.contains("`revocation_url`") && message.contains("https"), "{message}");
+        let ok = Catalog::from_yaml(&format!(
+            "{VALID}    categories: [crm]\n    revocation_url: https://acme.example/oauth/revoke\n"
+        ))
+        .unwrap();
+        let acme = ok.get(&slug("acme")).unwrap();
+        assert_eq!(acme.categories, ["crm"]);
+        assert_eq!(acme.revocation_url.as_deref(), Some("https://acme.example/oauth/revoke"));
+        assert_eq!(category_name("crm"), Some("CRM"));
+        assert_eq!(category_name("nope"), None);
     }
 }

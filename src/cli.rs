@@ -319,7 +319,8 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     let limits = crate::http::limits::Limits::from(&cmd.serve);
     let state = AppState::try_new(store, catalog, sealer, settings)
         .map_err(|e| CliError::Config(format!("cannot set up the outbound HTTP client: {e}")))?
-        .with_limits(limits);
+        .with_limits(limits)
+        .with_metrics_token(cmd.serve.metrics_token.as_deref().map(str::trim).filter(|t| !t.is_empty()));
     crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
     crate::service::retention::spawn(&state, retention, retention_every);
     crate::serve(listener, state, shutdown_signal())

@@ -221,6 +221,10 @@ pub struct ServeArgs {
     /// refused (DNS-rebinding defence). Requests without `Origin` (non-browser clients) pass.
     #[arg(long, env = "AUTHLINK_MCP_ALLOWED_ORIGINS", value_name = "AUTHLINK_MCP_ALLOWED_ORIGINS", default_value = "")]
     pub mcp_allowed_origins: OriginAllowlist,
+    // Issue 17.
+    /// Bearer token `GET /metrics` requires (`Authorization: Bearer …`); unset or empty: open.
+    #[arg(long, env = "AUTHLINK_METRICS_TOKEN", value_name = "AUTHLINK_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -248,6 +252,7 @@ impl fmt::Debug for ServeArgs {
             .field("max_connections", &self.max_connections)
             .field("link_url_allowlist", &self.link_url_allowlist)
             .field("mcp_allowed_origins", &self.mcp_allowed_origins)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -19,6 +19,10 @@ use crate::{domain::ids::InvalidId, store::StoreError};
 /// `Retry-After` of a 503: the database is usually back (failover, restart) within seconds.
 pub const RETRY_AFTER_SECS: &str = "2";
 
+/// `Retry-After` of a 409 for an `Idempotency-Key` whose first request still runs: creates take
+/// milliseconds, a second is plenty.
+pub const IN_PROGRESS_RETRY_AFTER_SECS: &str = "1";
+
 /// Result alias used by handlers and services.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -105,6 +109,11 @@ pub enum ApiError {
     /// No such auth config in the caller's project.
     #[error("Auth config {0} not found.")]
     AuthConfigNotFound(String),
+
+    #[error(
+        "Toolkit {0} not found: it is neither in authlink's catalog nor configured by an auth config of this project."
+    )]
+    ToolkitNotFound(String),
     /// The fallback of the router: no route has this path.
     #[error("No route for {0}.")]
     RouteNotFound(String),
@@ -142,6 +151,14 @@ pub enum ApiError {
     /// The provider refused the refresh (e.g. `invalid_grant`); the account is now EXPIRED.
     #[error("Token refresh failed: {0}")]
     RefreshFailed(String),
+
+    /// Composio documents revoke for ACTIVE (and, idempotently, REVOKED) accounts only.
+    #[error("Connected account is {0}: only an ACTIVE or REVOKED account can be revoked.")]
+    NotRevocable(String),
+
+    /// A documented Composio call or option that authlink deliberately does not serve.
+    #[error("{0}")]
+    Unsupported(String),
     /// The provider could not be reached or answered nonsense; worth retrying later.
     #[error("The provider's token endpoint could not be used: {0}")]
     ProviderUnavailable(String),
@@ -150,6 +167,14 @@ pub enum ApiError {
     /// whole seconds; the limiter adds the `RateLimit-Policy` / `RateLimit` fields.
     #[error("Too many requests: more than {limit} per minute {scope}. Retry in {retry_after_secs} s.")]
     RateLimited { limit: u32, scope: &'static str, retry_after_secs: u64 },
+
+    /// An `Idempotency-Key` already used with a different request (method, path or body) in
+    /// the last 24 h.
+    #[error("Idempotency-Key was already used with a different request; use a new key for a new request.")]
+    IdempotencyKeyReused,
+    /// An `Idempotency-Key` whose first request is still running: 409 with `Retry-After`.
+    #[error("A request with this Idempotency-Key is still being processed; retry after it finishes.")]
+    IdempotencyInProgress,
 
     /// The database cannot be used right now: 503 with `Retry-After`.
     #[error("The database is not reachable.")]
@@ -194,6 +219,7 @@ impl ApiError {
             Self::ConnectedAccountNotFound(_) => (S::NOT_FOUND, 1803, "ConnectedAccount_NotFound"),
             Self::ApiKeyNotFound(_) => (S::NOT_FOUND, 804, "APIKey_NotFound"),
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
+            Self::ToolkitNotFound(_) => (S::NOT_FOUND, 1551, "Toolkit_NotFound"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),
             Self::CompletionUserMismatch(_) => (S::BAD_REQUEST, 1808, "ConnectedAccount_CompleteAuthUserMismatch"),
@@ -204,8 +230,12 @@ impl ApiError {
             Self::SessionVersionConflict(_) => (S::CONFLICT, 4311, "ToolRouterV2_ConfigVersionConflict"),
             Self::AccountNotActive(_) => (S::BAD_REQUEST, 1804, "ConnectedAccount_NotActive"),
             Self::RefreshFailed(_) => (S::BAD_REQUEST, 1805, "ConnectedAccount_RefreshFailed"),
+            Self::NotRevocable(_) => (S::CONFLICT, 1811, "ConnectedAccount_NotRevocable"),
+            Self::Unsupported(_) => (S::BAD_REQUEST, 4312, "Authlink_Unsupported"),
             Self::ProviderUnavailable(_) => (S::BAD_GATEWAY, 1806, "ConnectedAccount_ProviderUnavailable"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, 429, "RateLimit_Exceeded"),
+            Self::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, 4220, "Idempotency_KeyReused"),
+            Self::IdempotencyInProgress => (S::CONFLICT, 4090, "Idempotency_RequestInProgress"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, 503, "HTTP_ServiceUnavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, 500, "HTTP_InternalServerError"),
         }
@@ -293,7 +323,10 @@ impl IntoResponse for ApiError {
         // The request-id middleware rewrites the body with the request's id.
         response.extensions_mut().insert(body);
         let headers = response.headers_mut();
-        if status == StatusCode::CONFLICT {
+        if let Self::IdempotencyInProgress = &self {
+            headers.insert("x-should-retry", HeaderValue::from_static("true"));
+            headers.insert("retry-after", HeaderValue::from_static(IN_PROGRESS_RETRY_AFTER_SECS));
+        } else if status == StatusCode::CONFLICT {
             headers.insert("x-should-retry", HeaderValue::from_static("false"));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {

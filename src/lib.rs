@@ -17,6 +17,7 @@ pub mod http;
 pub mod outbound;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeyCache>,
     /// Rate limiters and listener limits, [`Limits::default`] unless set with [`Self::with_limits`].
     pub limits: Arc<Limits>,
+    /// `AUTHLINK_METRICS_TOKEN`: the bearer token `GET /metrics` requires, if any.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -66,7 +69,15 @@ impl AppState {
             services: Arc::new(services),
             api_keys: Arc::new(ApiKeyCache::default()),
             limits: Arc::new(Limits::default()),
+            metrics_token: None,
         }
+    }
+
+    /// The same state with `GET /metrics` requiring this bearer token.
+    #[must_use]
+    pub fn with_metrics_token(mut self, token: Option<&str>) -> Self {
+        self.metrics_token = token.map(Arc::from);
+        self
     }
 
     /// The same state with other rate limits and listener limits.
@@ -85,7 +96,8 @@ impl Deref for AppState {
 }
 
 /// Persists EXPIRED on unfinished accounts whose link ran out, every `every`. Reads already show
-/// them as EXPIRED; this makes the stored state (and anything reading the table) agree.
+/// them as EXPIRED; this makes the stored state (and anything reading the table) agree. Also
+/// deletes `Idempotency-Key` records past their 24 h (a lapsed one is ignored meanwhile).
 pub fn spawn_sweeper(ctx: &ServiceContext, every: Duration) -> tokio::task::JoinHandle<()> {
     let store = ctx.store.clone();
     tokio::spawn(async move {
@@ -96,6 +108,14 @@ pub fn spawn_sweeper(ctx: &ServiceContext, every: Duration) -> tokio::task::Join
                 Ok(0) => {}
                 Ok(n) => tracing::info!(accounts = n, "expired unfinished connections"),
                 Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+            let lapsed = chrono::Duration::from_std(http::idempotency::LIFETIME).map(|d| chrono::Utc::now() - d);
+            if let Ok(before) = lapsed {
+                match store.purge_idempotency_keys(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(keys = n, "purged lapsed idempotency keys"),
+                    Err(e) => tracing::warn!(error = %e, "idempotency key purge failed"),
+                }
             }
         }
     })

@@ -8,14 +8,14 @@ use validator::Validate;
 
 use super::{
     common::{AclInput, ExperimentalOut, LinkExperimental, ListResponse, callback, iso, page_limit},
-    extract::{FieldErrors, IdPath, LenientQuery, Project, ValidatedJson, comma_list},
+    extract::{FieldErrors, IdPath, LenientQuery, MAX_LIST_ITEMS, Project, ValidatedJson, comma_list},
 };
 use crate::{
     AppState,
     domain::{AccountStatus, AccountType, AuthConfigId, ConnectedAccountId, ToolkitSlug},
     error::{ApiError, ApiResult, ErrorEnvelope},
     service::{
-        accounts,
+        account_lifecycle, accounts,
         links::{self, LinkRequest},
         oauth::TokenSet,
         tokens,
@@ -73,6 +73,28 @@ impl From<AccountRecord> for AccountResponse {
 }
 
 impl AccountResponse {
+    /// The account as the SDKs keep it: for an ACTIVE one `state.val` carries the tokens, for an
+    /// INITIATED one the link's `redirectUrl` (the TypeScript SDK drops a `state` without them).
+    pub fn shown(state: &AppState, a: AccountRecord, tokens: Option<TokenSet>) -> ApiResult<Self> {
+        let tokens = match (tokens, a.status) {
+            (Some(t), _) => Some(t),
+            (None, AccountStatus::Active) => tokens::open(state, &a)?,
+            (None, _) => None,
+        };
+        let redirect_url = match (&a.link_url_sealed, a.status) {
+            (Some(sealed), AccountStatus::Initiated) => Some(
+                String::from_utf8(state.sealer.open(a.id.as_str(), sealed).map_err(ApiError::internal)?)
+                    .map_err(ApiError::internal)?,
+            ),
+            _ => None,
+        };
+        let mut response = Self::with_tokens(a, tokens);
+        if let (Some(url), serde_json::Value::Object(map)) = (redirect_url, &mut response.state.val) {
+            map.insert("redirectUrl".into(), url.into());
+        }
+        Ok(response)
+    }
+
     /// The account; for an ACTIVE one read by its project's key, `state.val` carries the tokens.
     pub fn with_tokens(a: AccountRecord, tokens: Option<TokenSet>) -> Self {
         let mut val = serde_json::json!({"status": a.status.as_str()});
@@ -141,6 +163,10 @@ impl ListQuery {
         let mut errors = FieldErrors::default();
         let mut parse_all = |key: &str, raw: Option<&str>, ok: &dyn Fn(&str) -> bool| -> Vec<String> {
             let items = comma_list(raw);
+            if items.len() > MAX_LIST_ITEMS {
+                errors.push(key, format!("at most {MAX_LIST_ITEMS} items"));
+                return Vec::new();
+            }
             for (i, item) in items.iter().enumerate() {
                 if !ok(item) {
                     errors.push(format!("{key}[{i}]"), format!("`{item}` is not valid here"));
@@ -154,7 +180,7 @@ impl ListQuery {
         let ids = parse_all("connected_account_ids", self.connected_account_ids.as_deref(), &|s| {
             ConnectedAccountId::parse(s).is_ok()
         });
-        let user_ids = comma_list(self.user_ids.as_deref());
+        let user_ids = parse_all("user_ids", self.user_ids.as_deref(), &|_| true);
         let limit = errors.check("limit", page_limit(self.limit.as_deref(), 20, 1000)).unwrap_or(20);
         let order_by = match self.order_by.as_deref() {
             None | Some("created_at") => OrderBy::CreatedAt,
@@ -210,6 +236,9 @@ pub struct UpdateAccountRequest {
     pub alias: Option<Option<String>>,
     #[validate(nested)]
     pub experimental: Option<UpdateAccountExperimental>,
+    /// Credential updates (`{authScheme, val}`): refused, see [`update`].
+    #[schema(value_type = Option<Object>)]
+    pub connection: Option<serde_json::Value>,
 }
 
 fn nullable_alias<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -249,7 +278,7 @@ pub async fn get(
     IdPath(id): IdPath<ConnectedAccountId>,
 ) -> ApiResult<Json<AccountResponse>> {
     let (account, tokens) = tokens::read(&state, project, &id, false).await?;
-    Ok(Json(AccountResponse::with_tokens(account, tokens)))
+    Ok(Json(AccountResponse::shown(&state, account, tokens)?))
 }
 
 /// Refreshes the account's tokens now, whatever their expiry.
@@ -268,7 +297,7 @@ pub async fn refresh(
     IdPath(id): IdPath<ConnectedAccountId>,
 ) -> ApiResult<Json<AccountResponse>> {
     let (account, tokens) = tokens::read(&state, project, &id, true).await?;
-    Ok(Json(AccountResponse::with_tokens(account, tokens)))
+    Ok(Json(AccountResponse::shown(&state, account, tokens)?))
 }
 
 /// Lists connected accounts, newest first, with cursor pagination. SHARED accounts only with
@@ -287,7 +316,17 @@ pub async fn list(
 ) -> ApiResult<Json<ListResponse<AccountResponse>>> {
     let filter = query.into_filter()?;
     let page = accounts::list(&state, project, &filter).await?;
-    Ok(Json(ListResponse::from_page(page, filter.limit, Into::into)))
+    let mut items = Vec::with_capacity(page.items.len());
+    for account in page.items {
+        items.push(AccountResponse::shown(&state, account, None)?);
+    }
+    let page = crate::store::Page {
+        items,
+        total_items: page.total_items,
+        current_page: page.current_page,
+        next_cursor: page.next_cursor,
+    };
+    Ok(Json(ListResponse::from_page(page, filter.limit, |a| a)))
 }
 
 /// Changes the alias or, for SHARED accounts, the ACL.
@@ -296,7 +335,7 @@ pub async fn list(
     request_body = UpdateAccountRequest,
     responses(
         (status = 200, body = UpdateAccountResponse),
-        (status = 400, description = "Invalid body, or an ACL on a PRIVATE account", body = ErrorEnvelope),
+        (status = 400, description = "Invalid body, an ACL on a PRIVATE account, or a credential update (`connection`), which authlink does not take", body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 409, description = "Alias taken", body = ErrorEnvelope),
@@ -307,13 +346,22 @@ pub async fn update(
     IdPath(id): IdPath<ConnectedAccountId>,
     ValidatedJson(body): ValidatedJson<UpdateAccountRequest>,
 ) -> ApiResult<Json<UpdateAccountResponse>> {
-    if let Some(Some(alias)) = &body.alias {
-        if alias.is_empty() || alias.chars().count() > 256 {
-            return Err(ApiError::field("alias", "length must be 1..256"));
-        }
+    // A credential update carries `val` (`{authScheme, val}`); other keys are ignored like any
+    // unknown ones.
+    if body.connection.as_ref().is_some_and(|c| c.get("val").is_some()) {
+        return Err(ApiError::Unsupported(
+            "connection: authlink's connected accounts are OAuth 2.0, and their tokens come only from the provider (connect flow, refresh); to replace them, connect again (connected_accounts/link or session.authorize)".into(),
+        ));
+    }
+    // An empty alias clears it, as Composio documents.
+    let alias = body.alias.map(|a| a.filter(|s| !s.is_empty()));
+    if let Some(Some(alias)) = &alias
+        && alias.chars().count() > 256
+    {
+        return Err(ApiError::field("alias", "length must be 1..256"));
     }
     let acl = body.experimental.and_then(|e| e.acl_config_for_shared).map(Into::into);
-    let account = accounts::update(&state, project, &id, body.alias, acl, key).await?;
+    let account = accounts::update(&state, project, &id, alias, acl, key).await?;
     Ok(Json(UpdateAccountResponse { id: account.id.to_string(), status: account.status, success: true }))
 }
 
@@ -416,4 +464,84 @@ pub async fn legacy_create(
             redirect_url: link.redirect_url,
         }),
     ))
+}
+
+/// Body of `PATCH connected_accounts/{id}/status`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct UpdateStatusRequest {
+    pub enabled: bool,
+    /// Accepted, not stored.
+    #[validate(length(max = 1000))]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateStatusResponse {
+    pub success: bool,
+    pub id: String,
+    pub status: AccountStatus,
+    pub is_disabled: bool,
+}
+
+/// Enables or disables an account: a disabled one is never resolved, pinned or refreshed.
+#[utoipa::path(patch, path = "/connected_accounts/{id}/status", tag = "connected_accounts", operation_id = "update_connected_account_status",
+    params(("id" = String, Path, description = "`ca_…` id")),
+    request_body = UpdateStatusRequest,
+    responses(
+        (status = 200, body = UpdateStatusResponse),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+    ))]
+pub async fn update_status(
+    State(state): State<AppState>,
+    Project(project, _): Project,
+    IdPath(id): IdPath<ConnectedAccountId>,
+    ValidatedJson(body): ValidatedJson<UpdateStatusRequest>,
+) -> ApiResult<Json<UpdateStatusResponse>> {
+    let account = account_lifecycle::set_enabled(&state, project, &id, body.enabled).await?;
+    Ok(Json(UpdateStatusResponse {
+        success: true,
+        id: account.id.to_string(),
+        status: account.status,
+        is_disabled: account.is_disabled,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedAccount {
+    pub id: String,
+    pub status: AccountStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokeResponse {
+    /// The tokens the provider confirmed revoked (RFC 7009): `refresh_token`, `access_token`.
+    /// Empty when the provider has no revocation endpoint or the account was already REVOKED;
+    /// the tokens are erased here in every case.
+    pub revoked_tokens: Vec<&'static str>,
+    pub connected_account: RevokedAccount,
+}
+
+/// Revokes an account's tokens at the provider where it has a revocation endpoint, erases them
+/// here and marks the account REVOKED.
+#[utoipa::path(post, path = "/connected_accounts/{id}/revoke", tag = "connected_accounts", operation_id = "revoke_connected_account",
+    params(("id" = String, Path, description = "`ca_…` id")),
+    responses(
+        (status = 200, body = RevokeResponse),
+        (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, description = "Not ACTIVE or REVOKED", body = ErrorEnvelope),
+    ))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    Project(project, _): Project,
+    IdPath(id): IdPath<ConnectedAccountId>,
+) -> ApiResult<Json<RevokeResponse>> {
+    let done = account_lifecycle::revoke(&state, project, &id).await?;
+    Ok(Json(RevokeResponse {
+        revoked_tokens: done.revoked_tokens,
+        connected_account: RevokedAccount { id: done.account.id.to_string(), status: done.account.status },
+    }))
 }

@@ -52,7 +52,7 @@ where
 
 /// A body that could not be read in full leaves unread bytes on the connection, so the answer
 /// says `Connection: close`: a client must not reuse a connection the server is about to drop.
-fn body_rejection(rejection: &BytesRejection) -> Response {
+pub(crate) fn body_rejection(rejection: &BytesRejection) -> Response {
     let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::field("body", format!("must be at most {MAX_BODY_BYTES} bytes"))
     } else {
@@ -163,7 +163,11 @@ impl FromRequestParts<AppState> for Project {
             [single] => return Err(ApiError::UnsupportedAuthMode(single)),
             _ => return Err(ApiError::MultipleAuthModes),
         }
-        let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+        let raw = headers.get("x-api-key").map_or(&b""[..], HeaderValue::as_bytes);
+        // A key that is not text was sent all the same: it is a wrong key, not a missing one.
+        let Ok(key) = std::str::from_utf8(raw).map(str::trim) else {
+            return Err(ApiError::InvalidApiKey(mask_key(&String::from_utf8_lossy(raw))));
+        };
         if key.is_empty() {
             return Err(ApiError::NoApiKey);
         }
@@ -278,6 +282,10 @@ macro_rules! api_path_id {
     )*};
 }
 api_path_id!(SessionId, ConnectedAccountId, AuthConfigId);
+
+/// Most items a comma-joined query array may hold (a request's whole URI is at most 64 KiB, the
+/// limit of the HTTP layer, which answers a longer one 414 before authlink sees it).
+pub const MAX_LIST_ITEMS: usize = 20_000;
 
 /// Splits a comma-joined query array (`user_ids=u1%2Cu2`), dropping empty items.
 pub fn comma_list(value: Option<&str>) -> Vec<String> {

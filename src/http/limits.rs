@@ -367,6 +367,7 @@ async fn api(limits: &Limits, ip: Option<IpAddr>, request: Request, next: Next) 
 
 fn api_rejection(exhausted: Item, scope: &'static str, passed: &[Item]) -> Response {
     let retry_after_secs = exhausted.reset_secs;
+    crate::telemetry::rate_limited(exhausted.name);
     let mut response = ApiError::RateLimited { limit: exhausted.quota, scope, retry_after_secs }.into_response();
     set_fields(response.headers_mut(), &[passed, &[exhausted]].concat());
     response
@@ -390,6 +391,7 @@ async fn page(limits: &Limits, ip: Option<IpAddr>, link: Option<[u8; 32]>, reque
     let mut response = match exhausted {
         None => next.run(request).await,
         Some(item) => {
+            crate::telemetry::rate_limited(item.name);
             items.push(item);
             let message = format!(
                 "There were too many attempts from this network or with this link. Wait {} seconds, then reload this page.",

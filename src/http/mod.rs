@@ -9,16 +9,20 @@ pub mod common;
 pub mod completion;
 pub mod connect;
 pub mod connected_accounts;
+pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod limits;
 pub mod links;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
 pub mod session_tools;
 pub mod sessions;
+pub mod toolkits;
 
 use std::time::Duration;
 
@@ -33,6 +37,7 @@ use tower_http::{catch_panic::CatchPanicLayer, timeout::TimeoutLayer, trace::Tra
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppState, error::ApiError};
+use idempotency::idempotent;
 
 /// Which API generation a request came in on; v3 echoes session pins as scalars, v3.1 as arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,20 +53,30 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// with every handler serving it, and documents them from their `#[utoipa::path]`.
 fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
-        .routes(routes!(sessions::create))
+        .routes(idempotent(routes!(sessions::create)))
         .routes(routes!(sessions::get, sessions::update, sessions::delete))
-        .routes(routes!(links::create_for_session))
+        .routes(idempotent(routes!(links::create_for_session)))
         .routes(routes!(session_toolkits::list))
-        .routes(routes!(auth_configs::create, auth_configs::list))
-        .routes(routes!(auth_configs::get))
-        .routes(routes!(connected_accounts::list, connected_accounts::legacy_create))
-        .routes(routes!(links::create_for_user))
+        .routes(idempotent(routes!(auth_configs::create, auth_configs::list)))
+        .routes(routes!(auth_configs::get, auth_configs::update, auth_configs::delete))
+        .routes(idempotent(routes!(connected_accounts::list, connected_accounts::legacy_create)))
+        .routes(idempotent(routes!(links::create_for_user)))
         .routes(routes!(completion::complete_auth))
         .routes(routes!(connected_accounts::get, connected_accounts::update, connected_accounts::delete))
         .routes(routes!(audit::list))
         .routes(routes!(connected_accounts::refresh))
-        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(idempotent(routes!(api_keys::list, api_keys::create)))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(toolkits::list))
+        .routes(routes!(toolkits::get))
+        .routes(routes!(toolkits::multi))
+        .routes(routes!(toolkits::categories))
+        .routes(routes!(toolkits::changelog))
+        .routes(routes!(toolkits::recommend_scopes))
+        .routes(routes!(toolkits::grant_context))
+        .routes(routes!(auth_configs::update_status))
+        .routes(routes!(connected_accounts::update_status))
+        .routes(routes!(connected_accounts::revoke))
         .routes(routes!(session_tools::list))
         .routes(routes!(session_tools::execute))
         .routes(routes!(session_tools::execute_meta))
@@ -86,6 +101,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::document))
         .routes(routes!(mcp::management))
         .routes(routes!(mcp::session_endpoint))
+        .routes(routes!(metrics::scrape))
+        .routes(routes!(docs::page))
+        .routes(routes!(docs::bundle))
+        .routes(routes!(docs::stylesheet))
+        .routes(routes!(docs::init))
 }
 
 /// The OpenAPI document of everything [`app`] serves.
@@ -95,18 +115,22 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 
 /// The whole application. Shared by `main` and the tests.
 pub fn app(state: AppState) -> Router {
+    crate::telemetry::init();
     let (router, doc) = routes().split_for_parts();
     let document = openapi::Document::new(&openapi::finish(doc));
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(document))
+        // For per-route middleware, which runs without the router's state (`idempotency`).
+        .layer(Extension(state.clone()))
         .with_state(state.clone())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(state, limits::enforce))
         .layer(TraceLayer::new_for_http().make_span_with(make_span))
+        .layer(middleware::from_fn(metrics::track))
         .layer(middleware::from_fn(request_id::assign))
         .layer(middleware::from_fn(api_headers))
 }

@@ -9,7 +9,7 @@ use crate::{
     error::{ApiError, ApiResult, FieldError},
     outbound::OutboundPolicy,
     service::context::ServiceContext,
-    store::{ApiKeyId, AuthConfigFilter, AuthConfigRecord, NewAuthConfig, Page, ProjectId},
+    store::{ApiKeyId, AuthConfigFilter, AuthConfigPatch, AuthConfigRecord, NewAuthConfig, Page, ProjectId},
 };
 
 /// A new OAuth2 auth config, validated at the edge except for catalog membership.
@@ -24,6 +24,7 @@ pub struct NewOAuth2Config {
     pub token_url: Option<String>,
     pub client_auth: Option<ClientAuth>,
     pub issuer: Option<String>,
+    pub revocation_url: Option<String>,
 }
 
 /// Which kind of URL a field of an auth config holds.
@@ -80,6 +81,7 @@ pub async fn create(
         ("credentials.authorization_url", &new.authorization_url, EndpointKind::Authorization),
         ("credentials.token_url", &new.token_url, EndpointKind::Endpoint),
         ("credentials.issuer", &new.issuer, EndpointKind::Identifier),
+        ("credentials.revocation_url", &new.revocation_url, EndpointKind::Endpoint),
     ];
     let errors: Vec<FieldError> = fields
         .into_iter()
@@ -117,6 +119,7 @@ pub async fn create(
         token_url: new.token_url,
         client_auth: new.client_auth.map(|c| c.as_str().to_owned()),
         issuer: new.issuer,
+        revocation_url: new.revocation_url,
     };
     Ok(ctx.store.insert_auth_config(project, &record, Some(actor)).await?)
 }
@@ -131,4 +134,83 @@ pub async fn list(
     filter: &AuthConfigFilter,
 ) -> ApiResult<Page<AuthConfigRecord>> {
     Ok(ctx.store.list_auth_configs(project, filter).await?)
+}
+
+/// Changes to an auth config, validated at the edge; `None` keeps a field. A new client secret
+/// is sealed here; an omitted one is kept.
+#[derive(Debug, Default)]
+pub struct OAuth2ConfigUpdate {
+    pub name: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub authorization_url: Option<String>,
+    pub token_url: Option<String>,
+    pub revocation_url: Option<String>,
+    pub issuer: Option<String>,
+    pub client_auth: Option<ClientAuth>,
+}
+
+/// Applies an update (`PATCH auth_configs/{id}`). Links already made keep working; new links and
+/// refreshes use the new settings.
+pub async fn update(
+    ctx: &ServiceContext,
+    project: ProjectId,
+    id: &AuthConfigId,
+    update: OAuth2ConfigUpdate,
+) -> ApiResult<AuthConfigRecord> {
+    let policy = &ctx.settings.outbound;
+    let fields = [
+        ("credentials.authorization_url", &update.authorization_url, EndpointKind::Authorization),
+        ("credentials.token_url", &update.token_url, EndpointKind::Endpoint),
+        ("credentials.issuer", &update.issuer, EndpointKind::Identifier),
+        ("credentials.revocation_url", &update.revocation_url, EndpointKind::Endpoint),
+    ];
+    let errors: Vec<FieldError> = fields
+        .into_iter()
+        .filter_map(|(path, raw, kind)| raw.as_deref().and_then(|r| check_url_field(policy, path, r, kind).err()))
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let patch = AuthConfigPatch {
+        name: update.name,
+        client_id: update.client_id,
+        client_secret_sealed: update.client_secret.map(|secret| ctx.sealer.seal(id.as_str(), secret.as_bytes())),
+        scopes: update.scopes,
+        authorization_url: update.authorization_url,
+        token_url: update.token_url,
+        revocation_url: update.revocation_url,
+        issuer: update.issuer,
+        client_auth: update.client_auth.map(|c| c.as_str().to_owned()),
+    };
+    let updated = ctx
+        .store
+        .update_auth_config(project, id, &patch)
+        .await?
+        .ok_or_else(|| ApiError::AuthConfigNotFound(id.to_string()))?;
+    tracing::info!(auth_config_id = %id, "auth config updated");
+    Ok(updated)
+}
+
+/// `PATCH auth_configs/{id}/{ENABLED|DISABLED}`. A disabled config is never picked for new links
+/// (neither as a session override nor as the toolkit's default) and reads as `DISABLED`; links
+/// already made and accounts already connected keep working.
+pub async fn set_enabled(ctx: &ServiceContext, project: ProjectId, id: &AuthConfigId, enabled: bool) -> ApiResult<()> {
+    if ctx.store.set_auth_config_enabled(project, id, enabled).await? {
+        tracing::info!(auth_config_id = %id, enabled, "auth config status changed");
+        Ok(())
+    } else {
+        Err(ApiError::AuthConfigNotFound(id.to_string()))
+    }
+}
+
+/// `DELETE auth_configs/{id}`: the config and every connected account using it are deleted
+/// together (one transaction; secrets and tokens erased at once, rows purged by retention), so
+/// no account is left pointing at a config that is gone. Returns how many accounts went.
+pub async fn delete(ctx: &ServiceContext, project: ProjectId, id: &AuthConfigId) -> ApiResult<u64> {
+    let accounts =
+        ctx.store.delete_auth_config(project, id).await?.ok_or_else(|| ApiError::AuthConfigNotFound(id.to_string()))?;
+    tracing::info!(auth_config_id = %id, accounts, "auth config deleted with its connected accounts");
+    Ok(accounts)
 }

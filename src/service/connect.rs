@@ -287,7 +287,10 @@ pub async fn callback(
     let (sealed, expires_at) = seal_tokens(ctx, &link.account.id, &tokens);
     if let Some(verifier) = verifier {
         return match completion::defer(ctx, &link, &verifier, sealed, expires_at).await? {
-            Some(url) => Ok(Outcome::Redirect(url)),
+            Some(url) => {
+                crate::telemetry::link_completed(link.auth_config.toolkit.as_str(), "pending_verification");
+                Ok(Outcome::Redirect(url))
+            }
             None => Err(if link.expires_at <= Utc::now() { Stop::LinkExpired } else { Stop::LinkUsed }),
         };
     }
@@ -297,6 +300,7 @@ pub async fn callback(
         return Err(if link.expires_at <= Utc::now() { Stop::LinkExpired } else { Stop::LinkUsed });
     }
     tracing::info!(connected_account_id = %link.account.id, "account connected");
+    crate::telemetry::link_completed(link.auth_config.toolkit.as_str(), "active");
     Ok(finish(&link, "success", None, provider.name))
 }
 
@@ -316,6 +320,7 @@ async fn fail(ctx: &ServiceContext, link: &LinkView, code: &str, reason: &str) -
     let reason: String = reason.chars().filter(|c| !c.is_control()).take(500).collect();
     let reason = reason.as_str();
     ctx.store.fail_link(link.project, &link.account.id, &link.token_hash, reason).await?;
+    crate::telemetry::link_completed(link.auth_config.toolkit.as_str(), "failed");
     tracing::info!(connected_account_id = %link.account.id, error.code = code, "connection failed");
     let provider = ctx
         .catalog

@@ -117,8 +117,11 @@ async fn write(
 ) -> ApiResult<CreatedLink> {
     let token = LinkToken::generate();
     let expires_at = Utc::now() + ctx.settings.link_ttl;
+    let account_id = ConnectedAccountId::generate();
+    let redirect_url = format!("{}/link/{}", base.trim_end_matches('/'), token.as_str());
+    let link_url_sealed = Some(ctx.sealer.seal(account_id.as_str(), redirect_url.as_bytes()));
     let new = NewLink {
-        account_id: ConnectedAccountId::generate(),
+        account_id,
         user_id: user_id.to_owned(),
         toolkit: auth_config.toolkit.clone(),
         auth_config_id: auth_config.id.clone(),
@@ -132,14 +135,16 @@ async fn write(
         expires_at,
         callback_url: request.callback_url.as_ref().map(|c| c.as_str().to_owned()),
         session_id: session_id.cloned(),
+        link_url_sealed,
     };
     let account = ctx.store.create_link(project, &new).await.map_err(|err| match err {
         StoreError::Conflict(Constraint::AccountAlias) => ApiError::AliasTaken {
             alias: request.alias.clone().unwrap_or_default(),
             toolkit: auth_config.toolkit.to_string(),
         },
+        StoreError::Conflict(Constraint::AuthConfigGone) => ApiError::AuthConfigNotFound(auth_config.id.to_string()),
         other => other.into(),
     })?;
-    let redirect_url = format!("{}/link/{}", base.trim_end_matches('/'), token.as_str());
+    crate::telemetry::link_created(auth_config.toolkit.as_str());
     Ok(CreatedLink { account, token, redirect_url, expires_at })
 }

@@ -5,6 +5,7 @@
 //! [`ApiError`](crate::error::ApiError)s that say exactly which rule failed; the connect flow
 //! returns its own [`Stop`](connect::Stop)s, which `http::connect` renders as pages.
 
+pub mod account_lifecycle;
 pub mod accounts;
 pub mod api_keys;
 pub mod auth_configs;

@@ -37,6 +37,8 @@ pub struct ProviderConfig {
     pub client_secret: String,
     /// The `iss` an authorization response must carry when it carries one (RFC 9207).
     pub issuer: String,
+    /// RFC 7009 revocation endpoint: the auth config's, else the catalog's, else none.
+    pub revocation_url: Option<String>,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -101,6 +103,7 @@ pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<Provi
         client_id: ac.client_id.clone(),
         client_secret,
         issuer,
+        revocation_url: ac.revocation_url.clone().or_else(|| entry.and_then(|p| p.revocation_url.clone())),
     })
 }
 
@@ -262,12 +265,34 @@ impl OAuthClient {
         self.token_request(p, vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
     }
 
-    async fn token_request(&self, p: &ProviderConfig, mut form: Vec<(&str, &str)>) -> Result<TokenSet, TokenError> {
+    /// RFC 7009 revocation of one token at the provider's revocation endpoint, authenticated as
+    /// the auth config's client. `Ok` only for a 200 answer (which RFC 7009 §2.2 also gives for
+    /// a token the server no longer knows).
+    pub async fn revoke(&self, p: &ProviderConfig, url: &str, token: &str, hint: &str) -> Result<(), TokenError> {
+        let form = vec![("token", token), ("token_type_hint", hint)];
+        let response = self.authenticated_post(p, url, form).await?;
+        if response.status == 200 {
+            return Ok(());
+        }
+        if let Ok(err) = serde_json::from_slice::<ErrorResponse>(&response.body) {
+            return Err(TokenError::Provider { error: err.error, description: err.error_description });
+        }
+        Err(TokenError::InvalidResponse(format!("HTTP {}", response.status)))
+    }
+
+    /// A form POST to one of the provider's endpoints with the client's credentials, as the
+    /// provider takes them (RFC 6749 §2.3.1).
+    async fn authenticated_post(
+        &self,
+        p: &ProviderConfig,
+        endpoint: &str,
+        mut form: Vec<(&str, &str)>,
+    ) -> Result<crate::outbound::OutboundResponse, TokenError> {
         let Some(http) = &self.http else {
             return Err(TokenError::Transport(OutboundError::Refused(OutboundRefusal::NotAllowlisted)));
         };
-        let url = Url::parse(&p.token_url)
-            .map_err(|_| TokenError::Transport(OutboundError::Refused(OutboundRefusal::NoHost)))?;
+        let url =
+            Url::parse(endpoint).map_err(|_| TokenError::Transport(OutboundError::Refused(OutboundRefusal::NoHost)))?;
         // RFC 6749 §2.3.1: form-urlencode id and secret before Basic encoding.
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let (basic_id, basic_secret);
@@ -283,10 +308,14 @@ impl OAuthClient {
                 None
             }
         };
-        let response = http.post_form(&url, &form, basic).await.map_err(|e| {
-            tracing::debug!(provider = %p.name, reason = e.public_reason(), "token endpoint call failed");
+        http.post_form(&url, &form, basic).await.map_err(|e| {
+            tracing::debug!(provider = %p.name, reason = e.public_reason(), "provider endpoint call failed");
             TokenError::Transport(e)
-        })?;
+        })
+    }
+
+    async fn token_request(&self, p: &ProviderConfig, form: Vec<(&str, &str)>) -> Result<TokenSet, TokenError> {
+        let response = self.authenticated_post(p, &p.token_url, form).await?;
         let is_form =
             response.content_type.as_deref().is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         let bytes = &response.body;
@@ -347,6 +376,7 @@ mod tests {
             client_id: "id".into(),
             client_secret: "secret".into(),
             issuer: "https://idp.example.com".into(),
+            revocation_url: None,
         }
     }
 

@@ -24,7 +24,8 @@ fn expiring(account: &AccountRecord) -> bool {
     account.token_expires_at.is_some_and(|at| at <= Utc::now() + Duration::seconds(REFRESH_WINDOW_SECS))
 }
 
-fn open(ctx: &ServiceContext, account: &AccountRecord) -> ApiResult<Option<TokenSet>> {
+/// The sealed token set of an account, opened.
+pub fn open(ctx: &ServiceContext, account: &AccountRecord) -> ApiResult<Option<TokenSet>> {
     let Some(sealed) = &account.tokens_sealed else { return Ok(None) };
     let bytes = ctx.sealer.open(account.id.as_str(), sealed).map_err(ApiError::internal)?;
     serde_json::from_slice(&bytes).map(Some).map_err(ApiError::internal)
@@ -45,7 +46,13 @@ pub async fn read(
         }
         return Ok((account, None));
     }
-    if !force && !expiring(&account) {
+    // A disabled account is never refreshed (issue 12): reads show what is stored.
+    if account.is_disabled && force {
+        return Err(ApiError::BadRequest(format!(
+            "Connected account {id} is disabled: enable it (PATCH connected_accounts/{id}/status) before refreshing it."
+        )));
+    }
+    if account.is_disabled || (!force && !expiring(&account)) {
         let tokens = open(ctx, &account)?;
         return Ok((account, tokens));
     }
@@ -98,6 +105,7 @@ pub async fn read(
             fresh.id_token = fresh.id_token.or(current.id_token);
             let (sealed, expires_at) = seal_tokens(ctx, id, &fresh);
             lease.save(sealed, expires_at).await?;
+            crate::telemetry::refresh("refreshed");
             tracing::info!(connected_account_id = %id, "tokens refreshed");
             let account = super::accounts::get(ctx, project, id).await?;
             Ok((account, Some(fresh)))
@@ -110,6 +118,7 @@ pub async fn read(
                     .unwrap_or_default()
             );
             lease.expire(&reason).await?;
+            crate::telemetry::refresh("expired");
             tracing::info!(connected_account_id = %id, "refresh token rejected; account expired");
             if force {
                 return Err(ApiError::RefreshFailed(reason));
@@ -119,6 +128,7 @@ pub async fn read(
         }
         Err(e) => {
             drop(lease);
+            crate::telemetry::refresh("provider_error");
             tracing::warn!(connected_account_id = %id, error = %e, "token refresh failed");
             if force {
                 return Err(ApiError::ProviderUnavailable(e.to_string()));

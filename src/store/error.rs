@@ -15,6 +15,9 @@ pub enum Constraint {
     OAuthState,
     ProjectName,
     ApiKeyHash,
+    /// A link's auth config was deleted or disabled while the link was being written (raised by
+    /// the stores, not by a database constraint).
+    AuthConfigGone,
     /// A rule this table does not know (a new index without an entry here).
     Unknown,
 }

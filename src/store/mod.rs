@@ -259,6 +259,8 @@ pub trait AuditStore: Send + Sync {
 pub trait MaintenanceStore: Send + Sync {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool's state (no round trip).
+    fn pool_stats(&self) -> PoolStats;
     /// Persists EXPIRED on INITIATED accounts whose link (or completion session) ran out,
     /// dropping the sealed tokens of an unredeemed user-bound completion; returns how many.
     async fn expire_stale_initiations(&self) -> StoreResult<u64>;
@@ -275,6 +277,39 @@ pub trait MaintenanceStore: Send + Sync {
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts>;
 }
 
+/// The lifecycle of auth configs and connected accounts beyond creation (issue 12): enable,
+/// disable, revoke, credential updates and deletion. Each method is one transaction (one
+/// statement or an explicit one), so an event write can join it.
+#[async_trait]
+pub trait LifecycleStore: Send + Sync {
+    /// Sets an account's `is_disabled`; `None` when there is no such account (or it is deleted).
+    async fn set_account_disabled(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        disabled: bool,
+    ) -> StoreResult<Option<AccountRecord>>;
+    /// ACTIVE or REVOKED → REVOKED with every sealed token erased (and a SQLite refresh lease
+    /// dropped, so a refresh in flight cannot write tokens back); `false` when the account is
+    /// gone or in another status.
+    async fn revoke_account(&self, project: ProjectId, id: &ConnectedAccountId, reason: &str) -> StoreResult<bool>;
+    /// Applies a patch to a live auth config; `None` when there is none.
+    async fn update_auth_config(
+        &self,
+        project: ProjectId,
+        id: &AuthConfigId,
+        patch: &AuthConfigPatch,
+    ) -> StoreResult<Option<AuthConfigRecord>>;
+    /// Enables or disables a live auth config; `false` when there is none.
+    async fn set_auth_config_enabled(&self, project: ProjectId, id: &AuthConfigId, enabled: bool) -> StoreResult<bool>;
+    /// Soft-deletes a live auth config (its client secret erased) and every connected account
+    /// using it (their tokens erased), in one transaction. `None` when there is no such config,
+    /// else how many accounts went with it.
+    async fn delete_auth_config(&self, project: ProjectId, id: &AuthConfigId) -> StoreResult<Option<u64>>;
+    /// Every toolkit the project has a live auth config for, in slug order.
+    async fn auth_config_toolkits(&self, project: ProjectId) -> StoreResult<Vec<ToolkitSlug>>;
+}
+
 /// Everything authlink stores; what the services hold as `Arc<dyn Store>`.
 pub trait Store:
     KeyStore
@@ -285,6 +320,8 @@ pub trait Store:
     + CompletionStore
     + AuditStore
     + MaintenanceStore
+    + LifecycleStore
+    + IdempotencyStore
     + 'static
 {
 }
@@ -298,6 +335,81 @@ impl<T> Store for T where
         + CompletionStore
         + AuditStore
         + MaintenanceStore
+        + LifecycleStore
+        + IdempotencyStore
         + 'static
 {
+}
+
+/// What [`IdempotencyStore::claim_idempotency_key`] found for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is new, or its record lapsed (past its lifetime, or abandoned by a process that
+    /// died mid-request): this request runs, and must finish or release the key.
+    Claimed,
+    /// Another request with this key is running.
+    InProgress,
+    /// The key was used with another request (another fingerprint).
+    Mismatch,
+    /// The first request finished: its status and sealed response.
+    Done { status: u16, response_sealed: String },
+}
+
+/// `Idempotency-Key` records, shared by every process on the database. Keys are addressed by a
+/// hash that includes the project, and every query filters on the project as well.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key_hash` for a request with this `fingerprint` at `now`, holding it until
+    /// `locked_until`; a record created before `lapsed_before` counts as absent. Atomic: of
+    /// concurrent claims, one gets [`IdempotencyClaim::Claimed`].
+    async fn claim_idempotency_key(
+        &self,
+        project: ProjectId,
+        key_hash: &[u8],
+        fingerprint: &[u8],
+        now: DateTime<Utc>,
+        locked_until: DateTime<Utc>,
+        lapsed_before: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Stores the response of the request holding the claim.
+    async fn finish_idempotency_key(
+        &self,
+        project: ProjectId,
+        key_hash: &[u8],
+        status: u16,
+        response_sealed: &str,
+    ) -> StoreResult<()>;
+    /// Drops a claim whose request changed nothing (it failed), so a retry runs afresh.
+    async fn release_idempotency_key(&self, project: ProjectId, key_hash: &[u8]) -> StoreResult<()>;
+    /// Deletes records created before `before`; how many.
+    async fn purge_idempotency_keys(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// The claim a stored record means for a request with `fingerprint` (both backends).
+fn idempotency_claim(
+    stored: &[u8],
+    fingerprint: &[u8],
+    status: Option<i32>,
+    sealed: Option<String>,
+) -> StoreResult<IdempotencyClaim> {
+    if stored != fingerprint {
+        return Ok(IdempotencyClaim::Mismatch);
+    }
+    match (status, sealed) {
+        (None, _) => Ok(IdempotencyClaim::InProgress),
+        (Some(status), Some(response_sealed)) => {
+            let status = u16::try_from(status).map_err(|_| error::corrupt(format!("idempotency status {status}")))?;
+            Ok(IdempotencyClaim::Done { status, response_sealed })
+        }
+        (Some(_), None) => Err(error::corrupt("idempotency record with a status and no response")),
+    }
+}
+
+/// A connection pool's state, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections (in use or idle).
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }

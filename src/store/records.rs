@@ -56,6 +56,8 @@ pub struct AuthConfigRecord {
     pub client_auth: Option<String>,
     /// Expected `iss` of authorization responses; `None` = the authorization URL's origin.
     pub issuer: Option<String>,
+    /// RFC 7009 revocation endpoint; `None` = the catalog's (if any).
+    pub revocation_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Connected accounts (not deleted) using this config.
@@ -93,6 +95,8 @@ pub struct AccountRecord {
     /// The OAuth token set, sealed with the account id as associated data.
     pub tokens_sealed: Option<String>,
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// The link's redirect URL while INITIATED, sealed with the account id as associated data.
+    pub link_url_sealed: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -163,6 +167,9 @@ pub struct NewLink {
     pub expires_at: DateTime<Utc>,
     pub callback_url: Option<String>,
     pub session_id: Option<SessionId>,
+    /// The link's redirect URL, sealed with the account id: shown as `state.val.redirectUrl`
+    /// while the account is INITIATED.
+    pub link_url_sealed: Option<String>,
 }
 
 impl NewAuthConfig {
@@ -178,6 +185,7 @@ impl NewAuthConfig {
             "token_url": self.token_url,
             "issuer": self.issuer,
             "client_auth": self.client_auth,
+            "revocation_url": self.revocation_url,
         })
     }
 }
@@ -196,6 +204,7 @@ pub struct NewAuthConfig {
     pub token_url: Option<String>,
     pub client_auth: Option<String>,
     pub issuer: Option<String>,
+    pub revocation_url: Option<String>,
 }
 
 impl OrderBy {
@@ -240,6 +249,20 @@ pub struct AuthConfigFilter {
 pub struct AccountPatch {
     pub alias: Option<Option<String>>,
     pub acl: Option<AclConfig>,
+}
+
+/// Changes to an auth config; `None` keeps a field. The client secret arrives sealed.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfigPatch {
+    pub name: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_sealed: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub authorization_url: Option<String>,
+    pub token_url: Option<String>,
+    pub revocation_url: Option<String>,
+    pub issuer: Option<String>,
+    pub client_auth: Option<String>,
 }
 
 /// How long rows outlive their use (issue 11 item 4); see `service::retention`.

@@ -74,7 +74,7 @@ pub(crate) fn account_select(now: &str) -> String {
                 {status} as status,
                 case when ({status}) = 'EXPIRED' and a.status = 'INITIATED'
                      then '{EXPIRED_REASON}' else a.status_reason end as status_reason,
-                a.is_disabled, a.tokens_sealed, a.token_expires_at, a.created_at, a.updated_at,
+                a.is_disabled, a.tokens_sealed, a.token_expires_at, a.link_url_sealed, a.created_at, a.updated_at,
                 a.deleted_at is not null as deleted
          from connected_account a join auth_config c on c.id = a.auth_config_id"
     )
@@ -99,6 +99,7 @@ pub(crate) fn account(row: &impl Columns) -> StoreResult<AccountRecord> {
         is_disabled: row.flag("is_disabled")?,
         tokens_sealed: row.opt_text("tokens_sealed")?,
         token_expires_at: row.opt_time("token_expires_at")?,
+        link_url_sealed: row.opt_text("link_url_sealed")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -106,7 +107,7 @@ pub(crate) fn account(row: &impl Columns) -> StoreResult<AccountRecord> {
 
 const AUTH_CONFIG_COLUMNS: &str = "c.id, c.toolkit, c.name, c.auth_scheme, c.is_composio_managed, c.client_id,
         c.client_secret_sealed, c.scopes, c.authorization_url, c.token_url, c.is_enabled, c.client_auth, c.issuer,
-        c.created_at, c.updated_at";
+        c.revocation_url, c.created_at, c.updated_at";
 
 /// With `no_of_connections`, for the auth config endpoints.
 pub(crate) fn auth_config_select() -> String {
@@ -114,13 +115,13 @@ pub(crate) fn auth_config_select() -> String {
         "select {AUTH_CONFIG_COLUMNS},
             (select count(*) from connected_account a where a.auth_config_id = c.id and a.deleted_at is null)
                 as no_of_connections
-         from auth_config c"
+         from live_auth_config c"
     )
 }
 
 /// Without the count, for hot paths (link creation, the link page).
 pub(crate) fn auth_config_light() -> String {
-    format!("select {AUTH_CONFIG_COLUMNS} from auth_config c")
+    format!("select {AUTH_CONFIG_COLUMNS} from live_auth_config c")
 }
 
 pub(crate) fn auth_config(row: &impl Columns) -> StoreResult<AuthConfigRecord> {
@@ -138,6 +139,7 @@ pub(crate) fn auth_config(row: &impl Columns) -> StoreResult<AuthConfigRecord> {
         is_enabled: row.flag("is_enabled")?,
         client_auth: row.opt_text("client_auth")?,
         issuer: row.opt_text("issuer")?,
+        revocation_url: row.opt_text("revocation_url")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         // Absent from the light select (hot paths do not need it).

@@ -7,6 +7,10 @@ pub enum SealedColumn {
     AuthConfigSecret,
     AccountTokens,
     StateVerifier,
+    /// The redirect URL of an INITIATED account's link (`connected_account.link_url_sealed`).
+    AccountLinkUrl,
+    /// A stored `Idempotency-Key` response (a link response holds a link token).
+    IdempotencyResponse,
 }
 
 /// One sealed value and the row that owns it (`owner` is also its associated data).
@@ -26,26 +30,48 @@ impl SealedColumn {
             Self::AuthConfigSecret => "ac",
             Self::AccountTokens => "ca",
             Self::StateVerifier => "st",
+            Self::AccountLinkUrl => "lu",
+            Self::IdempotencyResponse => "ik",
         }
     }
 
     pub fn from_tag(tag: &str) -> Option<Self> {
-        [Self::AuthConfigSecret, Self::AccountTokens, Self::StateVerifier].into_iter().find(|c| c.tag() == tag)
+        [
+            Self::AuthConfigSecret,
+            Self::AccountTokens,
+            Self::StateVerifier,
+            Self::AccountLinkUrl,
+            Self::IdempotencyResponse,
+        ]
+        .into_iter()
+        .find(|c| c.tag() == tag)
     }
 }
 
 /// The query listing every sealed value as `(tag, row, owner, value)`; `hex_state_hash` is the
-/// dialect's SQL for the lowercase hex of `state_hash`.
+/// dialect's SQL for the lowercase hex of `state_hash` (the same SQL, on `key_hash`, names the
+/// idempotency records, whose associated data is that hex).
 pub(crate) fn listing_sql(hex_state_hash: &str) -> String {
-    let (ac, ca, st) =
-        (SealedColumn::AuthConfigSecret.tag(), SealedColumn::AccountTokens.tag(), SealedColumn::StateVerifier.tag());
+    let (ac, ca, st, lu) = (
+        SealedColumn::AuthConfigSecret.tag(),
+        SealedColumn::AccountTokens.tag(),
+        SealedColumn::StateVerifier.tag(),
+        SealedColumn::AccountLinkUrl.tag(),
+    );
+    let ik = SealedColumn::IdempotencyResponse.tag();
+    let hex_key_hash = hex_state_hash.replace("state_hash", "key_hash");
     format!(
         "select '{ac}', id, id, client_secret_sealed from auth_config where client_secret_sealed is not null
          union all
          select '{ca}', id, id, tokens_sealed from connected_account where tokens_sealed is not null
          union all
+         select '{lu}', id, id, link_url_sealed from connected_account where link_url_sealed is not null
+         union all
          select '{st}', {hex_state_hash}, connected_account_id, verifier_sealed
-           from oauth_state where verifier_sealed is not null"
+           from oauth_state where verifier_sealed is not null
+         union all
+         select '{ik}', {hex_key_hash}, {hex_key_hash}, response_sealed
+           from idempotency_key where response_sealed is not null"
     )
 }
 
@@ -59,8 +85,14 @@ pub(crate) const fn replace_sql(column: SealedColumn) -> &'static str {
         SealedColumn::AccountTokens => {
             "update connected_account set tokens_sealed = $3 where id = $1 and tokens_sealed = $2"
         }
+        SealedColumn::AccountLinkUrl => {
+            "update connected_account set link_url_sealed = $3 where id = $1 and link_url_sealed = $2"
+        }
         SealedColumn::StateVerifier => {
             "update oauth_state set verifier_sealed = $3 where state_hash = $1 and verifier_sealed = $2"
+        }
+        SealedColumn::IdempotencyResponse => {
+            "update idempotency_key set response_sealed = $3 where key_hash = $1 and response_sealed = $2"
         }
     }
 }
@@ -73,7 +105,8 @@ impl SealedValue {
         Ok(Self { column, row, owner, value })
     }
 
-    /// The state hash addressed by a [`SealedColumn::StateVerifier`] value (its row is hex).
+    /// The state hash addressed by a [`SealedColumn::StateVerifier`] value, or the key hash of a
+    /// [`SealedColumn::IdempotencyResponse`] (their rows are hex).
     pub fn state_hash(&self) -> super::StoreResult<Vec<u8>> {
         unhex(&self.row).ok_or_else(|| super::error::corrupt(format!("state hash `{}`", self.row)))
     }
@@ -106,7 +139,13 @@ mod tests {
 
     #[test]
     fn tags_round_trip() {
-        for c in [SealedColumn::AuthConfigSecret, SealedColumn::AccountTokens, SealedColumn::StateVerifier] {
+        for c in [
+            SealedColumn::AuthConfigSecret,
+            SealedColumn::AccountTokens,
+            SealedColumn::StateVerifier,
+            SealedColumn::AccountLinkUrl,
+            SealedColumn::IdempotencyResponse,
+        ] {
             assert_eq!(SealedColumn::from_tag(c.tag()), Some(c));
         }
         assert_eq!(SealedColumn::from_tag("zz"), None);

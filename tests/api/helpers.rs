@@ -54,6 +54,7 @@ pub struct TestAppBuilder {
     server: ServerSettings,
     link_url_allowlist: String,
     public_url: Option<String>,
+    metrics_token: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -122,6 +123,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `AUTHLINK_METRICS_TOKEN` of the server (default unset).
+    pub fn metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.to_owned());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         init_test_log();
         let database = TestDatabase::create().await;
@@ -165,7 +172,8 @@ impl TestAppBuilder {
             Sealer::new(&EncryptionKey([7u8; 32]), &[]),
             settings,
         )
-        .with_limits(Limits::new(self.rate_limits, self.server));
+        .with_limits(Limits::new(self.rate_limits, self.server))
+        .with_metrics_token(self.metrics_token.as_deref());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(authlink::serve(listener, state, async {
             rx.await.ok();
@@ -299,6 +307,7 @@ impl TestApp {
             server: ServerSettings::default(),
             link_url_allowlist: DEFAULT_LINK_URL_ALLOWLIST.to_owned(),
             public_url: None,
+            metrics_token: None,
         }
     }
 

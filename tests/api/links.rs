@@ -745,8 +745,16 @@ async fn no_table_holds_a_token_a_client_secret_or_an_api_key_in_clear() {
         let r = app.get(&path).await;
         r.expect(200, &path);
         assert!(!r.text.contains(CLIENT_SECRET), "{path} returns the client secret");
+        // Only where Composio shows it (issue 12): an INITIATED account's `state.val.redirectUrl`,
+        // to the project's own key.
+        let mut body = r.body.clone();
+        for item in body["items"].as_array_mut().into_iter().flatten() {
+            if let Some(val) = item["state"]["val"].as_object_mut() {
+                val.remove("redirectUrl");
+            }
+        }
         for token in &tokens {
-            assert!(!r.text.contains(token.as_str()), "{path} returns a link token");
+            assert!(!body.to_string().contains(token.as_str()), "{path} returns a link token");
         }
     }
     app.cleanup().await;

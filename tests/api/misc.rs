@@ -60,11 +60,8 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("tool_router/session/{session_id}", &["get", "patch", "delete"]),
     ("tool_router/session/{session_id}/link", &["post"]),
     ("tool_router/session/{session_id}/toolkits", &["get"]),
-    ("tool_router/session/{session_id}/tools", &["get"]),
-    ("tool_router/session/{session_id}/execute", &["post"]),
-    ("tool_router/session/{session_id}/execute_meta", &["post"]),
     ("auth_configs", &["get", "post"]),
-    ("auth_configs/{id}", &["get"]),
+    ("auth_configs/{id}", &["get", "patch", "delete"]),
     ("connected_accounts", &["get", "post"]),
     ("connected_accounts/link", &["post"]),
     ("connected_accounts/complete_auth", &["post"]),
@@ -73,6 +70,19 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("connected_accounts/{id}/refresh", &["post"]),
     ("api_keys", &["get", "post"]),
     ("api_keys/{id}", &["delete"]),
+    ("tool_router/session/{session_id}/tools", &["get"]),
+    ("tool_router/session/{session_id}/execute", &["post"]),
+    ("tool_router/session/{session_id}/execute_meta", &["post"]),
+    ("auth_configs/{id}/{status}", &["patch"]),
+    ("connected_accounts/{id}/status", &["patch"]),
+    ("connected_accounts/{id}/revoke", &["post"]),
+    ("toolkits", &["get"]),
+    ("toolkits/{slug}", &["get"]),
+    ("toolkits/multi", &["post"]),
+    ("toolkits/categories", &["get"]),
+    ("toolkits/changelog", &["get"]),
+    ("toolkits/{slug}/scopes/recommended", &["post"]),
+    ("toolkits/{slug}/scopes/grant_context", &["get"]),
 ];
 
 /// The routes outside /api, which take no API key.
@@ -84,6 +94,11 @@ const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/assets/authlink.css"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/docs"),
+    ("get", "/docs/swagger-ui-bundle.js"),
+    ("get", "/docs/swagger-ui.css"),
+    ("get", "/docs/init.js"),
     ("get", "/openapi.json"),
 ];
 
@@ -171,7 +186,14 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
             path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
         for param in op["parameters"].as_array().into_iter().flatten() {
             let name = param["name"].as_str().unwrap();
-            let place = if template_params.contains(name) { "path" } else { "query" };
+            // The one header parameter: `Idempotency-Key` on the creates.
+            let place = if template_params.contains(name) {
+                "path"
+            } else if name == "Idempotency-Key" {
+                "header"
+            } else {
+                "query"
+            };
             assert_eq!(param["in"], place, "{method} {path}: parameter {name}");
         }
         if MCP_ROUTES.iter().any(|(_, p)| p == path) {
@@ -181,8 +203,9 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
             assert!(op.get("security").is_none(), "{method} {path} overrides the API key requirement");
             let responses = op["responses"].as_object().expect("responses");
             assert!(responses.contains_key("401"), "{method} {path} documents no 401");
-            // Refresh is the one action without a body.
-            if matches!(method.as_str(), "post" | "patch") && !path.ends_with("/refresh") {
+            // Refresh, revoke and the auth config status switch are the actions without a body.
+            let bodiless = path.ends_with("/refresh") || path.ends_with("/revoke") || path.ends_with("/{status}");
+            if matches!(method.as_str(), "post" | "patch") && !bodiless {
                 assert!(op["requestBody"].is_object(), "{method} {path} documents no request body");
             }
             assert!(responses.keys().any(|k| k.starts_with('4')), "{method} {path} documents no client error");

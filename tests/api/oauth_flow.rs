@@ -153,7 +153,7 @@ impl Flow {
     }
 
     /// With extra auth config `credentials` (`client_auth`, `issuer`, …).
-    async fn with(extra_credentials: Value) -> Self {
+    pub(crate) async fn with(extra_credentials: Value) -> Self {
         Self::allowing(extra_credentials, &[]).await
     }
 
@@ -247,7 +247,7 @@ impl Flow {
     }
 
     /// A link connected successfully (checked).
-    async fn connected(&self) -> Link {
+    pub(crate) async fn connected(&self) -> Link {
         let link = self.link().await;
         let page = self.connect(&link).await;
         assert_eq!(query(&page.location())["status"], "success", "{page:?}");

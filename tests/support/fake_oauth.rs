@@ -116,6 +116,8 @@ struct Inner {
     live_refresh_tokens: HashSet<String>,
     issued: Vec<Issued>,
     serial: u64,
+    /// RFC 7009 requests: `(token_type_hint, token, client authentication as in token requests)`.
+    revocations: Vec<(String, String, String)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -156,9 +158,13 @@ impl FakeOAuth {
             live_refresh_tokens: HashSet::new(),
             issued: Vec::new(),
             serial: 0,
+            revocations: Vec::new(),
         }));
-        let router =
-            Router::new().route("/authorize", get(authorize)).route("/token", post(token)).with_state(inner.clone());
+        let router = Router::new()
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/revoke", post(revoke))
+            .with_state(inner.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.expect("the fake provider stopped");
         });
@@ -167,6 +173,16 @@ impl FakeOAuth {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().expect("fake provider state")
+    }
+
+    /// The RFC 7009 revocation endpoint (always answers 200, as the RFC says for any token).
+    pub fn revocation_url(&self) -> String {
+        format!("{}/revoke", self.base)
+    }
+
+    /// Every revocation request: `(token_type_hint, token, client authentication)`.
+    pub fn revocations(&self) -> Vec<(String, String, String)> {
+        self.lock().revocations.clone()
     }
 
     pub fn authorization_url(&self) -> String {
@@ -308,6 +324,20 @@ fn client_auth(headers: &HeaderMap, form: &HashMap<String, String>) -> ClientAut
 
 fn oauth_error(error: &str, description: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": error, "error_description": description}))).into_response()
+}
+
+async fn revoke(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let auth = format!("{:?}", client_auth(&headers, &form));
+    let mut inner = inner.lock().expect("fake provider state");
+    let hint = form.get("token_type_hint").cloned().unwrap_or_default();
+    let token = form.get("token").cloned().unwrap_or_default();
+    inner.live_refresh_tokens.remove(&token);
+    inner.revocations.push((hint, token, auth));
+    StatusCode::OK.into_response()
 }
 
 async fn token(State(inner): State<Shared>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {

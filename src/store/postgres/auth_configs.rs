@@ -24,8 +24,8 @@ impl AuthConfigStore for PgStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
-                                      scopes, authorization_url, token_url, client_auth, issuer)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                      scopes, authorization_url, token_url, client_auth, issuer, revocation_url)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(new.id.as_str())
         .bind(project.0)
@@ -39,6 +39,7 @@ impl AuthConfigStore for PgStore {
         .bind(&new.token_url)
         .bind(&new.client_auth)
         .bind(&new.issuer)
+        .bind(&new.revocation_url)
         .execute(&mut *tx)
         .await?;
         let event = AuditEvent {
@@ -69,7 +70,7 @@ impl AuthConfigStore for PgStore {
             and ($3::boolean is null or c.is_composio_managed = $3)
             and ($4 or c.is_enabled)
             and ($5::text is null or c.name ilike '%' || $5 || '%' or c.toolkit ilike '%' || $5 || '%')";
-        let total: i64 = sqlx::query_scalar(&format!("select count(*) from auth_config c where {filters}"))
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) from live_auth_config c where {filters}"))
             .bind(project.0)
             .bind(f.toolkit.as_ref().map(ToolkitSlug::as_str))
             .bind(f.is_composio_managed)
@@ -121,12 +122,13 @@ impl AuthConfigStore for PgStore {
         project: ProjectId,
         toolkits: &[ToolkitSlug],
     ) -> StoreResult<Vec<ToolkitSlug>> {
-        let found: Vec<String> =
-            sqlx::query_scalar("select distinct toolkit from auth_config where project_id = $1 and toolkit = any($2)")
-                .bind(project.0)
-                .bind(strings(toolkits))
-                .fetch_all(&self.pool)
-                .await?;
+        let found: Vec<String> = sqlx::query_scalar(
+            "select distinct toolkit from live_auth_config where project_id = $1 and toolkit = any($2)",
+        )
+        .bind(project.0)
+        .bind(strings(toolkits))
+        .fetch_all(&self.pool)
+        .await?;
         found.iter().map(|s| ToolkitSlug::parse(s).map_err(corrupt)).collect()
     }
 }

@@ -110,7 +110,7 @@ impl CompletionStore for PgStore {
         if owner != user_id {
             sqlx::query(
                 "update connected_account
-                 set status = 'FAILED', status_reason = $3, tokens_sealed = null, token_expires_at = null,
+                 set status = 'FAILED', status_reason = $3, tokens_sealed = null, link_url_sealed = null, token_expires_at = null,
                      updated_at = now()
                  where project_id = $1 and id = $2",
             )

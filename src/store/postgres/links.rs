@@ -10,7 +10,7 @@ use crate::{
     store::{
         AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
         StoreResult,
-        error::corrupt,
+        error::{Constraint, StoreError, corrupt},
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, account_select, auth_config_light},
     },
 };
@@ -52,12 +52,19 @@ impl LinkStore for PgStore {
     }
 
     async fn create_link(&self, project: ProjectId, l: &NewLink) -> StoreResult<AccountRecord> {
-        // One statement, so the account and its link are written together or not at all.
+        // One statement, so the account and its link are written together or not at all. The
+        // auth config is share-locked and must still be live and enabled: a concurrent delete or
+        // disable either waits for this link (and then takes its account too) or wins, and then no
+        // account is written for a config that is gone.
         let sql = format!(
-            "with a as (
+            "with live as (
+                select id from auth_config
+                where id = $5 and project_id = $2 and deleted_at is null and is_enabled
+                for share
+             ), a as (
                 insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
-                                               acl, status, initiation_expires_at)
-                values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9)
+                                               acl, status, initiation_expires_at, link_url_sealed)
+                select $1, $2, $3, $4, live.id, $6, $7, $8, 'INITIATED', $9, $13 from live
                 returning *
              ), l as (
                 insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at)
@@ -79,8 +86,10 @@ impl LinkStore for PgStore {
             .bind(&l.token_hash)
             .bind(l.session_id.as_ref().map(SessionId::as_str))
             .bind(&l.callback_url)
-            .fetch_one(&self.pool)
-            .await?;
+            .bind(&l.link_url_sealed)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::Conflict(Constraint::AuthConfigGone))?;
         rows::account(&row)
     }
 
@@ -164,7 +173,7 @@ impl LinkStore for PgStore {
         .await?;
         let acc = sqlx::query(
             "update connected_account
-             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4, updated_at = now()
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, link_url_sealed = null, token_expires_at = $4, updated_at = now()
              where project_id = $1 and id = $2 and status = 'INITIATED' and deleted_at is null",
         )
         .bind(project.0)
@@ -203,7 +212,7 @@ impl LinkStore for PgStore {
         .execute(&mut *tx)
         .await?;
         let acc = sqlx::query(
-            "update connected_account set status = 'FAILED', status_reason = $3, updated_at = now()
+            "update connected_account set status = 'FAILED', status_reason = $3, link_url_sealed = null, updated_at = now()
              where project_id = $1 and id = $2 and status = 'INITIATED'",
         )
         .bind(project.0)

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::store::{
-    EXPIRED_REASON, MaintenanceStore, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult, sealed,
+    EXPIRED_REASON, MaintenanceStore, PoolStats, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult,
+    sealed,
 };
 
 /// The purge statements, in foreign-key order: states before their links, links before the
@@ -49,10 +50,15 @@ impl MaintenanceStore for PgStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> PoolStats {
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        PoolStats { size: self.pool.size(), idle, max: self.pool.options().get_max_connections() }
+    }
+
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
         let done = sqlx::query(
             "update connected_account
-             set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, token_expires_at = null,
+             set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, link_url_sealed = null, token_expires_at = null,
                  updated_at = now()
              where status = 'INITIATED' and initiation_expires_at < now()",
         )
@@ -82,8 +88,10 @@ impl MaintenanceStore for PgStore {
     async fn replace_sealed(&self, old: &SealedValue, new_value: &str) -> StoreResult<bool> {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
-            SealedColumn::StateVerifier => query.bind(old.state_hash()?),
-            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens => query.bind(old.row.as_str()),
+            SealedColumn::StateVerifier | SealedColumn::IdempotencyResponse => query.bind(old.state_hash()?),
+            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens | SealedColumn::AccountLinkUrl => {
+                query.bind(old.row.as_str())
+            }
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)

@@ -27,8 +27,8 @@ impl AuthConfigStore for SqliteStore {
         sqlx::query(
             "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
                                       scopes, authorization_url, token_url, client_auth, issuer, created_at,
-                                      updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+                                      updated_at, revocation_url)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)",
         )
         .bind(new.id.as_str())
         .bind(project.0.to_string())
@@ -43,6 +43,7 @@ impl AuthConfigStore for SqliteStore {
         .bind(&new.client_auth)
         .bind(&new.issuer)
         .bind(&now)
+        .bind(&new.revocation_url)
         .execute(&mut *tx)
         .await?;
         let event = AuditEvent {
@@ -74,7 +75,7 @@ impl AuthConfigStore for SqliteStore {
             and ($3 is null or c.is_composio_managed = $3)
             and ($4 or c.is_enabled)
             and ($5 is null or c.name like '%' || $5 || '%' or c.toolkit like '%' || $5 || '%')";
-        let total: i64 = sqlx::query_scalar(&format!("select count(*) from auth_config c where {filters}"))
+        let total: i64 = sqlx::query_scalar(&format!("select count(*) from live_auth_config c where {filters}"))
             .bind(project.0.to_string())
             .bind(f.toolkit.as_ref().map(ToolkitSlug::as_str))
             .bind(f.is_composio_managed)
@@ -127,7 +128,7 @@ impl AuthConfigStore for SqliteStore {
         toolkits: &[ToolkitSlug],
     ) -> StoreResult<Vec<ToolkitSlug>> {
         let found: Vec<String> = sqlx::query_scalar(
-            "select distinct toolkit from auth_config
+            "select distinct toolkit from live_auth_config
              where project_id = $1 and toolkit in (select value from json_each($2))",
         )
         .bind(project.0.to_string())

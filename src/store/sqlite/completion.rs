@@ -117,7 +117,7 @@ impl CompletionStore for SqliteStore {
         if owner != user_id {
             sqlx::query(
                 "update connected_account
-                 set status = 'FAILED', status_reason = $3, tokens_sealed = null, token_expires_at = null,
+                 set status = 'FAILED', status_reason = $3, tokens_sealed = null, link_url_sealed = null, token_expires_at = null,
                      updated_at = $4
                  where project_id = $1 and id = $2",
             )

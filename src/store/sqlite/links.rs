@@ -9,7 +9,7 @@ use crate::{
     store::{
         AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
         StoreResult,
-        error::corrupt,
+        error::{Constraint, StoreError, corrupt},
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, SESSION_SELECT, account_select, auth_config_light},
     },
 };
@@ -60,10 +60,13 @@ impl LinkStore for SqliteStore {
         // One transaction, so the account and its link are written together or not at all.
         let now = ts(Utc::now());
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        let written = sqlx::query(
             "insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
-                                            acl, status, initiation_expires_at, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10)",
+                                            acl, status, initiation_expires_at, created_at, updated_at,
+                                            link_url_sealed)
+             select $1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10, $11
+             where exists (select 1 from auth_config
+                           where id = $5 and project_id = $2 and deleted_at is null and is_enabled)",
         )
         .bind(l.account_id.as_str())
         .bind(project.0.to_string())
@@ -75,8 +78,14 @@ impl LinkStore for SqliteStore {
         .bind(l.acl.as_ref().map(to_json).transpose()?)
         .bind(ts(l.expires_at))
         .bind(&now)
+        .bind(&l.link_url_sealed)
         .execute(&mut *tx)
         .await?;
+        // Deleted or disabled since the link's context was read (writes are serialized here, so
+        // this check and a delete cannot interleave).
+        if written.rows_affected() != 1 {
+            return Err(StoreError::Conflict(Constraint::AuthConfigGone));
+        }
         sqlx::query(
             "insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at,
                                created_at)
@@ -187,7 +196,7 @@ impl LinkStore for SqliteStore {
         .await?;
         let acc = sqlx::query(
             "update connected_account
-             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4, updated_at = $5
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, link_url_sealed = null, token_expires_at = $4, updated_at = $5
              where project_id = $1 and id = $2 and status = 'INITIATED' and deleted_at is null",
         )
         .bind(project.0.to_string())
@@ -229,7 +238,7 @@ impl LinkStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         let acc = sqlx::query(
-            "update connected_account set status = 'FAILED', status_reason = $3, updated_at = $4
+            "update connected_account set status = 'FAILED', status_reason = $3, link_url_sealed = null, updated_at = $4
              where project_id = $1 and id = $2 and status = 'INITIATED'",
         )
         .bind(project.0.to_string())
