@@ -12,7 +12,7 @@ use axum::{
 };
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use validator::Validate;
 
 use super::{McpServer, Project, envelope_of, id_argument, schema};
@@ -21,9 +21,8 @@ use crate::{
     http::{
         ApiVersion, auth_configs, connected_accounts,
         extract::{IdPath, LenientQuery, ValidatedJson},
-        links, sessions,
+        links, sessions, toolkits,
     },
-    store::AuthConfigFilter,
 };
 
 /// The input schema of `tool_router.session.link.create`, exactly as published (a copy of
@@ -116,8 +115,13 @@ fn build() -> Vec<Tool> {
             schema::response(&path("/auth_configs"), "get", "200"),
         )
         .annotate(read_only.clone()),
-        tool("toolkits.list", "Lists the toolkits links can be created for: the catalog's providers and the toolkits of the project's own auth configs.", toolkits_input(), toolkits_output())
-            .annotate(read_only),
+        tool(
+            "toolkits.list",
+            "Lists the toolkits links can be created for: the catalog's providers and the project's own custom toolkits, filtered by search, category, with cursor paging.",
+            schema::query_parameters(&path("/toolkits"), "get", &[]),
+            schema::response(&path("/toolkits"), "get", "200"),
+        )
+        .annotate(read_only),
     ]
 }
 
@@ -194,7 +198,13 @@ pub async fn call(
             };
             value(run.await)
         }
-        "toolkits.list" => toolkits(server, project).await.map_err(|e| envelope(&e, rid)),
+        "toolkits.list" => {
+            let run = async {
+                let q = query::<toolkits::ListQuery>(server, &args).await?;
+                toolkits::list(state(), project, LenientQuery(q)).await.map_err(|e| envelope(&e, rid))
+            };
+            value(run.await)
+        }
         _ => return None,
     };
     Some(result)
@@ -257,64 +267,6 @@ fn query_uri(args: &JsonObject, rid: &str) -> Result<String, ErrorEnvelope> {
         pairs.append_pair(key, &text);
     }
     Ok(format!("/?{}", pairs.finish()))
-}
-
-fn toolkits_input() -> JsonObject {
-    let mut out = Map::new();
-    out.insert("type".into(), "object".into());
-    out.insert("properties".into(), json!({}));
-    out
-}
-
-fn toolkits_output() -> JsonObject {
-    let value = json!({
-        "type": "object",
-        "properties": {
-            "items": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "slug": {"type": "string"},
-                        "name": {"type": "string"},
-                        "description": {"type": "string"},
-                        "logo": {"type": ["string", "null"]},
-                        "source": {"type": "string", "enum": ["catalog", "auth_config"]}
-                    },
-                    "required": ["slug", "name", "description", "logo", "source"]
-                }
-            },
-            "total_items": {"type": "integer"}
-        },
-        "required": ["items", "total_items"]
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-/// The catalog's toolkits and those only the project's own auth configs know, by slug.
-async fn toolkits(server: &McpServer, project: Project) -> Result<Value, ApiError> {
-    let ctx = &server.state;
-    let mut items: Vec<Value> = ctx
-        .catalog
-        .iter()
-        .map(|p| {
-            json!({"slug": p.slug.as_str(), "name": p.name, "description": p.description, "logo": p.logo, "source": "catalog"})
-        })
-        .collect();
-    let custom = AuthConfigFilter { limit: 1000, ..Default::default() };
-    let mut own: Vec<_> =
-        ctx.store.list_auth_configs(project.0, &custom).await?.items.into_iter().map(|c| c.toolkit).collect();
-    own.sort();
-    own.dedup();
-    for slug in own.into_iter().filter(|s| !ctx.catalog.contains(s)) {
-        items.push(json!({"slug": slug.as_str(), "name": slug.as_str(), "description": "", "logo": null, "source": "auth_config"}));
-    }
-    items.sort_by(|a, b| a["slug"].as_str().cmp(&b["slug"].as_str()));
-    let total = items.len();
-    Ok(json!({"items": items, "total_items": total}))
 }
 
 #[cfg(test)]
