@@ -105,6 +105,12 @@ pub enum ApiError {
     /// No such auth config in the caller's project.
     #[error("Auth config {0} not found.")]
     AuthConfigNotFound(String),
+    /// No such webhook subscription in the caller's project.
+    #[error("Webhook subscription {0} not found.")]
+    WebhookSubscriptionNotFound(String),
+    /// No such delivery of that subscription.
+    #[error("Webhook delivery {0} not found.")]
+    WebhookDeliveryNotFound(String),
     /// The fallback of the router: no route has this path.
     #[error("No route for {0}.")]
     RouteNotFound(String),
@@ -185,6 +191,8 @@ impl ApiError {
             Self::ApiKeyNotFound(_) => (S::NOT_FOUND, 804, "APIKey_NotFound"),
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
+            Self::WebhookSubscriptionNotFound(_) => (S::NOT_FOUND, 2203, "WebhookSubscription_NotFound"),
+            Self::WebhookDeliveryNotFound(_) => (S::NOT_FOUND, 2204, "WebhookDelivery_NotFound"),
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),
             Self::CompletionUserMismatch(_) => (S::BAD_REQUEST, 1808, "ConnectedAccount_CompleteAuthUserMismatch"),
             Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, 405, "HTTP_MethodNotAllowed"),

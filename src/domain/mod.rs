@@ -5,6 +5,7 @@
 
 pub mod acl;
 pub mod callback;
+pub mod event;
 pub mod ids;
 pub mod session;
 pub mod slug;
@@ -13,7 +14,8 @@ pub mod token;
 
 pub use acl::{AccountType, AclConfig};
 pub use callback::{CallbackAllowlist, CallbackUrl, LinkUrlAllowlist};
-pub use ids::{AuthConfigId, ConnectedAccountId, SessionId};
+pub use event::EventType;
+pub use ids::{AuthConfigId, ConnectedAccountId, SessionId, WebhookSubscriptionId};
 pub use slug::ToolkitSlug;
 pub use status::AccountStatus;
 pub use token::LinkToken;

@@ -21,7 +21,7 @@ use crate::{
     AppState,
     api_keys::KeyCheck,
     crypto::{mask_key, sha256},
-    domain::{AuthConfigId, ConnectedAccountId, SessionId},
+    domain::{AuthConfigId, ConnectedAccountId, SessionId, WebhookSubscriptionId},
     error::{ApiError, ApiResult, FieldError},
     store::{ApiKeyId, ProjectId},
 };
@@ -277,7 +277,7 @@ macro_rules! api_path_id {
         }
     )*};
 }
-api_path_id!(SessionId, ConnectedAccountId, AuthConfigId);
+api_path_id!(SessionId, ConnectedAccountId, AuthConfigId, WebhookSubscriptionId);
 
 /// Splits a comma-joined query array (`user_ids=u1%2Cu2`), dropping empty items.
 pub fn comma_list(value: Option<&str>) -> Vec<String> {

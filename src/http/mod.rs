@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod request_id;
 pub mod session_toolkits;
 pub mod sessions;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -60,6 +61,12 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(connected_accounts::refresh))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay))
         .layer(Extension(version))
 }
 

@@ -18,6 +18,8 @@ pub mod records;
 pub(crate) mod rows;
 pub mod sealed;
 pub mod sqlite;
+pub(crate) mod webhook_rows;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,6 +30,7 @@ pub use self::{
     paging::{Cursor, OrderBy, Page},
     records::*,
     sealed::{SealedColumn, SealedValue},
+    webhooks::*,
 };
 use crate::domain::{AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug, session::SessionConfig};
 
@@ -285,6 +288,7 @@ pub trait Store:
     + CompletionStore
     + AuditStore
     + MaintenanceStore
+    + WebhookStore
     + 'static
 {
 }
@@ -298,6 +302,7 @@ impl<T> Store for T where
         + CompletionStore
         + AuditStore
         + MaintenanceStore
+        + WebhookStore
         + 'static
 {
 }

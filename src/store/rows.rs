@@ -21,6 +21,7 @@ pub(crate) trait Columns {
     fn flag(&self, column: &str) -> StoreResult<bool>;
     fn opt_flag(&self, column: &str) -> StoreResult<Option<bool>>;
     fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
     fn bytes(&self, column: &str) -> StoreResult<Vec<u8>>;
     fn time(&self, column: &str) -> StoreResult<DateTime<Utc>>;
     fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>;
@@ -50,6 +51,9 @@ macro_rules! native_columns {
             Ok(sqlx::Row::try_get(self, column)?)
         }
         fn int(&self, column: &str) -> $crate::store::StoreResult<i64> {
+            Ok(sqlx::Row::try_get(self, column)?)
+        }
+        fn opt_int(&self, column: &str) -> $crate::store::StoreResult<Option<i64>> {
             Ok(sqlx::Row::try_get(self, column)?)
         }
         fn bytes(&self, column: &str) -> $crate::store::StoreResult<Vec<u8>> {

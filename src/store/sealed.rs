@@ -7,6 +7,10 @@ pub enum SealedColumn {
     AuthConfigSecret,
     AccountTokens,
     StateVerifier,
+    /// A webhook subscription's signing secret.
+    WebhookSecret,
+    /// A webhook subscription's secret before its last rotation.
+    WebhookPreviousSecret,
 }
 
 /// One sealed value and the row that owns it (`owner` is also its associated data).
@@ -26,11 +30,21 @@ impl SealedColumn {
             Self::AuthConfigSecret => "ac",
             Self::AccountTokens => "ca",
             Self::StateVerifier => "st",
+            Self::WebhookSecret => "ws",
+            Self::WebhookPreviousSecret => "wp",
         }
     }
 
     pub fn from_tag(tag: &str) -> Option<Self> {
-        [Self::AuthConfigSecret, Self::AccountTokens, Self::StateVerifier].into_iter().find(|c| c.tag() == tag)
+        [
+            Self::AuthConfigSecret,
+            Self::AccountTokens,
+            Self::StateVerifier,
+            Self::WebhookSecret,
+            Self::WebhookPreviousSecret,
+        ]
+        .into_iter()
+        .find(|c| c.tag() == tag)
     }
 }
 
@@ -45,7 +59,14 @@ pub(crate) fn listing_sql(hex_state_hash: &str) -> String {
          select '{ca}', id, id, tokens_sealed from connected_account where tokens_sealed is not null
          union all
          select '{st}', {hex_state_hash}, connected_account_id, verifier_sealed
-           from oauth_state where verifier_sealed is not null"
+           from oauth_state where verifier_sealed is not null
+         union all
+         select '{ws}', id, id, secret_sealed from webhook_subscription
+         union all
+         select '{wp}', id, id, previous_secret_sealed from webhook_subscription
+           where previous_secret_sealed is not null",
+        ws = SealedColumn::WebhookSecret.tag(),
+        wp = SealedColumn::WebhookPreviousSecret.tag(),
     )
 }
 
@@ -61,6 +82,13 @@ pub(crate) const fn replace_sql(column: SealedColumn) -> &'static str {
         }
         SealedColumn::StateVerifier => {
             "update oauth_state set verifier_sealed = $3 where state_hash = $1 and verifier_sealed = $2"
+        }
+        SealedColumn::WebhookSecret => {
+            "update webhook_subscription set secret_sealed = $3 where id = $1 and secret_sealed = $2"
+        }
+        SealedColumn::WebhookPreviousSecret => {
+            "update webhook_subscription set previous_secret_sealed = $3
+             where id = $1 and previous_secret_sealed = $2"
         }
     }
 }
@@ -106,7 +134,13 @@ mod tests {
 
     #[test]
     fn tags_round_trip() {
-        for c in [SealedColumn::AuthConfigSecret, SealedColumn::AccountTokens, SealedColumn::StateVerifier] {
+        for c in [
+            SealedColumn::AuthConfigSecret,
+            SealedColumn::AccountTokens,
+            SealedColumn::StateVerifier,
+            SealedColumn::WebhookSecret,
+            SealedColumn::WebhookPreviousSecret,
+        ] {
             assert_eq!(SealedColumn::from_tag(c.tag()), Some(c));
         }
         assert_eq!(SealedColumn::from_tag("zz"), None);

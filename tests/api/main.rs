@@ -47,3 +47,4 @@ mod sessions;
 mod shared_accounts;
 mod unavailable;
 mod user_links;
+mod webhooks;

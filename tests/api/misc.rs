@@ -70,6 +70,12 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("connected_accounts/{id}/refresh", &["post"]),
     ("api_keys", &["get", "post"]),
     ("api_keys/{id}", &["delete"]),
+    ("webhook_subscriptions", &["get", "post"]),
+    ("webhook_subscriptions/event_types", &["get"]),
+    ("webhook_subscriptions/{id}", &["get", "patch", "delete"]),
+    ("webhook_subscriptions/{id}/rotate_secret", &["post"]),
+    ("webhook_subscriptions/{id}/deliveries", &["get"]),
+    ("webhook_deliveries/{id}/replay", &["post"]),
 ];
 
 /// The routes outside /api, which take no API key.
@@ -105,6 +111,10 @@ fn concrete(path: &str) -> String {
         unknown_id("ac_")
     } else if path.contains("api_keys") {
         "00000000-0000-4000-8000-000000000000".to_owned()
+    } else if path.contains("webhook_subscriptions") {
+        unknown_id("ws_")
+    } else if path.contains("webhook_deliveries") {
+        "987654321".to_owned()
     } else {
         ca
     };
@@ -171,8 +181,9 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
             assert!(op.get("security").is_none(), "{method} {path} overrides the API key requirement");
             let responses = op["responses"].as_object().expect("responses");
             assert!(responses.contains_key("401"), "{method} {path} documents no 401");
-            // Refresh is the one action without a body.
-            if matches!(method.as_str(), "post" | "patch") && !path.ends_with("/refresh") {
+            // Refresh, a secret's rotation and a delivery's replay are the actions without a body.
+            let bodyless = ["/refresh", "/rotate_secret", "/replay"].iter().any(|a| path.ends_with(a));
+            if matches!(method.as_str(), "post" | "patch") && !bodyless {
                 assert!(op["requestBody"].is_object(), "{method} {path} documents no request body");
             }
             assert!(responses.keys().any(|k| k.starts_with('4')), "{method} {path} documents no client error");

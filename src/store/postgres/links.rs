@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::PgStore;
+use super::{PgStore, events};
 use crate::{
-    domain::{ConnectedAccountId, SessionId, ToolkitSlug},
+    domain::{ConnectedAccountId, EventType, SessionId, ToolkitSlug},
     store::{
         AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
         StoreResult,
         error::corrupt,
+        new_event_id,
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, account_select, auth_config_light},
     },
 };
@@ -62,8 +63,10 @@ impl LinkStore for PgStore {
              ), l as (
                 insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at)
                 select $10, $2, a.id, $11, $12, $9 from a
-             )
+             ), {}
              {} ",
+            // The `initiated` event, in the same statement (so the same transaction).
+            events::ctes("a", "$2", "$13", "$14"),
             account_select("now()").replace("from connected_account a", "from a")
         );
         let row = sqlx::query(&sql)
@@ -79,6 +82,8 @@ impl LinkStore for PgStore {
             .bind(&l.token_hash)
             .bind(l.session_id.as_ref().map(SessionId::as_str))
             .bind(&l.callback_url)
+            .bind(new_event_id())
+            .bind(EventType::Initiated.as_str())
             .fetch_one(&self.pool)
             .await?;
         rows::account(&row)
@@ -177,6 +182,7 @@ impl LinkStore for PgStore {
             // The audit entry commits with the completion, or not at all.
             let event = crate::store::credentials_updated(account, "link");
             super::audit::record(&mut tx, project, &event).await?;
+            events::emit(&mut tx, project, EventType::Active, account).await?;
             tx.commit().await?;
             Ok(true)
         } else {
@@ -211,6 +217,9 @@ impl LinkStore for PgStore {
         .bind(reason)
         .execute(&mut *tx)
         .await?;
+        if acc.rows_affected() == 1 {
+            events::emit(&mut tx, project, EventType::Failed, account).await?;
+        }
         tx.commit().await?;
         Ok(acc.rows_affected() == 1)
     }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::store::{
-    EXPIRED_REASON, MaintenanceStore, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult, sealed,
+    EXPIRED_REASON, MaintenanceStore, ProjectId, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult,
+    sealed,
 };
 
 /// The purge statements, in foreign-key order: states before their links, links before the
@@ -50,16 +51,24 @@ impl MaintenanceStore for PgStore {
     }
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
-        let done = sqlx::query(
+        // The accounts expired and their `expired` events commit together.
+        let mut tx = self.pool.begin().await?;
+        let expired: Vec<(uuid::Uuid, String)> = sqlx::query_as(
             "update connected_account
              set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, token_expires_at = null,
                  updated_at = now()
-             where status = 'INITIATED' and initiation_expires_at < now()",
+             where status = 'INITIATED' and initiation_expires_at < now()
+             returning project_id, id",
         )
         .bind(EXPIRED_REASON)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        for (project, id) in &expired {
+            let id = crate::domain::ConnectedAccountId::parse(id).map_err(crate::store::error::corrupt)?;
+            super::events::emit(&mut tx, ProjectId(*project), crate::domain::EventType::Expired, &id).await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len() as u64)
     }
 
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts> {
@@ -83,7 +92,10 @@ impl MaintenanceStore for PgStore {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
             SealedColumn::StateVerifier => query.bind(old.state_hash()?),
-            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens => query.bind(old.row.as_str()),
+            SealedColumn::AuthConfigSecret
+            | SealedColumn::AccountTokens
+            | SealedColumn::WebhookSecret
+            | SealedColumn::WebhookPreviousSecret => query.bind(old.row.as_str()),
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)

@@ -5,11 +5,13 @@ mod accounts;
 mod audit;
 mod auth_configs;
 mod completion;
+pub(crate) mod events;
 mod keys;
 mod links;
 mod maintenance;
 mod refresh;
 mod sessions;
+mod webhooks;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{SqliteStore, to_json, ts};
 use crate::{
-    domain::{AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug},
+    domain::{AuthConfigId, ConnectedAccountId, EventType, SessionId, ToolkitSlug},
     store::{
         AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
         StoreResult,
@@ -98,6 +98,7 @@ impl LinkStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let account = rows::account(&row)?;
+        super::events::emit(&mut tx, project, EventType::Initiated, &l.account_id, &now).await?;
         tx.commit().await?;
         Ok(account)
     }
@@ -201,6 +202,7 @@ impl LinkStore for SqliteStore {
             // The audit entry commits with the completion, or not at all.
             let event = crate::store::credentials_updated(account, "link");
             super::audit::record(&mut tx, project, &event, &now).await?;
+            super::events::emit(&mut tx, project, EventType::Active, account, &now).await?;
             tx.commit().await?;
             Ok(true)
         } else {
@@ -238,6 +240,9 @@ impl LinkStore for SqliteStore {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
+        if acc.rows_affected() == 1 {
+            super::events::emit(&mut tx, project, EventType::Failed, account, &now).await?;
+        }
         tx.commit().await?;
         Ok(acc.rows_affected() == 1)
     }

@@ -46,17 +46,27 @@ impl MaintenanceStore for SqliteStore {
     }
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
-        let done = sqlx::query(
+        // The accounts expired and their `expired` events commit together.
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let expired: Vec<(String, String)> = sqlx::query_as(
             "update connected_account
              set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, token_expires_at = null,
                  updated_at = $2
-             where status = 'INITIATED' and initiation_expires_at < $2",
+             where status = 'INITIATED' and initiation_expires_at < $2
+             returning project_id, id",
         )
         .bind(EXPIRED_REASON)
-        .bind(ts(Utc::now()))
-        .execute(&self.pool)
+        .bind(&now)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        for (project, id) in &expired {
+            let project = crate::store::ProjectId(super::parse_uuid(project)?);
+            let id = crate::domain::ConnectedAccountId::parse(id).map_err(crate::store::error::corrupt)?;
+            super::events::emit(&mut tx, project, crate::domain::EventType::Expired, &id, &now).await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len() as u64)
     }
 
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts> {
@@ -80,7 +90,10 @@ impl MaintenanceStore for SqliteStore {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
             SealedColumn::StateVerifier => query.bind(old.state_hash()?),
-            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens => query.bind(old.row.as_str()),
+            SealedColumn::AuthConfigSecret
+            | SealedColumn::AccountTokens
+            | SealedColumn::WebhookSecret
+            | SealedColumn::WebhookPreviousSecret => query.bind(old.row.as_str()),
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)

@@ -21,11 +21,13 @@ mod accounts;
 mod audit;
 mod auth_configs;
 mod completion;
+pub(crate) mod events;
 mod keys;
 mod links;
 mod maintenance;
 mod refresh;
 mod sessions;
+mod webhooks;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
