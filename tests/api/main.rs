@@ -47,4 +47,5 @@ mod sessions;
 mod shared_accounts;
 mod unavailable;
 mod user_links;
+mod webhook_flow;
 mod webhooks;

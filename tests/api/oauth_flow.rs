@@ -158,7 +158,7 @@ impl Flow {
     }
 
     /// Also allowlisting these provider origins (besides the flow's own fake provider).
-    async fn allowing(extra_credentials: Value, origins: &[&str]) -> Self {
+    pub(crate) async fn allowing(extra_credentials: Value, origins: &[&str]) -> Self {
         let idp = FakeOAuth::start().await;
         let allowlist = std::iter::once(idp.base.as_str()).chain(origins.iter().copied()).collect::<Vec<_>>();
         let app = TestApp::builder().endpoint_allowlist(&allowlist.join(",")).spawn().await;
@@ -247,7 +247,7 @@ impl Flow {
     }
 
     /// A link connected successfully (checked).
-    async fn connected(&self) -> Link {
+    pub(crate) async fn connected(&self) -> Link {
         let link = self.link().await;
         let page = self.connect(&link).await;
         assert_eq!(query(&page.location())["status"], "success", "{page:?}");

@@ -25,7 +25,7 @@ use sha2::Sha256;
 
 use crate::helpers::{TestApp, assert_error_ctx, spawn_app};
 
-const ALL_EVENTS: [&str; 10] = [
+pub(crate) const ALL_EVENTS: [&str; 10] = [
     "composio.connected_account.initiated",
     "composio.connected_account.active",
     "composio.connected_account.failed",
@@ -40,9 +40,9 @@ const ALL_EVENTS: [&str; 10] = [
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 /// What the receiver's handler shares: the requests so far and the status to answer.
@@ -50,14 +50,14 @@ type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<Mutex<u16>>);
 
 /// A receiver on 127.0.0.1 answering `status` (changeable) and recording every request.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
-    origin: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) origin: String,
     got: Arc<Mutex<Vec<Received>>>,
     status: Arc<Mutex<u16>>,
 }
 
-async fn receiver() -> Receiver {
+pub(crate) async fn receiver() -> Receiver {
     let got = Arc::new(Mutex::new(Vec::new()));
     let status = Arc::new(Mutex::new(200u16));
     let state = (got.clone(), status.clone());
@@ -78,22 +78,22 @@ async fn receiver() -> Receiver {
 }
 
 impl Receiver {
-    fn take(&self) -> Vec<Received> {
+    pub(crate) fn take(&self) -> Vec<Received> {
         std::mem::take(&mut *self.got.lock().unwrap())
     }
-    fn answer(&self, status: u16) {
+    pub(crate) fn answer(&self, status: u16) {
         *self.status.lock().unwrap() = status;
     }
 }
 
 /// A services context on the app's store with the test server's sealing key, allowed to reach
 /// the receiver: what `authlink serve` hands the delivery worker.
-fn worker_context(app: &TestApp, receiver: &Receiver) -> Arc<ServiceContext> {
+pub(crate) fn worker_context(app: &TestApp, origins: &[&str]) -> Arc<ServiceContext> {
     let settings = Settings {
         public_base: app.base.clone(),
         link_ttl: Duration::from_secs(600),
         callback_allowlist: "".parse().unwrap(),
-        outbound: OutboundPolicy::new(receiver.origin.parse().unwrap(), false),
+        outbound: OutboundPolicy::new(origins.join(",").parse().unwrap(), false),
         link_url_allowlist: "".parse().unwrap(),
     };
     Arc::new(ServiceContext::new(
@@ -104,7 +104,7 @@ fn worker_context(app: &TestApp, receiver: &Receiver) -> Arc<ServiceContext> {
     ))
 }
 
-fn fast() -> WebhookSettings {
+pub(crate) fn fast() -> WebhookSettings {
     WebhookSettings {
         retry_base: Duration::from_millis(1),
         retry_max: Duration::from_millis(2),
@@ -112,7 +112,7 @@ fn fast() -> WebhookSettings {
     }
 }
 
-async fn round(ctx: &Arc<ServiceContext>, settings: &WebhookSettings) -> usize {
+pub(crate) async fn round(ctx: &Arc<ServiceContext>, settings: &WebhookSettings) -> usize {
     let client = delivery::client(ctx).unwrap();
     delivery::run_once(ctx, &client, settings).await.unwrap()
 }
@@ -120,7 +120,7 @@ async fn round(ctx: &Arc<ServiceContext>, settings: &WebhookSettings) -> usize {
 /// Standard Webhooks verification, written out: some `v1,` signature in the header must be the
 /// HMAC-SHA256 (key: the secret's bytes) of `id.timestamp.body`; the timestamp must be recent.
 #[track_caller]
-fn verify(r: &Received, secret: &str) -> Value {
+pub(crate) fn verify(r: &Received, secret: &str) -> Value {
     let h = |n: &str| r.headers.get(n).unwrap_or_else(|| panic!("no {n} header")).to_str().unwrap().to_owned();
     let (id, timestamp, signature) = (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
     let ts: i64 = timestamp.parse().unwrap();
@@ -136,7 +136,7 @@ fn verify(r: &Received, secret: &str) -> Value {
     body
 }
 
-async fn subscribe(app: &TestApp, url: &str, events: &[&str]) -> Value {
+pub(crate) async fn subscribe(app: &TestApp, url: &str, events: &[&str]) -> Value {
     let r = app.post("webhook_subscriptions", json!({"webhook_url": url, "enabled_events": events})).await;
     r.expect(201, "create subscription").clone()
 }
@@ -305,7 +305,7 @@ async fn a_key_of_another_project_sees_no_subscription() {
 async fn events_are_delivered_signed_retried_listed_and_replayed() {
     let app = spawn_app().await;
     let rx = receiver().await;
-    let ctx = worker_context(&app, &rx);
+    let ctx = worker_context(&app, &[&rx.origin]);
     let settings = fast();
     let s = subscribe(&app, &rx.url, &ALL_EVENTS).await;
     let (sub, secret) = (s["id"].as_str().unwrap().to_owned(), s["secret"].as_str().unwrap().to_owned());
@@ -420,7 +420,7 @@ async fn events_are_delivered_signed_retried_listed_and_replayed() {
 async fn filtering_and_rollback_emit_nothing_extra() {
     let app = spawn_app().await;
     let rx = receiver().await;
-    let ctx = worker_context(&app, &rx);
+    let ctx = worker_context(&app, &[&rx.origin]);
     subscribe(&app, &rx.url, &["composio.connected_account.deleted"]).await;
     let ac = app.create_auth_config("github").await;
     let body = json!({"auth_config_id": ac, "user_id": "u", "alias": "work"});
@@ -439,7 +439,7 @@ async fn filtering_and_rollback_emit_nothing_extra() {
 async fn a_rotation_signs_with_both_secrets() {
     let app = spawn_app().await;
     let rx = receiver().await;
-    let ctx = worker_context(&app, &rx);
+    let ctx = worker_context(&app, &[&rx.origin]);
     let s = subscribe(&app, &rx.url, &["composio.connected_account.initiated"]).await;
     let old = s["secret"].as_str().unwrap().to_owned();
     let rotated =
@@ -460,7 +460,7 @@ async fn a_subscription_failing_for_the_horizon_is_disabled() {
     let app = spawn_app().await;
     let rx = receiver().await;
     rx.answer(500);
-    let ctx = worker_context(&app, &rx);
+    let ctx = worker_context(&app, &[&rx.origin]);
     let settings = WebhookSettings { horizon: Duration::from_millis(300), ..fast() };
     let s = subscribe(&app, &rx.url, &["composio.connected_account.initiated"]).await;
     let id = s["id"].as_str().unwrap();
@@ -491,7 +491,7 @@ async fn a_subscription_failing_for_the_horizon_is_disabled() {
 async fn concurrent_workers_send_each_delivery_once() {
     let app = spawn_app().await;
     let rx = receiver().await;
-    let ctx = worker_context(&app, &rx);
+    let ctx = worker_context(&app, &[&rx.origin]);
     subscribe(&app, &rx.url, &["composio.connected_account.initiated"]).await;
     let ac = app.create_auth_config("github").await;
     for i in 0..20 {
