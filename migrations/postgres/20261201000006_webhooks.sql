@@ -87,3 +87,7 @@ create table worker_lease (
     lease_until  timestamptz
 );
 insert into worker_lease (name) values ('refresh_sweeper');
+
+-- Reconnect (an authlink extension of the link endpoints): a link for an existing connected
+-- account, which the flow updates in place instead of completing an INITIATED one.
+alter table link add column reconnect boolean not null default false;

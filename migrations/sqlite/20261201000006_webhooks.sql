@@ -75,3 +75,5 @@ create table worker_lease (
     lease_until  text
 ) strict;
 insert into worker_lease (name) values ('refresh_sweeper');
+
+alter table link add column reconnect integer not null default 0;

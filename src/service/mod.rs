@@ -13,6 +13,7 @@ pub mod connect;
 pub mod context;
 pub mod links;
 pub mod oauth;
+pub mod reconnect;
 pub mod refresher;
 pub mod resolution;
 pub mod retention;

@@ -203,6 +203,20 @@ pub trait LinkStore: Send + Sync {
         tokens_sealed: &str,
         token_expires_at: Option<DateTime<Utc>>,
     ) -> StoreResult<bool>;
+    /// A reconnect link for an existing account (the account is not touched).
+    async fn create_reconnect_link(&self, project: ProjectId, link: &NewReconnectLink) -> StoreResult<()>;
+    /// A reconnect's callback, atomically: the link consumed, the account (whatever its status,
+    /// not deleted) ACTIVE with the new tokens, alias, ACL and audit kept, an
+    /// `account_credentials_updated` entry (`source: reconnect`), and the event: `recovered`
+    /// when it was EXPIRED or FAILED, else `active`.
+    async fn complete_reconnect(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        tokens_sealed: &str,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Reconnected>;
     /// INITIATED → FAILED with a reason, and the link consumed.
     async fn fail_link(
         &self,

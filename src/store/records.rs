@@ -111,6 +111,27 @@ pub struct LinkView {
     pub consumed_at: Option<DateTime<Utc>>,
     /// The account was soft-deleted after the link was made.
     pub account_deleted: bool,
+    /// A reconnect link: the flow updates the existing account in place.
+    pub reconnect: bool,
+}
+
+/// What a reconnect link writes: only the link, for an existing account.
+#[derive(Debug, Clone)]
+pub struct NewReconnectLink {
+    pub account_id: ConnectedAccountId,
+    pub token_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub callback_url: Option<String>,
+    pub session_id: Option<SessionId>,
+}
+
+/// How storing a reconnect's tokens ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconnected {
+    /// The account is ACTIVE with the new tokens; it was in this status before.
+    Done(AccountStatus),
+    /// The link was consumed or expired meanwhile, or the account deleted: nothing stored.
+    Gone,
 }
 
 /// A single-use OAuth `state`, stored by hash and bound to a browser cookie.

@@ -189,7 +189,7 @@ pub(crate) fn audit(row: &impl Columns) -> StoreResult<AuditRecord> {
 
 /// The link columns [`link_view`] reads.
 pub(crate) const LINK_SELECT: &str = "select l.project_id, l.connected_account_id, l.callback_url, l.expires_at,
-        l.consumed_at, p.redirect_key
+        l.consumed_at, l.reconnect, p.redirect_key
      from link l join project p on p.id = l.project_id";
 
 /// A link row, its account row (from [`account_select`]) and its auth config, as the connect
@@ -210,6 +210,7 @@ pub(crate) fn link_view(
         expires_at: link.time("expires_at")?,
         consumed_at: link.opt_time("consumed_at")?,
         account_deleted: account_row.flag("deleted")?,
+        reconnect: link.flag("reconnect")?,
     })
 }
 

@@ -39,6 +39,7 @@ mod misc;
 mod oauth_flow;
 mod path_ids;
 mod rate_limits;
+mod reconnect;
 mod refresh_lease;
 mod retention;
 mod rotation;

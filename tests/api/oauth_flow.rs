@@ -254,6 +254,11 @@ impl Flow {
         link
     }
 
+    /// The status of the link page in a fresh browser.
+    pub(crate) async fn connect_page(&self, url: &str) -> u16 {
+        Browser::new().get(url).await.status
+    }
+
     pub(crate) async fn cleanup(self) {
         self.app.cleanup().await;
     }

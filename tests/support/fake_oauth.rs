@@ -116,6 +116,8 @@ struct Inner {
     live_refresh_tokens: HashSet<String>,
     issued: Vec<Issued>,
     serial: u64,
+    /// `sub` of the `id_token` token sets carry; `None`: no `id_token`.
+    subject: Option<String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -156,6 +158,7 @@ impl FakeOAuth {
             live_refresh_tokens: HashSet::new(),
             issued: Vec::new(),
             serial: 0,
+            subject: None,
         }));
         let router =
             Router::new().route("/authorize", get(authorize)).route("/token", post(token)).with_state(inner.clone());
@@ -207,6 +210,11 @@ impl FakeOAuth {
     /// `expires_in` of the token sets issued from now on.
     pub fn set_expires_in(&self, seconds: i64) {
         self.lock().expires_in = seconds;
+    }
+
+    /// The user who signs in: token sets then carry an (unsigned) `id_token` with this `sub`.
+    pub fn set_subject(&self, subject: Option<&str>) {
+        self.lock().subject = subject.map(str::to_owned);
     }
 
     /// A delay before every successful token answer (to let concurrent callers pile up).
@@ -404,6 +412,12 @@ async fn token(State(inner): State<Shared>, headers: HeaderMap, Form(form): Form
                           "scope": "read write"});
     if let Some(rt) = refresh_token {
         body["refresh_token"] = rt.into();
+    }
+    if let Some(subject) = &inner.subject {
+        use base64::Engine;
+        let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let claims = json!({"sub": subject, "iss": "fake", "aud": "client"});
+        body["id_token"] = format!("{}.{}.unsigned", b64(json!({"alg": "none"})), b64(claims)).into();
     }
     Json(body).into_response()
 }
