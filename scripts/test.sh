@@ -60,6 +60,7 @@ for backend in "${backends[@]}"; do
 
   echo "== [$backend] end-to-end tests (oidc-provider, headless Chromium, composio-client)"
   AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/e2e/run.sh "$backend"
+  echo "== [$backend] webhook tests (standardwebhooks, composio verify_webhook, oidc-provider)" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/webhooks/run.sh "$backend"
 done
 
 echo "== passed on: ${backends[*]}"

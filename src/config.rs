@@ -240,6 +240,12 @@ pub struct ServeArgs {
           default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub refresh_ahead_secs: u64,
 
+    /// Seconds between two passes of the expiry sweep, which persists EXPIRED (and emits
+    /// `composio.connected_account.expired`) for links that ran out unfinished.
+    #[arg(long, env = "AUTHLINK_EXPIRE_INTERVAL_SECS", value_name = "AUTHLINK_EXPIRE_INTERVAL_SECS",
+          default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub expire_interval_secs: u64,
+
     /// Seconds between two passes of the refresh sweeper.
     #[arg(long, env = "AUTHLINK_REFRESH_INTERVAL_SECS", value_name = "AUTHLINK_REFRESH_INTERVAL_SECS",
           default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3_600))]
@@ -276,6 +282,7 @@ impl fmt::Debug for ServeArgs {
             .field("webhook_retry_max_secs", &self.webhook_retry_max_secs)
             .field("refresh_ahead_secs", &self.refresh_ahead_secs)
             .field("refresh_interval_secs", &self.refresh_interval_secs)
+            .field("expire_interval_secs", &self.expire_interval_secs)
             .finish()
     }
 }
