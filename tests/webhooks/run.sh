@@ -5,7 +5,8 @@
 #
 #   bash tests/webhooks/run.sh [sqlite|postgres]      (default sqlite)
 #
-# Phase 1 (tests/*.test.mjs) runs two authlink processes on the one database, both delivering:
+# First Composio's own client (the composio_client that composio 0.30.0 installs) drives the
+# webhook_subscriptions API (client_check.py). Phase 1 (tests/*.test.mjs) runs two authlink processes on the one database, both delivering:
 # the main one (link TTL 600 s) and one with AUTHLINK_LINK_TTL_SECS=30 for the expired-link case.
 # It covers a connection's whole life, a background refresh, reconnect, and the receiver down for
 # AUTHLINK_WH_DOWN_SECS (default 20 s, to stay within the suite's budget of about 2.5 minutes per
@@ -174,6 +175,10 @@ export AUTHLINK_WH_RECEIVER_PORT=$RECEIVER_PORT
 export AUTHLINK_WH_CRASH_PORT=$CRASH_PORT
 export AUTHLINK_WH_DIR=$TMP/receiver
 mkdir -p "$AUTHLINK_E2E_STATE_DIR" "$AUTHLINK_WH_DIR"
+
+log "Composio's client (composio_client 2.0.0rc19) on webhook_subscriptions"
+"$VENV/bin/python" "$WH_DIR/client_check.py" "$BASE_URL" "$API_KEY" "http://127.0.0.1:$RECEIVER_PORT/hook" </dev/null \
+    || die "composio_client's webhook_subscriptions failed against authlink"
 
 rc=0
 log "phase 1: a connection's life, the receiver down and back (two authlink processes)"
