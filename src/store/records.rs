@@ -347,11 +347,13 @@ pub struct PurgeCounts {
     pub sessions: u64,
     pub accounts: u64,
     pub audit_events: u64,
+    /// Webhook events (their deliveries and attempts go with them by cascade).
+    pub webhook_events: u64,
 }
 
 impl PurgeCounts {
     pub fn total(&self) -> u64 {
-        self.oauth_states + self.links + self.sessions + self.accounts + self.audit_events
+        self.oauth_states + self.links + self.sessions + self.accounts + self.audit_events + self.webhook_events
     }
 }
 

@@ -553,3 +553,26 @@ async fn key_rotation_reseals_webhook_secrets() {
     assert_eq!(new_only.open(&id, &previous).unwrap(), first.as_bytes());
     assert!(!app.dump().await.contains(&second), "a secret in clear in the database");
 }
+
+/// Retention: webhook events (with their delivery log) go `deleted_after` after they were
+/// written, except while a delivery is still pending.
+#[tokio::test]
+async fn old_webhook_events_are_purged_unless_pending() {
+    let app = spawn_app().await;
+    subscribe(&app, "https://hooks.example.com/in", &["composio.connected_account.initiated"]).await;
+    link(&app, "u1", None).await.expect(201, "link");
+    link(&app, "u2", None).await.expect(201, "link");
+    let old = match app.db.backend() {
+        crate::db::Backend::Postgres => "now() - interval '40 days'",
+        crate::db::Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%f', 'now', '-40 days') || '000Z'",
+    };
+    app.db.execute::<&str>(&format!("update webhook_event set created_at = {old}"), []).await;
+    let delivered: String = app.db.scalar::<String, &str>("select min(id) from webhook_event", []).await;
+    app.db.execute("update webhook_delivery set state = 'DELIVERED' where event_id = $1", [delivered.as_str()]).await;
+    let counts = app.store.purge(&authlink::store::RetentionPolicy::default(), chrono::Utc::now()).await.unwrap();
+    assert_eq!(counts.webhook_events, 1);
+    let left: Vec<String> = app.db.scalars::<String, &str>("select id from webhook_event", []).await;
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0], delivered, "the pending one stays");
+    assert_eq!(app.db.scalar::<i64, &str>("select count(*) from webhook_delivery", []).await, 1);
+}

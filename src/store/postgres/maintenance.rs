@@ -28,6 +28,14 @@ const SESSIONS: &str = "delete from tool_router_session where ctid in (
 const AUDIT: &str = "delete from audit_event where ctid in (
         select ctid from audit_event where created_at < $1 limit $2 for update skip locked)";
 
+// Webhook events written before the cut-off with no delivery still pending (the horizon is at
+// most 30 days), with their deliveries and attempts by cascade.
+const WEBHOOK_EVENTS: &str = "delete from webhook_event where ctid in (
+        select e.ctid from webhook_event e
+        where e.created_at < $1
+          and not exists (select 1 from webhook_delivery d where d.event_id = e.id and d.state = 'PENDING')
+        limit $2 for update of e skip locked)";
+
 impl PgStore {
     /// Runs one purge statement until a batch comes back short; the rows it deleted.
     async fn purge_all(&self, sql: &str, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
@@ -79,6 +87,7 @@ impl MaintenanceStore for PgStore {
             accounts: self.purge_all(ACCOUNTS, cut.deleted, policy.batch).await?,
             sessions: self.purge_all(SESSIONS, cut.deleted, policy.batch).await?,
             audit_events: self.purge_all(AUDIT, cut.audit, policy.batch).await?,
+            webhook_events: self.purge_all(WEBHOOK_EVENTS, cut.deleted, policy.batch).await?,
         })
     }
 

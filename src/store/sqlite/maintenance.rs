@@ -23,6 +23,12 @@ const SESSIONS: &str = "delete from tool_router_session where rowid in (
 const AUDIT: &str = "delete from audit_event where rowid in (
         select rowid from audit_event where created_at < $1 limit $2)";
 
+const WEBHOOK_EVENTS: &str = "delete from webhook_event where rowid in (
+        select e.rowid from webhook_event e
+        where e.created_at < $1
+          and not exists (select 1 from webhook_delivery d where d.event_id = e.id and d.state = 'PENDING')
+        limit $2)";
+
 impl SqliteStore {
     /// Runs one purge statement until a batch comes back short; the rows it deleted.
     async fn purge_all(&self, sql: &str, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
@@ -77,6 +83,7 @@ impl MaintenanceStore for SqliteStore {
             accounts: self.purge_all(ACCOUNTS, cut.deleted, policy.batch).await?,
             sessions: self.purge_all(SESSIONS, cut.deleted, policy.batch).await?,
             audit_events: self.purge_all(AUDIT, cut.audit, policy.batch).await?,
+            webhook_events: self.purge_all(WEBHOOK_EVENTS, cut.deleted, policy.batch).await?,
         })
     }
 
