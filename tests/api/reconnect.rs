@@ -32,8 +32,8 @@ async fn expired_account(flow: &Flow) -> String {
 
 #[tokio::test]
 async fn a_reconnect_recovers_the_same_account_in_place() {
-    let flow = Flow::new().await;
     let rx = receiver().await;
+    let flow = Flow::allowing(json!({}), &[&rx.origin]).await;
     let ctx = worker_context(&flow.app, &[&rx.origin]);
     let account = expired_account(&flow).await;
     let before = flow.account(&account).await;

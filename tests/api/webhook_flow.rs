@@ -32,8 +32,8 @@ fn by_account(got: &[crate::webhooks::Received], secret: &str) -> BTreeMap<Strin
 
 #[tokio::test]
 async fn every_transition_of_a_connection_emits_its_event() {
-    let flow = Flow::new().await;
     let rx = receiver().await;
+    let flow = Flow::allowing(json!({}), &[&rx.origin]).await;
     let ctx = worker_context(&flow.app, &[&rx.origin]);
     let sub = subscribe(&flow.app, &rx.url, &ALL_EVENTS).await;
     let secret = sub["secret"].as_str().unwrap().to_owned();
@@ -112,8 +112,8 @@ async fn project_of(flow: &Flow) -> ProjectId {
 
 #[tokio::test]
 async fn the_sweeper_refreshes_ahead_backs_off_and_expires_dead_grants() {
-    let flow = Flow::new().await;
     let rx = receiver().await;
+    let flow = Flow::allowing(json!({}), &[&rx.origin]).await;
     let ctx = worker_context(&flow.app, &[&rx.origin, &flow.idp.base]);
     let settings = RefreshSettings { ahead: std::time::Duration::from_secs(600), ..RefreshSettings::default() };
     let _ = project_of(&flow).await;

@@ -303,8 +303,8 @@ async fn a_key_of_another_project_sees_no_subscription() {
 /// listed, and a replay sends it once more.
 #[tokio::test]
 async fn events_are_delivered_signed_retried_listed_and_replayed() {
-    let app = spawn_app().await;
     let rx = receiver().await;
+    let app = TestApp::builder().endpoint_allowlist(&rx.origin).spawn().await;
     let ctx = worker_context(&app, &[&rx.origin]);
     let settings = fast();
     let s = subscribe(&app, &rx.url, &ALL_EVENTS).await;
@@ -418,8 +418,8 @@ async fn events_are_delivered_signed_retried_listed_and_replayed() {
 /// writes no event at all.
 #[tokio::test]
 async fn filtering_and_rollback_emit_nothing_extra() {
-    let app = spawn_app().await;
     let rx = receiver().await;
+    let app = TestApp::builder().endpoint_allowlist(&rx.origin).spawn().await;
     let ctx = worker_context(&app, &[&rx.origin]);
     subscribe(&app, &rx.url, &["composio.connected_account.deleted"]).await;
     let ac = app.create_auth_config("github").await;
@@ -437,8 +437,8 @@ async fn filtering_and_rollback_emit_nothing_extra() {
 /// During a rotation's overlap every delivery carries a signature by each secret.
 #[tokio::test]
 async fn a_rotation_signs_with_both_secrets() {
-    let app = spawn_app().await;
     let rx = receiver().await;
+    let app = TestApp::builder().endpoint_allowlist(&rx.origin).spawn().await;
     let ctx = worker_context(&app, &[&rx.origin]);
     let s = subscribe(&app, &rx.url, &["composio.connected_account.initiated"]).await;
     let old = s["secret"].as_str().unwrap().to_owned();
@@ -457,8 +457,8 @@ async fn a_rotation_signs_with_both_secrets() {
 /// its deliveries gave up. PATCH `enabled: true` turns it back on.
 #[tokio::test]
 async fn a_subscription_failing_for_the_horizon_is_disabled() {
-    let app = spawn_app().await;
     let rx = receiver().await;
+    let app = TestApp::builder().endpoint_allowlist(&rx.origin).spawn().await;
     rx.answer(500);
     let ctx = worker_context(&app, &[&rx.origin]);
     let settings = WebhookSettings { horizon: Duration::from_millis(300), ..fast() };
@@ -489,8 +489,8 @@ async fn a_subscription_failing_for_the_horizon_is_disabled() {
 /// Two workers racing over the same due deliveries never send one attempt twice.
 #[tokio::test]
 async fn concurrent_workers_send_each_delivery_once() {
-    let app = spawn_app().await;
     let rx = receiver().await;
+    let app = TestApp::builder().endpoint_allowlist(&rx.origin).spawn().await;
     let ctx = worker_context(&app, &[&rx.origin]);
     subscribe(&app, &rx.url, &["composio.connected_account.initiated"]).await;
     let ac = app.create_auth_config("github").await;

@@ -16,6 +16,7 @@ use url::Url;
 use crate::{
     domain::{EventType, WebhookSubscriptionId},
     error::{ApiError, ApiResult, FieldError},
+    outbound::OutboundPolicy,
     service::context::ServiceContext,
     store::{NewSubscription, ProjectId, SubscriptionPatch, SubscriptionRecord},
 };
@@ -39,9 +40,10 @@ pub fn new_secret() -> String {
 }
 
 /// `webhook_url`: an absolute https URL without userinfo or fragment, at most 2048 characters;
-/// plain http only to a loopback host (development). Delivery still goes through the guarded
-/// outbound client, which refuses private and loopback addresses unless allowlisted.
-pub fn webhook_url(raw: &str) -> Result<String, String> {
+/// plain http only to a loopback host (development). As for provider endpoints, a URL that names
+/// a loopback, private, link-local or metadata address (or `localhost`) is refused unless
+/// `AUTHLINK_ENDPOINT_ALLOWLIST` names its origin; delivery re-checks the resolved addresses.
+pub fn webhook_url(raw: &str, policy: &OutboundPolicy) -> Result<String, String> {
     if raw.len() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
@@ -59,11 +61,18 @@ pub fn webhook_url(raw: &str) -> Result<String, String> {
         None => return Err("must have a host".into()),
     };
     match url.scheme() {
-        "https" => Ok(url.into()),
-        "http" if loopback => Ok(url.into()),
-        "http" => Err("must be https (plain http only to a loopback host, for development)".into()),
-        _ => Err("must be an https URL".into()),
+        "https" => {}
+        "http" if loopback && policy.is_allowlisted(&url) => {}
+        "http" if loopback => {
+            return Err("may be plain http only for a loopback receiver whose origin AUTHLINK_ENDPOINT_ALLOWLIST \
+                        names (development)"
+                .into());
+        }
+        "http" => return Err("must be https (plain http only to a loopback host, for development)".into()),
+        _ => return Err("must be an https URL".into()),
     }
+    policy.check_url_as_written(&url).map_err(|e| e.to_string())?;
+    Ok(url.into())
 }
 
 /// `enabled_events`: one or more of [`EventType::ALL`]'s names, duplicates dropped.
@@ -119,9 +128,10 @@ struct Checked {
     version: String,
 }
 
-fn check(fields: &Fields<'_>) -> ApiResult<Checked> {
+fn check(ctx: &ServiceContext, fields: &Fields<'_>) -> ApiResult<Checked> {
     let mut errors = Vec::new();
-    let webhook_url = fields.webhook_url.map(webhook_url).transpose().unwrap_or_else(|e| {
+    let policy = &ctx.settings.outbound;
+    let webhook_url = fields.webhook_url.map(|u| webhook_url(u, policy)).transpose().unwrap_or_else(|e| {
         errors.push(FieldError::new("webhook_url", e));
         None
     });
@@ -152,7 +162,7 @@ pub async fn create(ctx: &ServiceContext, project: ProjectId, fields: &Fields<'_
     if !missing.is_empty() {
         return Err(ApiError::Validation(missing));
     }
-    let checked = check(fields)?;
+    let checked = check(ctx, fields)?;
     if ctx.store.count_subscriptions(project).await? >= MAX_SUBSCRIPTIONS {
         return Err(ApiError::BadRequest(format!(
             "A project may have at most {MAX_SUBSCRIPTIONS} webhook subscriptions; delete one first."
@@ -178,7 +188,7 @@ pub async fn update(
     fields: &Fields<'_>,
     enable: bool,
 ) -> ApiResult<SubscriptionRecord> {
-    let checked = check(fields)?;
+    let checked = check(ctx, fields)?;
     let patch = SubscriptionPatch {
         webhook_url: checked.webhook_url,
         version: fields.version.map(|_| checked.version),
@@ -225,12 +235,20 @@ mod tests {
 
     #[test]
     fn webhook_urls_are_https_or_loopback_http() {
-        for ok in
-            ["https://hooks.example.com/x?y=1", "http://127.0.0.1:9000/hook", "http://localhost/h", "http://[::1]:8/"]
-        {
-            assert!(webhook_url(ok).is_ok(), "{ok}");
+        let loopbacks = "http://127.0.0.1:9000,http://localhost,http://[::1]:8";
+        let policy = OutboundPolicy::new(loopbacks.parse().unwrap(), false);
+        let none = OutboundPolicy::default();
+        assert!(webhook_url("https://hooks.example.com/x?y=1", &none).is_ok());
+        for ok in ["http://127.0.0.1:9000/hook", "http://localhost/h", "http://[::1]:8/"] {
+            assert!(webhook_url(ok, &policy).is_ok(), "{ok}");
+            assert!(webhook_url(ok, &none).unwrap_err().contains("AUTHLINK_ENDPOINT_ALLOWLIST"), "{ok}");
         }
         for (bad, why) in [
+            ("https://127.0.0.1/x", "loopback"),
+            ("https://10.0.0.1/x", "private"),
+            ("https://169.254.169.254/latest", "link-local"),
+            ("https://localhost/x", "localhost"),
+            ("https://metadata.google.internal/x", "metadata"),
             ("http://hooks.example.com/x", "must be https"),
             ("http://10.0.0.1/x", "must be https"),
             ("ftp://example.com/", "https URL"),
@@ -239,10 +257,10 @@ mod tests {
             ("/relative", "absolute"),
             ("", "absolute"),
         ] {
-            let err = webhook_url(bad).unwrap_err();
+            let err = webhook_url(bad, &none).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
-        assert!(webhook_url(&format!("https://e.com/{}", "a".repeat(2048))).unwrap_err().contains("2048"));
+        assert!(webhook_url(&format!("https://e.com/{}", "a".repeat(2048)), &none).unwrap_err().contains("2048"));
     }
 
     #[test]
