@@ -414,24 +414,38 @@ async fn events_are_delivered_signed_retried_listed_and_replayed() {
     }
 }
 
-/// Only subscribed event types make deliveries; a change that rolls back (an alias conflict)
-/// writes no event at all.
+/// Only subscribed event types are written and delivered; a change that rolls back (an alias
+/// conflict) writes no event at all.
 #[tokio::test]
 async fn filtering_and_rollback_emit_nothing_extra() {
     let rx = receiver().await;
     let app = TestApp::builder().endpoint_allowlist(&rx.origin).spawn().await;
     let ctx = worker_context(&app, &[&rx.origin]);
-    subscribe(&app, &rx.url, &["composio.connected_account.deleted"]).await;
+    let count = |table: &'static str| {
+        let app = &app;
+        async move { app.db.scalar::<i64, &str>(&format!("select count(*) from {table}"), []).await }
+    };
+    // No subscription: no outbox row at all.
     let ac = app.create_auth_config("github").await;
+    let early = app.post("connected_accounts/link", json!({"auth_config_id": ac, "user_id": "u0"})).await;
+    early.expect(201, "link before any subscription");
+    assert_eq!(count("webhook_event").await, 0);
+
+    subscribe(&app, &rx.url, &["composio.connected_account.initiated"]).await;
     let body = json!({"auth_config_id": ac, "user_id": "u", "alias": "work"});
-    app.post("connected_accounts/link", body.clone()).await.expect(201, "first");
+    let first = app.post("connected_accounts/link", body.clone()).await;
+    let account = first.expect(201, "first")["connected_account_id"].as_str().unwrap().to_owned();
     let conflict = app.post("connected_accounts/link", body).await;
     assert_eq!(conflict.status, 409, "{}", conflict.text);
-    let events = app.db.scalar::<i64, &str>("select count(*) from webhook_event", []).await;
-    assert_eq!(events, 1, "the rolled-back link wrote no event");
-    assert_eq!(app.db.scalar::<i64, &str>("select count(*) from webhook_delivery", []).await, 0, "not subscribed");
-    assert_eq!(round(&ctx, &fast()).await, 0);
-    assert!(rx.take().is_empty());
+    assert_eq!(count("webhook_event").await, 1, "the rolled-back link wrote no event");
+    assert_eq!(count("webhook_delivery").await, 1);
+    // `deleted` is not subscribed: nothing written.
+    app.delete(&format!("connected_accounts/{account}")).await.expect(200, "delete");
+    assert_eq!(count("webhook_event").await, 1);
+    assert_eq!(round(&ctx, &fast()).await, 1);
+    let got = rx.take();
+    assert_eq!(got.len(), 1);
+    assert_eq!(serde_json::from_str::<Value>(&got[0].body).unwrap()["type"], "composio.connected_account.initiated");
 }
 
 /// During a rotation's overlap every delivery carries a signature by each secret.

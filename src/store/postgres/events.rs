@@ -1,7 +1,8 @@
 //! The outbox on PostgreSQL: [`emit`] writes an event, and one delivery per enabled
 //! subscription that wants it, inside the caller's transaction, from the account row as the
 //! transaction sees it (after its change). The change and its event commit together or not at
-//! all. To report a new state change: `events::emit(&mut tx, project, EventType::X, &id).await?`
+//! all. An event no enabled subscription wants is not written at all (nobody could receive it;
+//! a subscription made later starts with later events). To report a new state change: `events::emit(&mut tx, project, EventType::X, &id).await?`
 //! after the change's statements, before the commit. A single-statement write (link creation)
 //! splices [`ctes`] into its own `with` instead, to stay one round trip.
 
@@ -24,6 +25,10 @@ pub(crate) fn ctes(accounts: &str, project: &str, event_id: &str, event_type: &s
                     c.auth_scheme, c.is_composio_managed, a.status, a.status_reason, a.is_disabled, a.created_at,
                     a.updated_at
              from {accounts} join auth_config c on c.id = a.auth_config_id
+             -- only when some enabled subscription wants it: no outbox row nobody would receive
+             where exists (select 1 from webhook_subscription w
+                           where w.project_id = {project} and w.disabled_at is null
+                             and {event_type} = any(w.enabled_events))
              returning id
          ), ev_deliveries as (
              insert into webhook_delivery (event_id, subscription_id, project_id)

@@ -23,7 +23,10 @@ pub(crate) async fn emit(
          select $3, a.project_id, $4, a.id, a.user_id, a.toolkit, a.auth_config_id, c.auth_scheme,
                 c.is_composio_managed, a.status, a.status_reason, a.is_disabled, a.created_at, a.updated_at, $5
          from connected_account a join auth_config c on c.id = a.auth_config_id
-         where a.project_id = $1 and a.id = $2",
+         where a.project_id = $1 and a.id = $2
+           and exists (select 1 from webhook_subscription w
+                       where w.project_id = $1 and w.disabled_at is null
+                         and exists (select 1 from json_each(w.enabled_events) where value = $4))",
     )
     .bind(project.0.to_string())
     .bind(account.as_str())
