@@ -62,6 +62,7 @@ for backend in "${backends[@]}"; do
   AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/e2e/run.sh "$backend"
   echo "== [$backend] SDK journeys (composio 0.30.0, @composio/core 0.21.0)" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/sdk/run.sh "$backend"
   echo "== [$backend] MCP client tests (TypeScript and Python MCP SDKs, MCP Inspector CLI, composio session.tools())" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/mcp/run.sh "$backend"
+  echo "== [$backend] webhook tests (standardwebhooks, composio verify_webhook, oidc-provider)" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/webhooks/run.sh "$backend"
 done
 
 echo "== metrics scraped by a real Prometheus server (scripts/metrics-prometheus.sh)"

@@ -316,13 +316,20 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
         "authlink ready"
     );
     let (retention, retention_every) = (cmd.serve.retention_policy(), cmd.serve.retention_interval());
+    let (webhook_settings, refresh_settings) = (cmd.serve.webhook_settings(), cmd.serve.refresh_settings());
+    let expire_every = cmd.serve.expire_interval_secs;
     let limits = crate::http::limits::Limits::from(&cmd.serve);
     let state = AppState::try_new(store, catalog, sealer, settings)
         .map_err(|e| CliError::Config(format!("cannot set up the outbound HTTP client: {e}")))?
         .with_limits(limits)
         .with_metrics_token(cmd.serve.metrics_token.as_deref().map(str::trim).filter(|t| !t.is_empty()));
-    crate::spawn_sweeper(&state, std::time::Duration::from_secs(60));
+    crate::spawn_sweeper(&state, std::time::Duration::from_secs(expire_every));
     crate::service::retention::spawn(&state, retention, retention_every);
+    crate::service::webhooks::delivery::spawn(state.services(), webhook_settings)
+        .map_err(|e| CliError::Config(format!("cannot set up the webhook HTTP client: {e}")))?;
+    if let Some(refresh) = refresh_settings {
+        crate::service::refresher::spawn(state.services(), refresh);
+    }
     crate::serve(listener, state, shutdown_signal())
         .await
         .map_err(|source| CliError::Io { context: "server".into(), source })?;

@@ -225,6 +225,44 @@ pub struct ServeArgs {
     /// Bearer token `GET /metrics` requires (`Authorization: Bearer …`); unset or empty: open.
     #[arg(long, env = "AUTHLINK_METRICS_TOKEN", value_name = "AUTHLINK_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    // Webhooks and background refresh (issue 14, `service::webhooks`, `service::refresher`).
+    /// Seconds a webhook delivery is retried before it gives up; a subscription whose every
+    /// attempt failed this long is disabled.
+    #[arg(long, env = "AUTHLINK_WEBHOOK_HORIZON_SECS", value_name = "AUTHLINK_WEBHOOK_HORIZON_SECS",
+          default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(10..=2_592_000))]
+    pub webhook_horizon_secs: u64,
+
+    /// Milliseconds the delivery worker waits between polls when nothing is due.
+    #[arg(long, env = "AUTHLINK_WEBHOOK_POLL_MS", value_name = "AUTHLINK_WEBHOOK_POLL_MS",
+          default_value_t = 500, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub webhook_poll_ms: u64,
+
+    /// Milliseconds before the first retry of a failed delivery; doubled per attempt, with jitter.
+    #[arg(long, env = "AUTHLINK_WEBHOOK_RETRY_BASE_MS", value_name = "AUTHLINK_WEBHOOK_RETRY_BASE_MS",
+          default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub webhook_retry_base_ms: u64,
+
+    /// Longest pause, in seconds, between two attempts of a delivery.
+    #[arg(long, env = "AUTHLINK_WEBHOOK_RETRY_MAX_SECS", value_name = "AUTHLINK_WEBHOOK_RETRY_MAX_SECS",
+          default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub webhook_retry_max_secs: u64,
+
+    /// Tokens expiring within this many seconds are refreshed ahead of time by the background
+    /// sweeper (0 switches it off).
+    #[arg(long, env = "AUTHLINK_REFRESH_AHEAD_SECS", value_name = "AUTHLINK_REFRESH_AHEAD_SECS",
+          default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub refresh_ahead_secs: u64,
+
+    /// Seconds between two passes of the expiry sweep, which persists EXPIRED (and emits
+    /// `composio.connected_account.expired`) for links that ran out unfinished.
+    #[arg(long, env = "AUTHLINK_EXPIRE_INTERVAL_SECS", value_name = "AUTHLINK_EXPIRE_INTERVAL_SECS",
+          default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub expire_interval_secs: u64,
+
+    /// Seconds between two passes of the refresh sweeper.
+    #[arg(long, env = "AUTHLINK_REFRESH_INTERVAL_SECS", value_name = "AUTHLINK_REFRESH_INTERVAL_SECS",
+          default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub refresh_interval_secs: u64,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -253,6 +291,13 @@ impl fmt::Debug for ServeArgs {
             .field("link_url_allowlist", &self.link_url_allowlist)
             .field("mcp_allowed_origins", &self.mcp_allowed_origins)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
+            .field("webhook_horizon_secs", &self.webhook_horizon_secs)
+            .field("webhook_poll_ms", &self.webhook_poll_ms)
+            .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
+            .field("webhook_retry_max_secs", &self.webhook_retry_max_secs)
+            .field("refresh_ahead_secs", &self.refresh_ahead_secs)
+            .field("refresh_interval_secs", &self.refresh_interval_secs)
+            .field("expire_interval_secs", &self.expire_interval_secs)
             .finish()
     }
 }
@@ -405,6 +450,28 @@ fn varied<'a, T: Ord + 'a>(windows: impl Iterator<Item = &'a [T]>, quarters: usi
     let all: Vec<&[T]> = windows.collect();
     let distinct = all.iter().collect::<std::collections::BTreeSet<_>>().len();
     distinct >= 48 || distinct * 4 >= all.len() * quarters
+}
+
+impl ServeArgs {
+    /// The webhook delivery worker's pacing (the `AUTHLINK_WEBHOOK_*` settings).
+    pub fn webhook_settings(&self) -> crate::service::webhooks::delivery::WebhookSettings {
+        crate::service::webhooks::delivery::WebhookSettings {
+            horizon: Duration::from_secs(self.webhook_horizon_secs),
+            poll_interval: Duration::from_millis(self.webhook_poll_ms),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms),
+            retry_max: Duration::from_secs(self.webhook_retry_max_secs),
+            ..Default::default()
+        }
+    }
+
+    /// The background refresh sweeper's settings; `None` when switched off.
+    pub fn refresh_settings(&self) -> Option<crate::service::refresher::RefreshSettings> {
+        (self.refresh_ahead_secs > 0).then(|| crate::service::refresher::RefreshSettings {
+            ahead: Duration::from_secs(self.refresh_ahead_secs),
+            interval: Duration::from_secs(self.refresh_interval_secs),
+            ..Default::default()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -114,6 +114,12 @@ pub enum ApiError {
         "Toolkit {0} not found: it is neither in authlink's catalog nor configured by an auth config of this project."
     )]
     ToolkitNotFound(String),
+    /// No such webhook subscription in the caller's project.
+    #[error("Webhook subscription {0} not found.")]
+    WebhookSubscriptionNotFound(String),
+    /// No such delivery of that subscription.
+    #[error("Webhook delivery {0} not found.")]
+    WebhookDeliveryNotFound(String),
     /// The fallback of the router: no route has this path.
     #[error("No route for {0}.")]
     RouteNotFound(String),
@@ -221,6 +227,8 @@ impl ApiError {
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
             Self::ToolkitNotFound(_) => (S::NOT_FOUND, 1551, "Toolkit_NotFound"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
+            Self::WebhookSubscriptionNotFound(_) => (S::NOT_FOUND, 2203, "WebhookSubscription_NotFound"),
+            Self::WebhookDeliveryNotFound(_) => (S::NOT_FOUND, 2204, "WebhookDelivery_NotFound"),
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),
             Self::CompletionUserMismatch(_) => (S::BAD_REQUEST, 1808, "ConnectedAccount_CompleteAuthUserMismatch"),
             Self::OriginNotAllowed(_) => (S::FORBIDDEN, 403, "MCP_OriginNotAllowed"),

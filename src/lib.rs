@@ -80,6 +80,11 @@ impl AppState {
         self
     }
 
+    /// The services' context, shared, for background workers (webhook deliveries, refresh).
+    pub fn services(&self) -> Arc<ServiceContext> {
+        self.services.clone()
+    }
+
     /// The same state with other rate limits and listener limits.
     #[must_use]
     pub fn with_limits(mut self, limits: Limits) -> Self {

@@ -95,6 +95,10 @@ prefixed_id!(
     /// An auth config id, `ac_…`.
     AuthConfigId, "ac_", "auth config"
 );
+prefixed_id!(
+    /// A webhook subscription id, `ws_…` (authlink's prefix; Composio's ids are opaque strings).
+    WebhookSubscriptionId, "ws_", "webhook subscription"
+);
 
 #[cfg(test)]
 mod tests {

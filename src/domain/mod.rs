@@ -5,6 +5,7 @@
 
 pub mod acl;
 pub mod callback;
+pub mod event;
 pub mod ids;
 pub mod origin;
 pub mod session;
@@ -14,7 +15,8 @@ pub mod token;
 
 pub use acl::{AccountType, AclConfig};
 pub use callback::{CallbackAllowlist, CallbackUrl, LinkUrlAllowlist};
-pub use ids::{AuthConfigId, ConnectedAccountId, SessionId};
+pub use event::EventType;
+pub use ids::{AuthConfigId, ConnectedAccountId, SessionId, WebhookSubscriptionId};
 pub use origin::OriginAllowlist;
 pub use slug::ToolkitSlug;
 pub use status::AccountStatus;

@@ -448,7 +448,7 @@ pub async fn legacy_create(
     let (account_type, acl) = LinkExperimental::resolve(c.experimental)?;
     let callback_url =
         callback(&state.settings.callback_allowlist, "connection.callback_url", c.callback_url.as_deref())?;
-    let request = LinkRequest { alias: c.alias, callback_url, account_type, acl };
+    let request = LinkRequest { alias: c.alias, callback_url, account_type, acl, reconnect: None };
     let link = links::create_for_user(&state, project, &auth_config_id, &c.user_id, request).await?;
     let status = link.account.status;
     Ok((

@@ -21,7 +21,7 @@ use crate::{
     AppState,
     api_keys::KeyCheck,
     crypto::{mask_key, sha256},
-    domain::{AuthConfigId, ConnectedAccountId, SessionId},
+    domain::{AuthConfigId, ConnectedAccountId, SessionId, WebhookSubscriptionId},
     error::{ApiError, ApiResult, FieldError},
     store::{ApiKeyId, ProjectId},
 };
@@ -281,7 +281,7 @@ macro_rules! api_path_id {
         }
     )*};
 }
-api_path_id!(SessionId, ConnectedAccountId, AuthConfigId);
+api_path_id!(SessionId, ConnectedAccountId, AuthConfigId, WebhookSubscriptionId);
 
 /// Most items a comma-joined query array may hold (a request's whole URI is at most 64 KiB, the
 /// limit of the HTTP layer, which answers a longer one 414 before authlink sees it).

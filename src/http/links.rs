@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     AppState,
-    domain::{AuthConfigId, SessionId, ToolkitSlug},
+    domain::{AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug},
     error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
     service::links::{self, CreatedLink, LinkRequest},
 };
@@ -38,6 +38,13 @@ pub struct SessionLinkRequest {
     pub callback_url: Option<String>,
     #[validate(nested)]
     pub experimental: Option<LinkExperimental>,
+    /// authlink extension (reconnect): `ca_…` id of an existing account of the session's user
+    /// and this toolkit's auth config. The flow runs again and, on success, updates that
+    /// account in place (same id; alias, ACL, pins and audit trail kept), emitting
+    /// `composio.connected_account.recovered` when it was EXPIRED or FAILED. Refused when the
+    /// provider reports another identity (`sub` of the `id_token`) than the account had. Not with
+    /// `alias` or `experimental`.
+    pub connected_account_id: Option<String>,
 }
 
 /// Body of `POST connected_accounts/link`.
@@ -55,12 +62,34 @@ pub struct UserLinkRequest {
     pub connection_data: Option<serde_json::Value>,
     #[validate(nested)]
     pub experimental: Option<LinkExperimental>,
+    /// authlink extension (reconnect): `ca_…` id of an existing account of this user and auth
+    /// config, updated in place on success; see the session link's field of the same name.
+    pub connected_account_id: Option<String>,
+}
+
+/// The reconnect extension's account, refused together with fields the account keeps.
+fn reconnect(raw: Option<&str>, alias: bool, experimental: bool) -> ApiResult<Option<ConnectedAccountId>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let id = ConnectedAccountId::parse(raw).map_err(|e| ApiError::field("connected_account_id", e.to_string()))?;
+    let mut errors = Vec::new();
+    if alias {
+        errors
+            .push(FieldError::new("alias", "cannot be set when reconnecting: the account keeps its alias (PATCH it)"));
+    }
+    if experimental {
+        errors.push(FieldError::new(
+            "experimental",
+            "cannot be set when reconnecting: the account keeps its type and ACL",
+        ));
+    }
+    if errors.is_empty() { Ok(Some(id)) } else { Err(ApiError::Validation(errors)) }
 }
 
 /// 201 response of both link endpoints.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LinkResponse {
-    /// The new connected account, INITIATED.
+    /// The new connected account, INITIATED (with `connected_account_id` in the request: that
+    /// account, unchanged until the flow succeeds).
     pub connected_account_id: String,
     /// Single-use bearer token (`ln_…`); authlink keeps only its hash.
     pub link_token: String,
@@ -104,9 +133,10 @@ pub async fn create_for_session(
     // Checked by `ValidatedJson` already; parsed again for the typed slug.
     let toolkit = ToolkitSlug::parse(&body.toolkit)
         .map_err(|e| ApiError::Validation(vec![FieldError::new("toolkit", e.to_string())]))?;
+    let reconnect = reconnect(body.connected_account_id.as_deref(), body.alias.is_some(), body.experimental.is_some())?;
     let (account_type, acl) = LinkExperimental::resolve(body.experimental)?;
     let callback_url = callback(&state.settings.callback_allowlist, "callback_url", body.callback_url.as_deref())?;
-    let request = LinkRequest { alias: body.alias, callback_url, account_type, acl };
+    let request = LinkRequest { alias: body.alias, callback_url, account_type, acl, reconnect };
     let link = links::create_for_session(&state, project, &session_id, &toolkit, request).await?;
     tracing::info!(connected_account_id = %link.account.id, toolkit = %toolkit, "link created");
     Ok((StatusCode::CREATED, Json(LinkResponse::new(link, false))))
@@ -128,9 +158,10 @@ pub async fn create_for_user(
     ValidatedJson(body): ValidatedJson<UserLinkRequest>,
 ) -> ApiResult<(StatusCode, Json<LinkResponse>)> {
     let auth_config_id = AuthConfigId::parse(&body.auth_config_id)?;
+    let reconnect = reconnect(body.connected_account_id.as_deref(), body.alias.is_some(), body.experimental.is_some())?;
     let (account_type, acl) = LinkExperimental::resolve(body.experimental)?;
     let callback_url = callback(&state.settings.callback_allowlist, "callback_url", body.callback_url.as_deref())?;
-    let request = LinkRequest { alias: body.alias, callback_url, account_type, acl };
+    let request = LinkRequest { alias: body.alias, callback_url, account_type, acl, reconnect };
     let link = links::create_for_user(&state, project, &auth_config_id, &body.user_id, request).await?;
     tracing::info!(connected_account_id = %link.account.id, "link created");
     Ok((StatusCode::CREATED, Json(LinkResponse::new(link, true))))

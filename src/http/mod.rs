@@ -23,6 +23,7 @@ pub mod session_toolkits;
 pub mod session_tools;
 pub mod sessions;
 pub mod toolkits;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -80,6 +81,12 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(session_tools::list))
         .routes(routes!(session_tools::execute))
         .routes(routes!(session_tools::execute_meta))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay))
         .layer(Extension(version))
 }
 

@@ -99,7 +99,12 @@ fn usability(link: &LinkView) -> Result<(), Stop> {
     if link.account_deleted {
         return Err(Stop::LinkNotFound);
     }
-    if link.consumed_at.is_some() || !matches!(link.account.status, AccountStatus::Initiated) {
+    if link.reconnect {
+        // A reconnect link is for an account of any status; only its own use and expiry count.
+        if link.consumed_at.is_some() {
+            return Err(Stop::LinkUsed);
+        }
+    } else if link.consumed_at.is_some() || !matches!(link.account.status, AccountStatus::Initiated) {
         return Err(if link.account.status == AccountStatus::Expired { Stop::LinkExpired } else { Stop::LinkUsed });
     }
     if link.expires_at <= Utc::now() {
@@ -285,6 +290,10 @@ pub async fn callback(
         }
     };
     let (sealed, expires_at) = seal_tokens(ctx, &link.account.id, &tokens);
+    if link.reconnect {
+        return super::reconnect::complete(ctx, &link, &tokens, sealed, expires_at, verifier.is_some(), provider.name)
+            .await;
+    }
     if let Some(verifier) = verifier {
         return match completion::defer(ctx, &link, &verifier, sealed, expires_at).await? {
             Some(url) => {
@@ -316,7 +325,7 @@ pub fn seal_tokens(
     (ctx.sealer.seal(account.as_str(), &json), expires_at)
 }
 
-async fn fail(ctx: &ServiceContext, link: &LinkView, code: &str, reason: &str) -> Result<Outcome, Stop> {
+pub(super) async fn fail(ctx: &ServiceContext, link: &LinkView, code: &str, reason: &str) -> Result<Outcome, Stop> {
     let reason: String = reason.chars().filter(|c| !c.is_control()).take(500).collect();
     let reason = reason.as_str();
     ctx.store.fail_link(link.project, &link.account.id, &link.token_hash, reason).await?;
@@ -332,7 +341,7 @@ async fn fail(ctx: &ServiceContext, link: &LinkView, code: &str, reason: &str) -
     }
 }
 
-fn finish(link: &LinkView, status: &str, error: Option<&str>, provider: String) -> Outcome {
+pub(super) fn finish(link: &LinkView, status: &str, error: Option<&str>, provider: String) -> Outcome {
     let id = link.account.id.to_string();
     match link.callback_url.as_deref().and_then(CallbackUrl::from_stored) {
         Some(cb) => {

@@ -10,7 +10,7 @@ use crate::{
     },
     error::{ApiError, ApiResult},
     service::context::ServiceContext,
-    store::{AccountRecord, AuthConfigRecord, Constraint, NewLink, ProjectId, StoreError},
+    store::{AccountRecord, AuthConfigRecord, Constraint, NewLink, NewReconnectLink, ProjectId, StoreError},
 };
 
 /// What the caller asked for, already parsed.
@@ -21,6 +21,9 @@ pub struct LinkRequest {
     pub account_type: AccountType,
     /// Only ever set for SHARED accounts (the edge rejects it on PRIVATE).
     pub acl: Option<AclConfig>,
+    /// authlink's reconnect: run the flow again for this existing account, updating it in place
+    /// (the edge refuses `alias` and `experimental` with it: the account keeps its own).
+    pub reconnect: Option<ConnectedAccountId>,
 }
 
 /// A created link: the token exists only here, in memory, and in the response.
@@ -117,6 +120,19 @@ async fn write(
 ) -> ApiResult<CreatedLink> {
     let token = LinkToken::generate();
     let expires_at = Utc::now() + ctx.settings.link_ttl;
+    if let Some(id) = &request.reconnect {
+        let account = reconnectable(ctx, project, id, user_id, auth_config).await?;
+        let new = NewReconnectLink {
+            account_id: id.clone(),
+            token_hash: token.hash(),
+            expires_at,
+            callback_url: request.callback_url.as_ref().map(|c| c.as_str().to_owned()),
+            session_id: session_id.cloned(),
+        };
+        ctx.store.create_reconnect_link(project, &new).await?;
+        let redirect_url = format!("{}/link/{}", base.trim_end_matches('/'), token.as_str());
+        return Ok(CreatedLink { account, token, redirect_url, expires_at });
+    }
     let account_id = ConnectedAccountId::generate();
     let redirect_url = format!("{}/link/{}", base.trim_end_matches('/'), token.as_str());
     let link_url_sealed = Some(ctx.sealer.seal(account_id.as_str(), redirect_url.as_bytes()));
@@ -147,4 +163,35 @@ async fn write(
     })?;
     crate::telemetry::link_created(auth_config.toolkit.as_str());
     Ok(CreatedLink { account, token, redirect_url, expires_at })
+}
+
+/// The account a reconnect names, if it may be reconnected with this user and auth config: the
+/// same user and auth config, no connection in progress, and no user-bound completion (whose
+/// check of the logged-in user a reconnect would bypass).
+async fn reconnectable(
+    ctx: &ServiceContext,
+    project: ProjectId,
+    id: &ConnectedAccountId,
+    user_id: &str,
+    auth_config: &AuthConfigRecord,
+) -> ApiResult<AccountRecord> {
+    const FIELD: &str = "connected_account_id";
+    let account =
+        ctx.store.account(project, id).await?.ok_or_else(|| ApiError::ConnectedAccountNotFound(id.to_string()))?;
+    if account.user_id != user_id {
+        return Err(ApiError::field(FIELD, "belongs to another user than the link's"));
+    }
+    if account.auth_config_id != auth_config.id {
+        return Err(ApiError::field(
+            FIELD,
+            format!("uses auth config {}, not {}: reconnect with its own", account.auth_config_id, auth_config.id),
+        ));
+    }
+    if account.status == crate::domain::AccountStatus::Initiated {
+        return Err(ApiError::field(FIELD, "has a connection in progress (INITIATED); wait for it to end"));
+    }
+    if ctx.store.verifier_url(project).await?.is_some() {
+        return Err(ApiError::field(FIELD, "cannot be reconnected while the project's completion is user-bound"));
+    }
+    Ok(account)
 }

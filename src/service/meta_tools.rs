@@ -130,6 +130,7 @@ pub async fn manage_connections(
             callback_url: None,
             account_type: crate::domain::AccountType::Private,
             acl: None,
+            reconnect: None,
         };
         let entry = match links::create_for_session(ctx, project, session_id, slug, request).await {
             Ok(link) => {

@@ -9,6 +9,8 @@
 //!   account with its links, states and audit entries. An account's sealed tokens are erased at
 //!   once when it is deleted, not at the purge.
 //! - Audit entries go `AUTHLINK_RETENTION_AUDIT_DAYS` after they were written.
+//! - Webhook events, with their deliveries and attempts, go `AUTHLINK_RETENTION_DELETED_DAYS`
+//!   after they were written, unless a delivery is still pending.
 //!
 //! Deletes run in batches and skip rows another process is deleting, so every authlink process
 //! sharing one PostgreSQL may run the task; the work is done once either way.
@@ -32,6 +34,7 @@ pub async fn sweep(store: &dyn Store, policy: &RetentionPolicy, now: DateTime<Ut
             sessions = counts.sessions,
             accounts = counts.accounts,
             audit_events = counts.audit_events,
+            webhook_events = counts.webhook_events,
             "retention purge"
         );
     }

@@ -137,3 +137,67 @@ pub async fn read(
         }
     }
 }
+
+/// How a background refresh of one account ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AheadOutcome {
+    /// New tokens stored.
+    Refreshed,
+    /// Nothing to do: not ACTIVE any more, gone, or already refreshed by someone else.
+    Skipped,
+    /// The provider issued no refresh token: nothing can be done ahead of time.
+    NoRefreshToken,
+    /// The provider refused the refresh token: the account is EXPIRED (events emitted).
+    Expired,
+    /// A transient failure (provider down, timeout): retry later, the account stays ACTIVE.
+    Transient(String),
+}
+
+/// The background sweeper's refresh of one account whose token expires before `before`, under
+/// the same per-account lease as request-time refreshes (so the provider sees one call).
+#[tracing::instrument(name = "tokens::refresh_ahead", skip_all, fields(project = %project.0, id = %id))]
+pub async fn refresh_ahead(
+    ctx: &ServiceContext,
+    project: ProjectId,
+    id: &ConnectedAccountId,
+    before: chrono::DateTime<Utc>,
+) -> ApiResult<AheadOutcome> {
+    let Some(account) = ctx.store.account(project, id).await? else { return Ok(AheadOutcome::Skipped) };
+    let Some(auth_config) = ctx.store.auth_config(project, &account.auth_config_id).await? else {
+        return Ok(AheadOutcome::Skipped);
+    };
+    let provider = provider_for(ctx, &auth_config).map_err(ApiError::internal)?;
+    let Some(lease) = ctx.store.begin_refresh(project, id).await? else { return Ok(AheadOutcome::Skipped) };
+    let locked = lease.account().clone();
+    if locked.status != AccountStatus::Active || locked.token_expires_at.is_none_or(|at| at >= before) {
+        return Ok(AheadOutcome::Skipped);
+    }
+    let Some(current) = open(ctx, &locked)? else { return Ok(AheadOutcome::Skipped) };
+    let Some(refresh_token) = current.refresh_token.clone() else { return Ok(AheadOutcome::NoRefreshToken) };
+    match ctx.oauth.refresh(&provider, &refresh_token).await {
+        Ok(mut fresh) => {
+            fresh.refresh_token = fresh.refresh_token.or(current.refresh_token);
+            fresh.id_token = fresh.id_token.or(current.id_token);
+            let (sealed, expires_at) = seal_tokens(ctx, id, &fresh);
+            lease.save(sealed, expires_at).await?;
+            tracing::info!(connected_account_id = %id, "tokens refreshed ahead of expiry");
+            Ok(AheadOutcome::Refreshed)
+        }
+        Err(TokenError::Provider { error, description }) if error == "invalid_grant" => {
+            let reason = format!(
+                "The provider rejected the refresh token (invalid_grant{}); the user must connect again",
+                description
+                    .map(|d| format!(": {}", d.chars().filter(|c| !c.is_control()).take(200).collect::<String>()))
+                    .unwrap_or_default()
+            );
+            lease.expire(&reason).await?;
+            tracing::info!(connected_account_id = %id, "refresh token rejected in the background; account expired");
+            Ok(AheadOutcome::Expired)
+        }
+        Err(e) => {
+            drop(lease);
+            tracing::warn!(connected_account_id = %id, error = %e, "background token refresh failed; will retry");
+            Ok(AheadOutcome::Transient(e.to_string()))
+        }
+    }
+}

@@ -18,6 +18,8 @@ pub mod records;
 pub(crate) mod rows;
 pub mod sealed;
 pub mod sqlite;
+pub(crate) mod webhook_rows;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,6 +30,7 @@ pub use self::{
     paging::{Cursor, OrderBy, Page},
     records::*,
     sealed::{SealedColumn, SealedValue},
+    webhooks::*,
 };
 use crate::domain::{AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug, session::SessionConfig};
 
@@ -200,6 +203,20 @@ pub trait LinkStore: Send + Sync {
         tokens_sealed: &str,
         token_expires_at: Option<DateTime<Utc>>,
     ) -> StoreResult<bool>;
+    /// A reconnect link for an existing account (the account is not touched).
+    async fn create_reconnect_link(&self, project: ProjectId, link: &NewReconnectLink) -> StoreResult<()>;
+    /// A reconnect's callback, atomically: the link consumed, the account (whatever its status,
+    /// not deleted) ACTIVE with the new tokens, alias, ACL and audit kept, an
+    /// `account_credentials_updated` entry (`source: reconnect`), and the event: `recovered`
+    /// when it was EXPIRED or FAILED, else `active`.
+    async fn complete_reconnect(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        tokens_sealed: &str,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Reconnected>;
     /// INITIATED → FAILED with a reason, and the link consumed.
     async fn fail_link(
         &self,
@@ -322,6 +339,7 @@ pub trait Store:
     + MaintenanceStore
     + LifecycleStore
     + IdempotencyStore
+    + WebhookStore
     + 'static
 {
 }
@@ -337,6 +355,7 @@ impl<T> Store for T where
         + MaintenanceStore
         + LifecycleStore
         + IdempotencyStore
+        + WebhookStore
         + 'static
 {
 }

@@ -115,6 +115,27 @@ pub struct LinkView {
     pub consumed_at: Option<DateTime<Utc>>,
     /// The account was soft-deleted after the link was made.
     pub account_deleted: bool,
+    /// A reconnect link: the flow updates the existing account in place.
+    pub reconnect: bool,
+}
+
+/// What a reconnect link writes: only the link, for an existing account.
+#[derive(Debug, Clone)]
+pub struct NewReconnectLink {
+    pub account_id: ConnectedAccountId,
+    pub token_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub callback_url: Option<String>,
+    pub session_id: Option<SessionId>,
+}
+
+/// How storing a reconnect's tokens ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconnected {
+    /// The account is ACTIVE with the new tokens; it was in this status before.
+    Done(AccountStatus),
+    /// The link was consumed or expired meanwhile, or the account deleted: nothing stored.
+    Gone,
 }
 
 /// A single-use OAuth `state`, stored by hash and bound to a browser cookie.
@@ -349,11 +370,13 @@ pub struct PurgeCounts {
     pub sessions: u64,
     pub accounts: u64,
     pub audit_events: u64,
+    /// Webhook events (their deliveries and attempts go with them by cascade).
+    pub webhook_events: u64,
 }
 
 impl PurgeCounts {
     pub fn total(&self) -> u64 {
-        self.oauth_states + self.links + self.sessions + self.accounts + self.audit_events
+        self.oauth_states + self.links + self.sessions + self.accounts + self.audit_events + self.webhook_events
     }
 }
 

@@ -21,6 +21,7 @@ pub(crate) trait Columns {
     fn flag(&self, column: &str) -> StoreResult<bool>;
     fn opt_flag(&self, column: &str) -> StoreResult<Option<bool>>;
     fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
     fn bytes(&self, column: &str) -> StoreResult<Vec<u8>>;
     fn time(&self, column: &str) -> StoreResult<DateTime<Utc>>;
     fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>;
@@ -50,6 +51,9 @@ macro_rules! native_columns {
             Ok(sqlx::Row::try_get(self, column)?)
         }
         fn int(&self, column: &str) -> $crate::store::StoreResult<i64> {
+            Ok(sqlx::Row::try_get(self, column)?)
+        }
+        fn opt_int(&self, column: &str) -> $crate::store::StoreResult<Option<i64>> {
             Ok(sqlx::Row::try_get(self, column)?)
         }
         fn bytes(&self, column: &str) -> $crate::store::StoreResult<Vec<u8>> {
@@ -187,7 +191,7 @@ pub(crate) fn audit(row: &impl Columns) -> StoreResult<AuditRecord> {
 
 /// The link columns [`link_view`] reads.
 pub(crate) const LINK_SELECT: &str = "select l.project_id, l.connected_account_id, l.callback_url, l.expires_at,
-        l.consumed_at, p.redirect_key
+        l.consumed_at, l.reconnect, p.redirect_key
      from link l join project p on p.id = l.project_id";
 
 /// A link row, its account row (from [`account_select`]) and its auth config, as the connect
@@ -208,6 +212,7 @@ pub(crate) fn link_view(
         expires_at: link.time("expires_at")?,
         consumed_at: link.opt_time("consumed_at")?,
         account_deleted: account_row.flag("deleted")?,
+        reconnect: link.flag("reconnect")?,
     })
 }
 

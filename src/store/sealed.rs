@@ -11,6 +11,10 @@ pub enum SealedColumn {
     AccountLinkUrl,
     /// A stored `Idempotency-Key` response (a link response holds a link token).
     IdempotencyResponse,
+    /// A webhook subscription's signing secret.
+    WebhookSecret,
+    /// A webhook subscription's secret before its last rotation.
+    WebhookPreviousSecret,
 }
 
 /// One sealed value and the row that owns it (`owner` is also its associated data).
@@ -32,6 +36,8 @@ impl SealedColumn {
             Self::StateVerifier => "st",
             Self::AccountLinkUrl => "lu",
             Self::IdempotencyResponse => "ik",
+            Self::WebhookSecret => "ws",
+            Self::WebhookPreviousSecret => "wp",
         }
     }
 
@@ -42,6 +48,8 @@ impl SealedColumn {
             Self::StateVerifier,
             Self::AccountLinkUrl,
             Self::IdempotencyResponse,
+            Self::WebhookSecret,
+            Self::WebhookPreviousSecret,
         ]
         .into_iter()
         .find(|c| c.tag() == tag)
@@ -71,7 +79,14 @@ pub(crate) fn listing_sql(hex_state_hash: &str) -> String {
            from oauth_state where verifier_sealed is not null
          union all
          select '{ik}', {hex_key_hash}, {hex_key_hash}, response_sealed
-           from idempotency_key where response_sealed is not null"
+           from idempotency_key where response_sealed is not null
+         union all
+         select '{ws}', id, id, secret_sealed from webhook_subscription
+         union all
+         select '{wp}', id, id, previous_secret_sealed from webhook_subscription
+           where previous_secret_sealed is not null",
+        ws = SealedColumn::WebhookSecret.tag(),
+        wp = SealedColumn::WebhookPreviousSecret.tag(),
     )
 }
 
@@ -93,6 +108,13 @@ pub(crate) const fn replace_sql(column: SealedColumn) -> &'static str {
         }
         SealedColumn::IdempotencyResponse => {
             "update idempotency_key set response_sealed = $3 where key_hash = $1 and response_sealed = $2"
+        }
+        SealedColumn::WebhookSecret => {
+            "update webhook_subscription set secret_sealed = $3 where id = $1 and secret_sealed = $2"
+        }
+        SealedColumn::WebhookPreviousSecret => {
+            "update webhook_subscription set previous_secret_sealed = $3
+             where id = $1 and previous_secret_sealed = $2"
         }
     }
 }
@@ -145,6 +167,8 @@ mod tests {
             SealedColumn::StateVerifier,
             SealedColumn::AccountLinkUrl,
             SealedColumn::IdempotencyResponse,
+            SealedColumn::WebhookSecret,
+            SealedColumn::WebhookPreviousSecret,
         ] {
             assert_eq!(SealedColumn::from_tag(c.tag()), Some(c));
         }

@@ -83,6 +83,12 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("toolkits/changelog", &["get"]),
     ("toolkits/{slug}/scopes/recommended", &["post"]),
     ("toolkits/{slug}/scopes/grant_context", &["get"]),
+    ("webhook_subscriptions", &["get", "post"]),
+    ("webhook_subscriptions/event_types", &["get"]),
+    ("webhook_subscriptions/{id}", &["get", "patch", "delete"]),
+    ("webhook_subscriptions/{id}/rotate_secret", &["post"]),
+    ("webhook_subscriptions/{id}/deliveries", &["get"]),
+    ("webhook_deliveries/{id}/replay", &["post"]),
 ];
 
 /// The routes outside /api, which take no API key.
@@ -126,6 +132,10 @@ fn concrete(path: &str) -> String {
         unknown_id("ac_")
     } else if path.contains("api_keys") {
         "00000000-0000-4000-8000-000000000000".to_owned()
+    } else if path.contains("webhook_subscriptions") {
+        unknown_id("ws_")
+    } else if path.contains("webhook_deliveries") {
+        "987654321".to_owned()
     } else {
         ca
     };
@@ -203,8 +213,10 @@ async fn the_document_lists_exactly_the_served_routes_in_both_versions() {
             assert!(op.get("security").is_none(), "{method} {path} overrides the API key requirement");
             let responses = op["responses"].as_object().expect("responses");
             assert!(responses.contains_key("401"), "{method} {path} documents no 401");
-            // Refresh, revoke and the auth config status switch are the actions without a body.
-            let bodiless = path.ends_with("/refresh") || path.ends_with("/revoke") || path.ends_with("/{status}");
+            // Refresh, revoke, the auth config status switch, a secret's rotation and a delivery's
+            // replay are the actions without a body.
+            let bodiless =
+                ["/refresh", "/revoke", "/{status}", "/rotate_secret", "/replay"].iter().any(|a| path.ends_with(a));
             if matches!(method.as_str(), "post" | "patch") && !bodiless {
                 assert!(op["requestBody"].is_object(), "{method} {path} documents no request body");
             }

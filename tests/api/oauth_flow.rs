@@ -158,7 +158,7 @@ impl Flow {
     }
 
     /// Also allowlisting these provider origins (besides the flow's own fake provider).
-    async fn allowing(extra_credentials: Value, origins: &[&str]) -> Self {
+    pub(crate) async fn allowing(extra_credentials: Value, origins: &[&str]) -> Self {
         let idp = FakeOAuth::start().await;
         let allowlist = std::iter::once(idp.base.as_str()).chain(origins.iter().copied()).collect::<Vec<_>>();
         let app = TestApp::builder().endpoint_allowlist(&allowlist.join(",")).spawn().await;
@@ -252,6 +252,11 @@ impl Flow {
         let page = self.connect(&link).await;
         assert_eq!(query(&page.location())["status"], "success", "{page:?}");
         link
+    }
+
+    /// The status of the link page in a fresh browser.
+    pub(crate) async fn connect_page(&self, url: &str) -> u16 {
+        Browser::new().get(url).await.status
     }
 
     pub(crate) async fn cleanup(self) {

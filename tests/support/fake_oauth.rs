@@ -118,6 +118,8 @@ struct Inner {
     serial: u64,
     /// RFC 7009 requests: `(token_type_hint, token, client authentication as in token requests)`.
     revocations: Vec<(String, String, String)>,
+    /// `sub` of the `id_token` token sets carry; `None`: no `id_token`.
+    subject: Option<String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -159,6 +161,7 @@ impl FakeOAuth {
             issued: Vec::new(),
             serial: 0,
             revocations: Vec::new(),
+            subject: None,
         }));
         let router = Router::new()
             .route("/authorize", get(authorize))
@@ -223,6 +226,11 @@ impl FakeOAuth {
     /// `expires_in` of the token sets issued from now on.
     pub fn set_expires_in(&self, seconds: i64) {
         self.lock().expires_in = seconds;
+    }
+
+    /// The user who signs in: token sets then carry an (unsigned) `id_token` with this `sub`.
+    pub fn set_subject(&self, subject: Option<&str>) {
+        self.lock().subject = subject.map(str::to_owned);
     }
 
     /// A delay before every successful token answer (to let concurrent callers pile up).
@@ -434,6 +442,12 @@ async fn token(State(inner): State<Shared>, headers: HeaderMap, Form(form): Form
                           "scope": "read write"});
     if let Some(rt) = refresh_token {
         body["refresh_token"] = rt.into();
+    }
+    if let Some(subject) = &inner.subject {
+        use base64::Engine;
+        let b64 = |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let claims = json!({"sub": subject, "iss": "fake", "aud": "client"});
+        body["id_token"] = format!("{}.{}.unsigned", b64(json!({"alg": "none"})), b64(claims)).into();
     }
     Json(body).into_response()
 }

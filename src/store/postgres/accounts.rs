@@ -186,6 +186,7 @@ impl AccountStore for PgStore {
         let event =
             AuditEvent { kind: AuditKind::AccountDeleted, subject: AuditSubject::Account(id), actor, details: None };
         audit::record(&mut tx, project, &event).await?;
+        super::events::emit(&mut tx, project, crate::domain::EventType::Deleted, id).await?;
         tx.commit().await?;
         Ok(true)
     }

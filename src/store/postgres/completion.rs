@@ -119,6 +119,7 @@ impl CompletionStore for PgStore {
             .bind(mismatch_reason)
             .execute(&mut *tx)
             .await?;
+            super::events::emit(&mut tx, project, crate::domain::EventType::Failed, &id).await?;
             tx.commit().await?;
             return Ok(Redemption::Mismatch(id));
         }
@@ -130,6 +131,7 @@ impl CompletionStore for PgStore {
         .bind(&account)
         .execute(&mut *tx)
         .await?;
+        super::events::emit(&mut tx, project, crate::domain::EventType::Active, &id).await?;
         tx.commit().await?;
         Ok(Redemption::Completed(id))
     }

@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
-use super::PgStore;
+use super::{PgStore, events};
 use crate::{
-    domain::{ConnectedAccountId, SessionId, ToolkitSlug},
+    domain::{AccountStatus, ConnectedAccountId, EventType, SessionId, ToolkitSlug},
     store::{
-        AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
-        StoreResult,
+        AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, NewReconnectLink, OAuthStateRecord, ProjectId,
+        Reconnected, SessionRecord, StoreResult,
         error::{Constraint, StoreError, corrupt},
+        new_event_id,
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, account_select, auth_config_light},
     },
 };
@@ -69,8 +70,10 @@ impl LinkStore for PgStore {
              ), l as (
                 insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at)
                 select $10, $2, a.id, $11, $12, $9 from a
-             )
+             ), {}
              {} ",
+            // The `initiated` event, in the same statement (so the same transaction).
+            events::ctes("a", "$2", "$14", "$15"),
             account_select("now()").replace("from connected_account a", "from a")
         );
         let row = sqlx::query(&sql)
@@ -87,6 +90,8 @@ impl LinkStore for PgStore {
             .bind(l.session_id.as_ref().map(SessionId::as_str))
             .bind(&l.callback_url)
             .bind(&l.link_url_sealed)
+            .bind(new_event_id())
+            .bind(EventType::Initiated.as_str())
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::Conflict(Constraint::AuthConfigGone))?;
@@ -186,12 +191,88 @@ impl LinkStore for PgStore {
             // The audit entry commits with the completion, or not at all.
             let event = crate::store::credentials_updated(account, "link");
             super::audit::record(&mut tx, project, &event).await?;
+            events::emit(&mut tx, project, EventType::Active, account).await?;
             tx.commit().await?;
             Ok(true)
         } else {
             tx.rollback().await?;
             Ok(false)
         }
+    }
+
+    async fn create_reconnect_link(&self, project: ProjectId, l: &NewReconnectLink) -> StoreResult<()> {
+        sqlx::query(
+            "insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at,
+                               reconnect)
+             values ($1, $2, $3, $4, $5, $6, true)",
+        )
+        .bind(&l.token_hash)
+        .bind(project.0)
+        .bind(l.account_id.as_str())
+        .bind(l.session_id.as_ref().map(SessionId::as_str))
+        .bind(&l.callback_url)
+        .bind(l.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn complete_reconnect(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        tokens_sealed: &str,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Reconnected> {
+        let mut tx = self.pool.begin().await?;
+        let link = sqlx::query(
+            "update link set consumed_at = now()
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null
+               and expires_at > now() and reconnect",
+        )
+        .bind(link_token_hash)
+        .bind(project.0)
+        .bind(account.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let before: Option<String> = sqlx::query_scalar(
+            "select status from connected_account where project_id = $1 and id = $2 and deleted_at is null
+             for update",
+        )
+        .bind(project.0)
+        .bind(account.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (1, Some(before)) = (link.rows_affected(), before) else {
+            tx.rollback().await?;
+            return Ok(Reconnected::Gone);
+        };
+        let before = AccountStatus::parse(&before).ok_or_else(|| corrupt(&before))?;
+        sqlx::query(
+            "update connected_account
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4,
+                 refresh_retry_at = null, refresh_failures = 0, updated_at = now()
+             where project_id = $1 and id = $2",
+        )
+        .bind(project.0)
+        .bind(account.as_str())
+        .bind(tokens_sealed)
+        .bind(token_expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let event = crate::store::credentials_updated(account, "reconnect");
+        super::audit::record(&mut tx, project, &event).await?;
+        // An INITIATED account here is one whose link ran out (it read EXPIRED when the
+        // reconnect was asked for; live initiations are refused then).
+        let kind = if matches!(before, AccountStatus::Expired | AccountStatus::Failed | AccountStatus::Initiated) {
+            EventType::Recovered
+        } else {
+            EventType::Active
+        };
+        events::emit(&mut tx, project, kind, account).await?;
+        tx.commit().await?;
+        Ok(Reconnected::Done(before))
     }
 
     async fn fail_link(
@@ -220,6 +301,9 @@ impl LinkStore for PgStore {
         .bind(reason)
         .execute(&mut *tx)
         .await?;
+        if acc.rows_affected() == 1 {
+            events::emit(&mut tx, project, EventType::Failed, account).await?;
+        }
         tx.commit().await?;
         Ok(acc.rows_affected() == 1)
     }

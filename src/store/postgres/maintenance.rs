@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::store::{
-    EXPIRED_REASON, MaintenanceStore, PoolStats, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue, StoreResult,
-    sealed,
+    EXPIRED_REASON, MaintenanceStore, PoolStats, ProjectId, PurgeCounts, RetentionPolicy, SealedColumn, SealedValue,
+    StoreResult, sealed,
 };
 
 /// The purge statements, in foreign-key order: states before their links, links before the
@@ -27,6 +27,14 @@ const SESSIONS: &str = "delete from tool_router_session where ctid in (
         limit $2 for update of s skip locked)";
 const AUDIT: &str = "delete from audit_event where ctid in (
         select ctid from audit_event where created_at < $1 limit $2 for update skip locked)";
+
+// Webhook events written before the cut-off with no delivery still pending (the horizon is at
+// most 30 days), with their deliveries and attempts by cascade.
+const WEBHOOK_EVENTS: &str = "delete from webhook_event where ctid in (
+        select e.ctid from webhook_event e
+        where e.created_at < $1
+          and not exists (select 1 from webhook_delivery d where d.event_id = e.id and d.state = 'PENDING')
+        limit $2 for update of e skip locked)";
 
 impl PgStore {
     /// Runs one purge statement until a batch comes back short; the rows it deleted.
@@ -56,16 +64,24 @@ impl MaintenanceStore for PgStore {
     }
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
-        let done = sqlx::query(
+        // The accounts expired and their `expired` events commit together.
+        let mut tx = self.pool.begin().await?;
+        let expired: Vec<(uuid::Uuid, String)> = sqlx::query_as(
             "update connected_account
              set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, link_url_sealed = null, token_expires_at = null,
                  updated_at = now()
-             where status = 'INITIATED' and initiation_expires_at < now()",
+             where status = 'INITIATED' and initiation_expires_at < now()
+             returning project_id, id",
         )
         .bind(EXPIRED_REASON)
-        .execute(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        for (project, id) in &expired {
+            let id = crate::domain::ConnectedAccountId::parse(id).map_err(crate::store::error::corrupt)?;
+            super::events::emit(&mut tx, ProjectId(*project), crate::domain::EventType::Expired, &id).await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len() as u64)
     }
 
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts> {
@@ -76,6 +92,7 @@ impl MaintenanceStore for PgStore {
             accounts: self.purge_all(ACCOUNTS, cut.deleted, policy.batch).await?,
             sessions: self.purge_all(SESSIONS, cut.deleted, policy.batch).await?,
             audit_events: self.purge_all(AUDIT, cut.audit, policy.batch).await?,
+            webhook_events: self.purge_all(WEBHOOK_EVENTS, cut.deleted, policy.batch).await?,
         })
     }
 
@@ -89,9 +106,11 @@ impl MaintenanceStore for PgStore {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
             SealedColumn::StateVerifier | SealedColumn::IdempotencyResponse => query.bind(old.state_hash()?),
-            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens | SealedColumn::AccountLinkUrl => {
-                query.bind(old.row.as_str())
-            }
+            SealedColumn::AuthConfigSecret
+            | SealedColumn::AccountTokens
+            | SealedColumn::AccountLinkUrl
+            | SealedColumn::WebhookSecret
+            | SealedColumn::WebhookPreviousSecret => query.bind(old.row.as_str()),
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)

@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod auth_configs;
 mod completion;
+pub(crate) mod events;
 mod idempotency;
 mod keys;
 mod lifecycle;
@@ -12,6 +13,7 @@ mod links;
 mod maintenance;
 mod refresh;
 mod sessions;
+mod webhooks;
 
 use std::time::Duration;
 

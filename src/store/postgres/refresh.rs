@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use super::audit;
 use crate::{
-    domain::ConnectedAccountId,
+    domain::{ConnectedAccountId, EventType},
     store::{
         AccountRecord, ProjectId, RefreshLease, StoreResult, account_expired, credentials_updated, rows,
         rows::account_select,
@@ -56,7 +56,8 @@ impl RefreshLease for PgRefreshLease {
 
     async fn save(mut self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
         sqlx::query(
-            "update connected_account set tokens_sealed = $3, token_expires_at = $4, updated_at = now()
+            "update connected_account set tokens_sealed = $3, token_expires_at = $4, updated_at = now(),
+                    refresh_retry_at = null, refresh_failures = 0
              where project_id = $1 and id = $2",
         )
         .bind(self.project.0)
@@ -83,6 +84,9 @@ impl RefreshLease for PgRefreshLease {
         .await?;
         let event = account_expired(&self.account.id, reason);
         audit::record(&mut self.tx, self.project, &event).await?;
+        // Composio's `expired`, preceded by authlink's more specific `refresh_failed`.
+        super::events::emit(&mut self.tx, self.project, EventType::RefreshFailed, &self.account.id).await?;
+        super::events::emit(&mut self.tx, self.project, EventType::Expired, &self.account.id).await?;
         self.tx.commit().await?;
         Ok(())
     }

@@ -206,6 +206,7 @@ impl AccountStore for SqliteStore {
         let event =
             AuditEvent { kind: AuditKind::AccountDeleted, subject: AuditSubject::Account(id), actor, details: None };
         audit::record(&mut tx, project, &event, &now).await?;
+        super::events::emit(&mut tx, project, crate::domain::EventType::Deleted, id, &now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -127,6 +127,7 @@ impl CompletionStore for SqliteStore {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
+            super::events::emit(&mut tx, project, crate::domain::EventType::Failed, &id, &now).await?;
             tx.commit().await?;
             return Ok(Redemption::Mismatch(id));
         }
@@ -139,6 +140,7 @@ impl CompletionStore for SqliteStore {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
+        super::events::emit(&mut tx, project, crate::domain::EventType::Active, &id, &now).await?;
         tx.commit().await?;
         Ok(Redemption::Completed(id))
     }

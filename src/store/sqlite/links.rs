@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::{SqliteStore, to_json, ts};
 use crate::{
-    domain::{AuthConfigId, ConnectedAccountId, SessionId, ToolkitSlug},
+    domain::{AccountStatus, AuthConfigId, ConnectedAccountId, EventType, SessionId, ToolkitSlug},
     store::{
-        AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, OAuthStateRecord, ProjectId, SessionRecord,
-        StoreResult,
+        AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, NewReconnectLink, OAuthStateRecord, ProjectId,
+        Reconnected, SessionRecord, StoreResult,
         error::{Constraint, StoreError, corrupt},
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, SESSION_SELECT, account_select, auth_config_light},
     },
@@ -107,6 +107,7 @@ impl LinkStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         let account = rows::account(&row)?;
+        super::events::emit(&mut tx, project, EventType::Initiated, &l.account_id, &now).await?;
         tx.commit().await?;
         Ok(account)
     }
@@ -210,12 +211,91 @@ impl LinkStore for SqliteStore {
             // The audit entry commits with the completion, or not at all.
             let event = crate::store::credentials_updated(account, "link");
             super::audit::record(&mut tx, project, &event, &now).await?;
+            super::events::emit(&mut tx, project, EventType::Active, account, &now).await?;
             tx.commit().await?;
             Ok(true)
         } else {
             tx.rollback().await?;
             Ok(false)
         }
+    }
+
+    async fn create_reconnect_link(&self, project: ProjectId, l: &NewReconnectLink) -> StoreResult<()> {
+        sqlx::query(
+            "insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at,
+                               created_at, reconnect)
+             values ($1, $2, $3, $4, $5, $6, $7, 1)",
+        )
+        .bind(&l.token_hash)
+        .bind(project.0.to_string())
+        .bind(l.account_id.as_str())
+        .bind(l.session_id.as_ref().map(SessionId::as_str))
+        .bind(&l.callback_url)
+        .bind(ts(l.expires_at))
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn complete_reconnect(
+        &self,
+        project: ProjectId,
+        account: &ConnectedAccountId,
+        link_token_hash: &[u8],
+        tokens_sealed: &str,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Reconnected> {
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let link = sqlx::query(
+            "update link set consumed_at = $4
+             where token_hash = $1 and project_id = $2 and connected_account_id = $3 and consumed_at is null
+               and expires_at > $4 and reconnect",
+        )
+        .bind(link_token_hash)
+        .bind(project.0.to_string())
+        .bind(account.as_str())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let before: Option<String> = sqlx::query_scalar(
+            "select status from connected_account where project_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(project.0.to_string())
+        .bind(account.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (1, Some(before)) = (link.rows_affected(), before) else {
+            tx.rollback().await?;
+            return Ok(Reconnected::Gone);
+        };
+        let before = AccountStatus::parse(&before).ok_or_else(|| corrupt(&before))?;
+        sqlx::query(
+            "update connected_account
+             set status = 'ACTIVE', status_reason = null, tokens_sealed = $3, token_expires_at = $4,
+                 refresh_retry_at = null, refresh_failures = 0, updated_at = $5
+             where project_id = $1 and id = $2",
+        )
+        .bind(project.0.to_string())
+        .bind(account.as_str())
+        .bind(tokens_sealed)
+        .bind(token_expires_at.map(ts))
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let event = crate::store::credentials_updated(account, "reconnect");
+        super::audit::record(&mut tx, project, &event, &now).await?;
+        // An INITIATED account here is one whose link ran out (it read EXPIRED when the
+        // reconnect was asked for; live initiations are refused then).
+        let kind = if matches!(before, AccountStatus::Expired | AccountStatus::Failed | AccountStatus::Initiated) {
+            EventType::Recovered
+        } else {
+            EventType::Active
+        };
+        super::events::emit(&mut tx, project, kind, account, &now).await?;
+        tx.commit().await?;
+        Ok(Reconnected::Done(before))
     }
 
     async fn fail_link(
@@ -247,6 +327,9 @@ impl LinkStore for SqliteStore {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
+        if acc.rows_affected() == 1 {
+            super::events::emit(&mut tx, project, EventType::Failed, account, &now).await?;
+        }
         tx.commit().await?;
         Ok(acc.rows_affected() == 1)
     }

@@ -24,6 +24,12 @@ const SESSIONS: &str = "delete from tool_router_session where rowid in (
 const AUDIT: &str = "delete from audit_event where rowid in (
         select rowid from audit_event where created_at < $1 limit $2)";
 
+const WEBHOOK_EVENTS: &str = "delete from webhook_event where rowid in (
+        select e.rowid from webhook_event e
+        where e.created_at < $1
+          and not exists (select 1 from webhook_delivery d where d.event_id = e.id and d.state = 'PENDING')
+        limit $2)";
+
 impl SqliteStore {
     /// Runs one purge statement until a batch comes back short; the rows it deleted.
     async fn purge_all(&self, sql: &str, cutoff: DateTime<Utc>, batch: i64) -> StoreResult<u64> {
@@ -52,17 +58,27 @@ impl MaintenanceStore for SqliteStore {
     }
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {
-        let done = sqlx::query(
+        // The accounts expired and their `expired` events commit together.
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let expired: Vec<(String, String)> = sqlx::query_as(
             "update connected_account
              set status = 'EXPIRED', status_reason = $1, tokens_sealed = null, link_url_sealed = null, token_expires_at = null,
                  updated_at = $2
-             where status = 'INITIATED' and initiation_expires_at < $2",
+             where status = 'INITIATED' and initiation_expires_at < $2
+             returning project_id, id",
         )
         .bind(EXPIRED_REASON)
-        .bind(ts(Utc::now()))
-        .execute(&self.pool)
+        .bind(&now)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(done.rows_affected())
+        for (project, id) in &expired {
+            let project = crate::store::ProjectId(super::parse_uuid(project)?);
+            let id = crate::domain::ConnectedAccountId::parse(id).map_err(crate::store::error::corrupt)?;
+            super::events::emit(&mut tx, project, crate::domain::EventType::Expired, &id, &now).await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len() as u64)
     }
 
     async fn purge(&self, policy: &RetentionPolicy, now: DateTime<Utc>) -> StoreResult<PurgeCounts> {
@@ -73,6 +89,7 @@ impl MaintenanceStore for SqliteStore {
             accounts: self.purge_all(ACCOUNTS, cut.deleted, policy.batch).await?,
             sessions: self.purge_all(SESSIONS, cut.deleted, policy.batch).await?,
             audit_events: self.purge_all(AUDIT, cut.audit, policy.batch).await?,
+            webhook_events: self.purge_all(WEBHOOK_EVENTS, cut.deleted, policy.batch).await?,
         })
     }
 
@@ -86,9 +103,11 @@ impl MaintenanceStore for SqliteStore {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
             SealedColumn::StateVerifier | SealedColumn::IdempotencyResponse => query.bind(old.state_hash()?),
-            SealedColumn::AuthConfigSecret | SealedColumn::AccountTokens | SealedColumn::AccountLinkUrl => {
-                query.bind(old.row.as_str())
-            }
+            SealedColumn::AuthConfigSecret
+            | SealedColumn::AccountTokens
+            | SealedColumn::AccountLinkUrl
+            | SealedColumn::WebhookSecret
+            | SealedColumn::WebhookPreviousSecret => query.bind(old.row.as_str()),
         };
         let done = query.bind(old.value.as_str()).bind(new_value).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)

@@ -21,6 +21,7 @@ mod accounts;
 mod audit;
 mod auth_configs;
 mod completion;
+pub(crate) mod events;
 mod idempotency;
 mod keys;
 mod lifecycle;
@@ -28,6 +29,7 @@ mod links;
 mod maintenance;
 mod refresh;
 mod sessions;
+mod webhooks;
 
 use std::{path::Path, str::FromStr, time::Duration};
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{BEGIN_WRITE, audit, ts};
 use crate::{
-    domain::ConnectedAccountId,
+    domain::{ConnectedAccountId, EventType},
     store::{
         AccountRecord, AuditEvent, ProjectId, RefreshLease, StoreError, StoreResult, account_expired,
         credentials_updated, rows, rows::account_select,
@@ -117,6 +117,7 @@ impl SqliteRefreshLease {
         set: &str,
         bind: impl for<'q> FnOnce(SqliteQuery<'q>) -> SqliteQuery<'q> + Send,
         event: impl for<'a> FnOnce(&'a ConnectedAccountId) -> AuditEvent<'a> + Send,
+        emits: &[EventType],
     ) -> StoreResult<()> {
         let sql = format!(
             "update connected_account set {set}, updated_at = $3,
@@ -134,6 +135,9 @@ impl SqliteRefreshLease {
         let done = bind(query).execute(&mut *tx).await?;
         if done.rows_affected() == 1 {
             audit::record(&mut tx, guard.project, &event(&guard.id), &now).await?;
+            for kind in emits {
+                super::events::emit(&mut tx, guard.project, *kind, &guard.id, &now).await?;
+            }
         }
         tx.commit().await?;
         guard.armed = false;
@@ -149,9 +153,10 @@ impl RefreshLease for SqliteRefreshLease {
 
     async fn save(self: Box<Self>, tokens_sealed: String, expires_at: Option<DateTime<Utc>>) -> StoreResult<()> {
         self.finish(
-            "tokens_sealed = $5, token_expires_at = $6",
+            "tokens_sealed = $5, token_expires_at = $6, refresh_retry_at = null, refresh_failures = 0",
             |q| q.bind(tokens_sealed).bind(expires_at.map(ts)),
             |id| credentials_updated(id, "refresh"),
+            &[],
         )
         .await
     }
@@ -163,6 +168,8 @@ impl RefreshLease for SqliteRefreshLease {
             "status = 'EXPIRED', status_reason = $5",
             |q| q.bind(reason),
             move |id| account_expired(id, &event_reason),
+            // Composio's `expired`, preceded by authlink's more specific `refresh_failed`.
+            &[EventType::RefreshFailed, EventType::Expired],
         )
         .await
     }

@@ -1,0 +1,331 @@
+//! Webhook subscriptions and deliveries on PostgreSQL. Workers claim due deliveries with
+//! `for update skip locked`, so several authlink processes on one database never claim the same
+//! delivery, and move its `next_attempt_at` past the attempt (the claim's lease) in the same
+//! statement.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::PgStore;
+use crate::{
+    domain::{ConnectedAccountId, WebhookSubscriptionId},
+    store::{
+        AttemptResult, ClaimedDelivery, DeliveryRecord, NewSubscription, NextStep, Page, ProjectId, StoreResult,
+        SubscriptionPatch, SubscriptionRecord, WebhookStore,
+        error::corrupt,
+        webhook_rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS},
+    },
+};
+
+fn sub_select() -> String {
+    format!("select {SUBSCRIPTION_COLUMNS} from webhook_subscription s")
+}
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    async fn insert_subscription(&self, project: ProjectId, new: &NewSubscription) -> StoreResult<SubscriptionRecord> {
+        let row = sqlx::query(&format!(
+            "with s as (
+                 insert into webhook_subscription (id, project_id, webhook_url, version, enabled_events, secret_sealed)
+                 values ($1, $2, $3, $4, $5, $6) returning *
+             ) select {SUBSCRIPTION_COLUMNS} from s"
+        ))
+        .bind(new.id.as_str())
+        .bind(project.0)
+        .bind(&new.webhook_url)
+        .bind(&new.version)
+        .bind(&new.enabled_events)
+        .bind(&new.secret_sealed)
+        .fetch_one(&self.pool)
+        .await?;
+        webhook_rows::subscription(&row)
+    }
+
+    async fn subscription(
+        &self,
+        project: ProjectId,
+        id: &WebhookSubscriptionId,
+    ) -> StoreResult<Option<SubscriptionRecord>> {
+        sqlx::query(&format!("{} where s.project_id = $1 and s.id = $2", sub_select()))
+            .bind(project.0)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(webhook_rows::subscription)
+            .transpose()
+    }
+
+    async fn list_subscriptions(&self, project: ProjectId) -> StoreResult<Vec<SubscriptionRecord>> {
+        let rows =
+            sqlx::query(&format!("{} where s.project_id = $1 order by s.created_at desc, s.id desc", sub_select()))
+                .bind(project.0)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(webhook_rows::subscription).collect()
+    }
+
+    async fn count_subscriptions(&self, project: ProjectId) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("select count(*) from webhook_subscription where project_id = $1")
+            .bind(project.0)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn update_subscription(
+        &self,
+        project: ProjectId,
+        id: &WebhookSubscriptionId,
+        patch: &SubscriptionPatch,
+    ) -> StoreResult<Option<SubscriptionRecord>> {
+        sqlx::query(&format!(
+            "with s as (
+                 update webhook_subscription set
+                     webhook_url = coalesce($3, webhook_url),
+                     version = coalesce($4, version),
+                     enabled_events = coalesce($5, enabled_events),
+                     disabled_at = case when $6 then null else disabled_at end,
+                     disabled_reason = case when $6 then null else disabled_reason end,
+                     failing_since = case when $6 then null else failing_since end,
+                     updated_at = now()
+                 where project_id = $1 and id = $2 returning *
+             ) select {SUBSCRIPTION_COLUMNS} from s"
+        ))
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(&patch.webhook_url)
+        .bind(&patch.version)
+        .bind(&patch.enabled_events)
+        .bind(patch.enable)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(webhook_rows::subscription)
+        .transpose()
+    }
+
+    async fn delete_subscription(&self, project: ProjectId, id: &WebhookSubscriptionId) -> StoreResult<bool> {
+        let done = sqlx::query("delete from webhook_subscription where project_id = $1 and id = $2")
+            .bind(project.0)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rotate_subscription_secret(
+        &self,
+        project: ProjectId,
+        id: &WebhookSubscriptionId,
+        new_sealed: &str,
+        previous_until: DateTime<Utc>,
+    ) -> StoreResult<Option<SubscriptionRecord>> {
+        sqlx::query(&format!(
+            "with s as (
+                 update webhook_subscription set previous_secret_sealed = secret_sealed, secret_sealed = $3,
+                        previous_secret_until = $4, updated_at = now()
+                 where project_id = $1 and id = $2 returning *
+             ) select {SUBSCRIPTION_COLUMNS} from s"
+        ))
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(new_sealed)
+        .bind(previous_until)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(webhook_rows::subscription)
+        .transpose()
+    }
+
+    async fn claim_deliveries(&self, limit: i64, lease: chrono::Duration) -> StoreResult<Vec<ClaimedDelivery>> {
+        let rows = sqlx::query(&format!(
+            "with d as (
+                 update webhook_delivery set attempts = attempts + 1, next_attempt_at = now() + $2
+                 where id in (
+                     select d.id from webhook_delivery d
+                     join webhook_subscription s on s.id = d.subscription_id and s.disabled_at is null
+                     where d.state = 'PENDING' and d.next_attempt_at <= now()
+                     order by d.next_attempt_at limit $1
+                     for update of d skip locked)
+                 returning *
+             )
+             select d.id as delivery_id, d.project_id, d.attempts, d.created_at as delivery_created_at,
+                    {EVENT_COLUMNS}, {SUBSCRIPTION_COLUMNS}
+             from d join webhook_event e on e.id = d.event_id join webhook_subscription s on s.id = d.subscription_id
+             order by d.next_attempt_at"
+        ))
+        .bind(limit)
+        .bind(lease)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(webhook_rows::claimed).collect()
+    }
+
+    async fn finish_attempt(&self, r: &AttemptResult) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let (state, next_at) = match r.next {
+            NextStep::Delivered => ("DELIVERED", None),
+            NextStep::RetryAt(at) => ("PENDING", Some(at)),
+            NextStep::GiveUp => ("FAILED", None),
+        };
+        let moved = sqlx::query(
+            "update webhook_delivery set state = $3, next_attempt_at = coalesce($4, next_attempt_at),
+                    last_error = $5, delivered_at = case when $3 = 'DELIVERED' then now() else delivered_at end
+             where id = $1 and attempts = $2 and state = 'PENDING'",
+        )
+        .bind(r.delivery_id)
+        .bind(r.attempt)
+        .bind(state)
+        .bind(next_at)
+        .bind(&r.error)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            // Another worker claimed it after this claim's lease ran out: its attempt counts.
+            tx.rollback().await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "insert into webhook_attempt (delivery_id, attempt, started_at, duration_ms, response_status, error, success)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.delivery_id)
+        .bind(r.attempt)
+        .bind(r.started_at)
+        .bind(r.duration_ms)
+        .bind(r.response_status)
+        .bind(&r.error)
+        .bind(r.next == NextStep::Delivered)
+        .execute(&mut *tx)
+        .await?;
+        if r.next == NextStep::Delivered {
+            sqlx::query(
+                "update webhook_subscription set failing_since = null where id = $1 and failing_since is not null",
+            )
+            .bind(r.subscription_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "update webhook_subscription set failing_since = coalesce(failing_since, $2),
+                        disabled_at = case when disabled_at is null and coalesce(failing_since, $2) <= $3
+                                           then now() else disabled_at end,
+                        disabled_reason = case when disabled_at is null and coalesce(failing_since, $2) <= $3
+                                               then $4 else disabled_reason end
+                 where id = $1",
+            )
+            .bind(r.subscription_id.as_str())
+            .bind(r.started_at)
+            .bind(r.disable_failing_since)
+            .bind(crate::store::DISABLED_REASON)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        project: ProjectId,
+        id: &WebhookSubscriptionId,
+        limit: i64,
+        before: Option<i64>,
+    ) -> StoreResult<Page<DeliveryRecord>> {
+        let total: i64 =
+            sqlx::query_scalar("select count(*) from webhook_delivery where project_id = $1 and subscription_id = $2")
+                .bind(project.0)
+                .bind(id.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(&format!(
+            "select {DELIVERY_COLUMNS} from webhook_delivery d join webhook_event e on e.id = d.event_id
+             where d.project_id = $1 and d.subscription_id = $2 and ($3::bigint is null or d.id < $3)
+             order by d.id desc limit $4"
+        ))
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(before)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows.iter().map(webhook_rows::delivery).collect::<StoreResult<Vec<_>>>()?;
+        let ids: Vec<i64> = items.iter().map(|d| d.id).collect();
+        let attempts = sqlx::query(&format!(
+            "select {ATTEMPT_COLUMNS} from webhook_attempt where delivery_id = any($1) order by delivery_id, attempt, id"
+        ))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let attempts = attempts.iter().map(webhook_rows::attempt).collect::<StoreResult<Vec<_>>>()?;
+        webhook_rows::attach(&mut items, attempts);
+        let after = before.map(|b| crate::store::Cursor { page: 1, at: Utc::now(), id: b.to_string() });
+        Ok(Page::from_rows(items, limit, total, after.as_ref(), |d| (d.created_at, d.id.to_string())))
+    }
+
+    async fn replay_delivery(&self, project: ProjectId, delivery: i64) -> StoreResult<Option<DeliveryRecord>> {
+        let done: Option<String> = sqlx::query_scalar(
+            "update webhook_delivery set state = 'PENDING', next_attempt_at = now()
+             where project_id = $1 and id = $2
+             returning subscription_id",
+        )
+        .bind(project.0)
+        .bind(delivery)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(subscription) = done else { return Ok(None) };
+        let id = WebhookSubscriptionId::parse(&subscription).map_err(corrupt)?;
+        let page = self.list_deliveries(project, &id, 1, Some(delivery + 1)).await?;
+        page.items.into_iter().next().map(Some).ok_or_else(|| corrupt("replayed delivery vanished"))
+    }
+
+    async fn take_worker_lease(&self, name: &str, owner: &str, ttl: chrono::Duration) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "update worker_lease set owner = $2, lease_until = now() + $3
+             where name = $1 and (owner = $2 or lease_until is null or lease_until < now())",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(ttl)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn accounts_due_for_refresh(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(ProjectId, ConnectedAccountId)>> {
+        let rows: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+            "select project_id, id from connected_account
+             where status = 'ACTIVE' and deleted_at is null and token_expires_at is not null
+               and token_expires_at < $1 and (refresh_retry_at is null or refresh_retry_at <= now())
+             order by token_expires_at limit $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|(p, id)| Ok((ProjectId(p), ConnectedAccountId::parse(&id).map_err(corrupt)?))).collect()
+    }
+
+    async fn defer_refresh(
+        &self,
+        project: ProjectId,
+        id: &ConnectedAccountId,
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "update connected_account set refresh_retry_at = $3, refresh_failures = refresh_failures + 1
+             where project_id = $1 and id = $2",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
