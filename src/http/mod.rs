@@ -81,7 +81,7 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(session_tools::list))
         .routes(routes!(session_tools::execute))
         .routes(routes!(session_tools::execute_meta))
-        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(idempotent(routes!(webhooks::create, webhooks::list)))
         .routes(routes!(webhooks::event_types))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::rotate_secret))

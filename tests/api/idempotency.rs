@@ -50,6 +50,13 @@ fn creates(ac: &str, session: &str) -> Vec<(&'static str, String, Value, &'stati
             "id",
         ),
         ("api key", "api_keys".to_owned(), json!({"name": "ci"}), "id"),
+        (
+            "webhook subscription",
+            "webhook_subscriptions".to_owned(),
+            json!({"webhook_url": "https://hooks.example.com/in",
+                   "enabled_events": ["composio.connected_account.active"]}),
+            "id",
+        ),
     ]
 }
 

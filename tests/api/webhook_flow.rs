@@ -179,3 +179,53 @@ async fn the_sweeper_refreshes_ahead_backs_off_and_expires_dead_grants() {
     assert_eq!(types, ["composio.connected_account.expired", "composio.connected_account.refresh_failed"]);
     flow.cleanup().await;
 }
+
+/// The account lifecycle of issue 12 emits its events in the change's transaction: `disabled`
+/// and `enabled` only when the flag really flips, `revoked` once (a second revoke changes
+/// nothing), and `deleted` for every account an auth config's deletion takes with it.
+#[tokio::test]
+async fn disable_enable_revoke_and_config_delete_emit_their_events_once() {
+    let rx = receiver().await;
+    let flow = Flow::allowing(json!({}), &[&rx.origin]).await;
+    let ctx = worker_context(&flow.app, &[&rx.origin]);
+    let sub = subscribe(&flow.app, &rx.url, &ALL_EVENTS).await;
+    let secret = sub["secret"].as_str().unwrap().to_owned();
+
+    let revoked = flow.connected().await;
+    let status = |enabled: bool| json!({"enabled": enabled});
+    for (enabled, what) in [(false, "disable"), (false, "disable again"), (true, "enable"), (true, "enable again")] {
+        let r = flow.app.patch(&format!("connected_accounts/{}/status", revoked.account), status(enabled)).await;
+        r.expect(200, what);
+    }
+    for what in ["revoke", "revoke again"] {
+        flow.app.post(&format!("connected_accounts/{}/revoke", revoked.account), json!({})).await.expect(200, what);
+    }
+    // A second account of the same config, taken by the config's deletion.
+    let taken = flow.connected().await;
+    let configs = flow.app.get("auth_configs").await.expect(200, "configs").clone();
+    let ac = configs["items"][0]["id"].as_str().unwrap().to_owned();
+    flow.app.delete(&format!("auth_configs/{ac}")).await.expect(200, "delete config");
+
+    while round(&ctx, &fast()).await > 0 {}
+    let got = rx.take();
+    let seen = by_account(&got, &secret);
+    let mut want_revoked = vec!["initiated", "active", "disabled", "enabled", "revoked", "deleted"];
+    want_revoked.sort_unstable();
+    let mut want_taken = vec!["initiated", "active", "deleted"];
+    want_taken.sort_unstable();
+    assert_eq!(seen[&revoked.account], want_revoked, "{seen:?}");
+    assert_eq!(seen[&taken.account], want_taken, "{seen:?}");
+    let bodies: Vec<Value> = got.iter().map(|r| serde_json::from_str(&r.body).unwrap()).collect();
+    let of = |account: &str, kind: &str| {
+        bodies
+            .iter()
+            .find(|b| b["data"]["id"] == account && b["type"] == format!("composio.connected_account.{kind}"))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of(&revoked.account, "disabled")["data"]["is_disabled"], true);
+    assert_eq!(of(&revoked.account, "enabled")["data"]["is_disabled"], false);
+    assert_eq!(of(&revoked.account, "revoked")["data"]["status"], "REVOKED");
+    assert_eq!(of(&taken.account, "deleted")["data"]["auth_config"]["id"], ac);
+    flow.cleanup().await;
+}

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::PgStore;
+use super::{PgStore, events};
 use crate::{
-    domain::{AuthConfigId, ConnectedAccountId, ToolkitSlug},
+    domain::{AuthConfigId, ConnectedAccountId, EventType, ToolkitSlug},
     store::{
         AccountRecord, AccountStore, AuthConfigPatch, AuthConfigRecord, AuthConfigStore, LifecycleStore, ProjectId,
         StoreResult, error::corrupt,
@@ -19,36 +19,66 @@ impl LifecycleStore for PgStore {
         id: &ConnectedAccountId,
         disabled: bool,
     ) -> StoreResult<Option<AccountRecord>> {
-        let done = sqlx::query(
-            "update connected_account set is_disabled = $3, updated_at = now()
-             where project_id = $1 and id = $2 and deleted_at is null",
+        // Locked, so the event says what changed: switching to the state it has emits nothing.
+        let mut tx = self.pool.begin().await?;
+        let was: Option<bool> = sqlx::query_scalar(
+            "select is_disabled from connected_account
+             where project_id = $1 and id = $2 and deleted_at is null for update",
         )
         .bind(project.0)
         .bind(id.as_str())
-        .bind(disabled)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
+        let Some(was) = was else { return Ok(None) };
+        if was != disabled {
+            sqlx::query(
+                "update connected_account set is_disabled = $3, updated_at = now() where project_id = $1 and id = $2",
+            )
+            .bind(project.0)
+            .bind(id.as_str())
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await?;
+            let event = if disabled { EventType::Disabled } else { EventType::Enabled };
+            events::emit(&mut tx, project, event, id).await?;
         }
+        tx.commit().await?;
         self.account(project, id).await
     }
 
     async fn revoke_account(&self, project: ProjectId, id: &ConnectedAccountId, reason: &str) -> StoreResult<bool> {
         // The row lock of a refresh in flight (`begin_refresh`) makes this wait for it, so the
-        // tokens it saves are erased here too.
-        let done = sqlx::query(
+        // tokens it saves are erased here too. Only ACTIVE → REVOKED emits `revoked`; revoking a
+        // revoked account again erases nothing new and emits nothing.
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> = sqlx::query_scalar(
+            "select status from connected_account where project_id = $1 and id = $2 and deleted_at is null for update",
+        )
+        .bind(project.0)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let was_active = match status.as_deref() {
+            Some("ACTIVE") => true,
+            Some("REVOKED") => false,
+            _ => return Ok(false),
+        };
+        sqlx::query(
             "update connected_account
              set status = 'REVOKED', status_reason = $3, tokens_sealed = null, token_expires_at = null,
                  link_url_sealed = null, updated_at = now()
-             where project_id = $1 and id = $2 and deleted_at is null and status in ('ACTIVE', 'REVOKED')",
+             where project_id = $1 and id = $2",
         )
         .bind(project.0)
         .bind(id.as_str())
         .bind(reason)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if was_active {
+            events::emit(&mut tx, project, EventType::Revoked, id).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn update_auth_config(
@@ -112,17 +142,23 @@ impl LifecycleStore for PgStore {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let accounts = sqlx::query(
+        let accounts: Vec<String> = sqlx::query_scalar(
             "update connected_account set deleted_at = now(), updated_at = now(), tokens_sealed = null,
                     link_url_sealed = null, token_expires_at = null
-             where project_id = $1 and auth_config_id = $2 and deleted_at is null",
+             where project_id = $1 and auth_config_id = $2 and deleted_at is null
+             returning id",
         )
         .bind(project.0)
         .bind(id.as_str())
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        // Each account taken with its config is a `deleted` event, in the same transaction.
+        for account in &accounts {
+            let account = ConnectedAccountId::parse(account).map_err(corrupt)?;
+            events::emit(&mut tx, project, EventType::Deleted, &account).await?;
+        }
         tx.commit().await?;
-        Ok(Some(accounts.rows_affected()))
+        Ok(Some(u64::try_from(accounts.len()).unwrap_or(u64::MAX)))
     }
 
     async fn auth_config_toolkits(&self, project: ProjectId) -> StoreResult<Vec<ToolkitSlug>> {

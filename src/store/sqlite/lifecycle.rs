@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{SqliteStore, json_list, ts};
+use super::{SqliteStore, events, json_list, ts};
 use crate::{
-    domain::{AuthConfigId, ConnectedAccountId, ToolkitSlug},
+    domain::{AuthConfigId, ConnectedAccountId, EventType, ToolkitSlug},
     store::{
         AccountRecord, AccountStore, AuthConfigPatch, AuthConfigRecord, AuthConfigStore, LifecycleStore, ProjectId,
         StoreResult, error::corrupt,
@@ -20,38 +20,70 @@ impl LifecycleStore for SqliteStore {
         id: &ConnectedAccountId,
         disabled: bool,
     ) -> StoreResult<Option<AccountRecord>> {
-        let done = sqlx::query(
-            "update connected_account set is_disabled = $3, updated_at = $4
-             where project_id = $1 and id = $2 and deleted_at is null",
+        // In one write transaction, so the event says what changed: switching to the state it
+        // has emits nothing.
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let was: Option<bool> = sqlx::query_scalar(
+            "select is_disabled from connected_account where project_id = $1 and id = $2 and deleted_at is null",
         )
         .bind(project.0.to_string())
         .bind(id.as_str())
-        .bind(disabled)
-        .bind(ts(Utc::now()))
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Ok(None);
+        let Some(was) = was else { return Ok(None) };
+        if was != disabled {
+            sqlx::query(
+                "update connected_account set is_disabled = $3, updated_at = $4 where project_id = $1 and id = $2",
+            )
+            .bind(project.0.to_string())
+            .bind(id.as_str())
+            .bind(disabled)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            let event = if disabled { EventType::Disabled } else { EventType::Enabled };
+            events::emit(&mut tx, project, event, id, &now).await?;
         }
+        tx.commit().await?;
         self.account(project, id).await
     }
 
     async fn revoke_account(&self, project: ProjectId, id: &ConnectedAccountId, reason: &str) -> StoreResult<bool> {
         // A refresh lease in flight is dropped with the tokens: its owner's final write matches
-        // only while it holds the lease, so it cannot put tokens back.
-        let done = sqlx::query(
+        // only while it holds the lease, so it cannot put tokens back. Only ACTIVE → REVOKED emits
+        // `revoked`; revoking a revoked account again emits nothing.
+        let now = ts(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let status: Option<String> = sqlx::query_scalar(
+            "select status from connected_account where project_id = $1 and id = $2 and deleted_at is null",
+        )
+        .bind(project.0.to_string())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let was_active = match status.as_deref() {
+            Some("ACTIVE") => true,
+            Some("REVOKED") => false,
+            _ => return Ok(false),
+        };
+        sqlx::query(
             "update connected_account
              set status = 'REVOKED', status_reason = $3, tokens_sealed = null, token_expires_at = null,
                  link_url_sealed = null, refresh_lease_owner = null, refresh_lease_until = null, updated_at = $4
-             where project_id = $1 and id = $2 and deleted_at is null and status in ('ACTIVE', 'REVOKED')",
+             where project_id = $1 and id = $2",
         )
         .bind(project.0.to_string())
         .bind(id.as_str())
         .bind(reason)
-        .bind(ts(Utc::now()))
-        .execute(&self.pool)
+        .bind(&now)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if was_active {
+            events::emit(&mut tx, project, EventType::Revoked, id, &now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn update_auth_config(
@@ -118,18 +150,25 @@ impl LifecycleStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let accounts = sqlx::query(
+        let now = ts(Utc::now());
+        let accounts: Vec<String> = sqlx::query_scalar(
             "update connected_account set deleted_at = $3, updated_at = $3, tokens_sealed = null,
                     link_url_sealed = null, token_expires_at = null
-             where project_id = $1 and auth_config_id = $2 and deleted_at is null",
+             where project_id = $1 and auth_config_id = $2 and deleted_at is null
+             returning id",
         )
         .bind(project.0.to_string())
         .bind(id.as_str())
-        .bind(ts(Utc::now()))
-        .execute(&mut *tx)
+        .bind(&now)
+        .fetch_all(&mut *tx)
         .await?;
+        // Each account taken with its config is a `deleted` event, in the same transaction.
+        for account in &accounts {
+            let account = ConnectedAccountId::parse(account).map_err(corrupt)?;
+            events::emit(&mut tx, project, EventType::Deleted, &account, &now).await?;
+        }
         tx.commit().await?;
-        Ok(Some(accounts.rows_affected()))
+        Ok(Some(u64::try_from(accounts.len()).unwrap_or(u64::MAX)))
     }
 
     async fn auth_config_toolkits(&self, project: ProjectId) -> StoreResult<Vec<ToolkitSlug>> {
