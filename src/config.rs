@@ -216,6 +216,13 @@ pub struct ServeArgs {
     /// Bearer token `GET /metrics` requires (`Authorization: Bearer …`); unset or empty: open.
     #[arg(long, env = "AUTHLINK_METRICS_TOKEN", value_name = "AUTHLINK_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) gives open connections to finish: no new connection
+    /// is accepted, in-flight requests complete, each connection's next response says
+    /// `Connection: close`; then the process exits 0.
+    #[arg(long, env = "AUTHLINK_SHUTDOWN_DRAIN_SECS", value_name = "AUTHLINK_SHUTDOWN_DRAIN_SECS",
+          default_value_t = limits::DEFAULT_DRAIN_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_drain_secs: u64,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -243,6 +250,7 @@ impl fmt::Debug for ServeArgs {
             .field("max_connections", &self.max_connections)
             .field("link_url_allowlist", &self.link_url_allowlist)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
+            .field("shutdown_drain_secs", &self.shutdown_drain_secs)
             .finish()
     }
 }

@@ -117,6 +117,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `AUTHLINK_SHUTDOWN_DRAIN_SECS` of the server, at any precision.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.server.drain_timeout = timeout;
+        self
+    }
+
     /// `AUTHLINK_MAX_CONNECTIONS` of the server.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.server.max_connections = max;
@@ -473,6 +479,25 @@ impl TestApp {
             Backend::Postgres => self.database.remove().await,
             Backend::Sqlite => self.db.close().await,
         }
+    }
+
+    /// Signals the server to shut down (as SIGTERM does) without waiting for it.
+    pub fn signal_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Signals the server to shut down (as SIGTERM does) and waits for `serve` to return; how long
+    /// that took, and whether it returned `Ok`.
+    pub async fn shut_down(&mut self) -> (Duration, bool) {
+        let started = std::time::Instant::now();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let server = self.server.take().expect("the server is running");
+        let result = tokio::time::timeout(Duration::from_secs(60), server).await.expect("serve returned");
+        (started.elapsed(), matches!(result, Ok(Ok(()))))
     }
 
     /// Stops the server and removes the test database. A test that panics before calling this

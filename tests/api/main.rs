@@ -30,6 +30,7 @@ mod auth_configs;
 mod complete_auth;
 mod connected_accounts;
 mod docs;
+mod drain;
 mod helpers;
 mod hostile;
 mod idempotency;
