@@ -171,6 +171,7 @@ impl TestAppBuilder {
             ),
             link_url_allowlist: self.link_url_allowlist.parse().expect("link URL allowlist"),
         };
+        let replica_settings = (settings.clone(), self.rate_limits, self.server);
         let state = AppState::new(
             store.clone(),
             Catalog::embedded().expect("catalog"),
@@ -196,6 +197,7 @@ impl TestAppBuilder {
             client,
             shutdown: Some(tx),
             server: Some(server),
+            replica_settings,
         };
         app.api_key = app.new_project_key("project-a").await;
         app
@@ -219,6 +221,28 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    replica_settings: (Settings, RateLimitSettings, ServerSettings),
+}
+
+/// A second authlink server on a [`TestApp`]'s database: its own store (pool), caches and
+/// limiters, the same settings (public URL included, as replicas behind one load balancer).
+pub struct Replica {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Replica {
+    /// `url` (one of the app's public URLs) on this replica instead.
+    pub fn local(&self, app: &TestApp, url: &str) -> String {
+        url.replacen(&app.public, &self.base, 1)
+    }
+
+    pub fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 /// A response: status, headers and the body as JSON (`Value::Null` when not JSON).
@@ -479,6 +503,29 @@ impl TestApp {
             Backend::Postgres => self.database.remove().await,
             Backend::Sqlite => self.db.close().await,
         }
+    }
+
+    /// Starts a [`Replica`] of this server on the same database.
+    pub async fn replica(&self) -> Replica {
+        let store: Arc<dyn Store> = match self.database.backend {
+            Backend::Postgres => Arc::new(PgStore::connect(&self.database.url, 10).await.expect("replica store")),
+            Backend::Sqlite => Arc::new(SqliteStore::connect(&self.database.url, 10).await.expect("replica store")),
+        };
+        let (settings, rate, server) = self.replica_settings.clone();
+        let state = AppState::new(
+            store.clone(),
+            Catalog::embedded().expect("catalog"),
+            Sealer::new(&EncryptionKey([7u8; 32]), &[]),
+            settings,
+        )
+        .with_limits(Limits::new(rate, server));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(authlink::serve(listener, state, async {
+            rx.await.ok();
+        }));
+        Replica { base, store, shutdown: Some(tx) }
     }
 
     /// Signals the server to shut down (as SIGTERM does) without waiting for it.

@@ -45,6 +45,7 @@ mod oauth_flow;
 mod path_ids;
 mod rate_limits;
 mod refresh_lease;
+mod replicas;
 mod retention;
 mod rotation;
 mod server_limits;
