@@ -11,7 +11,7 @@ use authlink::{
     crypto::{Sealer, sha256},
     http::limits::{Limits, RateLimitSettings, ServerSettings},
     outbound::OutboundPolicy,
-    store::{Store, sqlite::SqliteStore},
+    store::{KeyStore, Store, sqlite::SqliteStore},
 };
 use axum::{body::Body, http::Request};
 use libfuzzer_sys::fuzz_target;
