@@ -263,6 +263,13 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHLINK_REFRESH_INTERVAL_SECS", value_name = "AUTHLINK_REFRESH_INTERVAL_SECS",
           default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub refresh_interval_secs: u64,
+
+    /// Seconds a shutdown (SIGTERM, Ctrl-C) gives open connections to finish: no new connection
+    /// is accepted, in-flight requests complete, each connection's next response says
+    /// `Connection: close`; then the process exits 0.
+    #[arg(long, env = "AUTHLINK_SHUTDOWN_DRAIN_SECS", value_name = "AUTHLINK_SHUTDOWN_DRAIN_SECS",
+          default_value_t = limits::DEFAULT_DRAIN_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_drain_secs: u64,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -298,6 +305,7 @@ impl fmt::Debug for ServeArgs {
             .field("refresh_ahead_secs", &self.refresh_ahead_secs)
             .field("refresh_interval_secs", &self.refresh_interval_secs)
             .field("expire_interval_secs", &self.expire_interval_secs)
+            .field("shutdown_drain_secs", &self.shutdown_drain_secs)
             .finish()
     }
 }

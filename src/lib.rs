@@ -19,9 +19,21 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 
-use std::{future::Future, net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    ops::Deref,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use axum::extract::Request;
+use axum::{
+    extract::Request,
+    http::{HeaderValue, header},
+};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
@@ -126,7 +138,26 @@ pub fn spawn_sweeper(ctx: &ServiceContext, every: Duration) -> tokio::task::Join
     })
 }
 
-/// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// The shutdown drain (issue 17 item 2), once the listener is closed (new connections are
+/// refused): every response from now on says `Connection: close`, so each kept-alive connection
+/// ends after its next answer. For a short grace (a quarter of the drain, at most 1 s) idle
+/// connections stay open, so a request already on its way on one is read and answered rather
+/// than cut; then idle connections are closed and in-flight requests finish, until `timeout`
+/// after the signal at the latest.
+async fn drain(graceful: GracefulShutdown, draining: &AtomicBool, timeout: Duration) {
+    let started = tokio::time::Instant::now();
+    draining.store(true, Ordering::Relaxed);
+    let grace = (timeout / 4).min(Duration::from_secs(1));
+    while graceful.count() > 0 && started.elapsed() < grace {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let open = graceful.count();
+    if tokio::time::timeout_at(started + timeout, graceful.shutdown()).await.is_err() {
+        tracing::warn!(connections = open, ?timeout, "drain time over: closing the remaining connections");
+    }
+}
+
+/// Serves the app on `listener` until `shutdown` resolves, then drains (see [`drain`]).
 ///
 /// HTTP/1.1 with keep-alive, through hyper directly rather than `axum::serve`, for the limits of
 /// design §5 ([`Limits::server`]): a connection must send each request's headers within the
@@ -147,6 +178,7 @@ pub async fn serve(
     http.timer(TokioTimer::new()).header_read_timeout(limits.server.header_read_timeout).keep_alive(true);
     let slots = Arc::new(Semaphore::new(limits.server.max_connections));
     let graceful = GracefulShutdown::new();
+    let draining = Arc::new(AtomicBool::new(false));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -170,8 +202,18 @@ pub async fn serve(
             Ok(router) => router,
             Err(never) => match never {},
         };
+        let draining = draining.clone();
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            router.clone().oneshot(request.map(axum::body::Body::new))
+            let (router, draining) = (router.clone(), draining.clone());
+            async move {
+                let mut response = router.oneshot(request.map(axum::body::Body::new)).await?;
+                if draining.load(Ordering::Relaxed) {
+                    // hyper closes the connection after this response; the client knows not to
+                    // send another request on it.
+                    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -182,7 +224,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    drain(graceful, &draining, limits.server.drain_timeout).await;
     housekeeping.abort();
     Ok(())
 }

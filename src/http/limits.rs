@@ -56,6 +56,8 @@ pub const DEFAULT_PAGES_PER_LINK: u32 = 60;
 pub const DEFAULT_FAILED_AUTH_PER_IP: u32 = 30;
 /// Default time a client has to send a request's headers, also the longest idle keep-alive.
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default longest shutdown drain, in seconds.
+pub const DEFAULT_DRAIN_SECS: u64 = 10;
 /// Default largest number of open client connections.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1_024;
 
@@ -100,6 +102,8 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// Connections beyond this many wait in the listen backlog until one closes.
     pub max_connections: usize,
+    /// On shutdown, the longest time open connections get to finish (see [`crate::serve`]).
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -107,6 +111,7 @@ impl Default for ServerSettings {
         Self {
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
             max_connections: DEFAULT_MAX_CONNECTIONS as usize,
+            drain_timeout: Duration::from_secs(DEFAULT_DRAIN_SECS),
         }
     }
 }
@@ -201,6 +206,7 @@ impl From<&ServeArgs> for Limits {
             ServerSettings {
                 header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
                 max_connections: args.max_connections as usize,
+                drain_timeout: Duration::from_secs(args.shutdown_drain_secs),
             },
         )
     }

@@ -117,6 +117,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `AUTHLINK_SHUTDOWN_DRAIN_SECS` of the server, at any precision.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.server.drain_timeout = timeout;
+        self
+    }
+
     /// `AUTHLINK_MAX_CONNECTIONS` of the server.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.server.max_connections = max;
@@ -166,6 +172,7 @@ impl TestAppBuilder {
             link_url_allowlist: self.link_url_allowlist.parse().expect("link URL allowlist"),
             mcp_allowed_origins: "http://127.0.0.1:6274".parse().expect("MCP origins"),
         };
+        let replica_settings = (settings.clone(), self.rate_limits, self.server);
         let state = AppState::new(
             store.clone(),
             Catalog::embedded().expect("catalog"),
@@ -191,6 +198,7 @@ impl TestAppBuilder {
             client,
             shutdown: Some(tx),
             server: Some(server),
+            replica_settings,
         };
         app.api_key = app.new_project_key("project-a").await;
         app
@@ -214,6 +222,28 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    replica_settings: (Settings, RateLimitSettings, ServerSettings),
+}
+
+/// A second authlink server on a [`TestApp`]'s database: its own store (pool), caches and
+/// limiters, the same settings (public URL included, as replicas behind one load balancer).
+pub struct Replica {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Replica {
+    /// `url` (one of the app's public URLs) on this replica instead.
+    pub fn local(&self, app: &TestApp, url: &str) -> String {
+        url.replacen(&app.public, &self.base, 1)
+    }
+
+    pub fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 /// A response: status, headers and the body as JSON (`Value::Null` when not JSON).
@@ -474,6 +504,48 @@ impl TestApp {
             Backend::Postgres => self.database.remove().await,
             Backend::Sqlite => self.db.close().await,
         }
+    }
+
+    /// Starts a [`Replica`] of this server on the same database.
+    pub async fn replica(&self) -> Replica {
+        let store: Arc<dyn Store> = match self.database.backend {
+            Backend::Postgres => Arc::new(PgStore::connect(&self.database.url, 10).await.expect("replica store")),
+            Backend::Sqlite => Arc::new(SqliteStore::connect(&self.database.url, 10).await.expect("replica store")),
+        };
+        let (settings, rate, server) = self.replica_settings.clone();
+        let state = AppState::new(
+            store.clone(),
+            Catalog::embedded().expect("catalog"),
+            Sealer::new(&EncryptionKey([7u8; 32]), &[]),
+            settings,
+        )
+        .with_limits(Limits::new(rate, server));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(authlink::serve(listener, state, async {
+            rx.await.ok();
+        }));
+        Replica { base, store, shutdown: Some(tx) }
+    }
+
+    /// Signals the server to shut down (as SIGTERM does) without waiting for it.
+    pub fn signal_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Signals the server to shut down (as SIGTERM does) and waits for `serve` to return; how long
+    /// that took, and whether it returned `Ok`.
+    pub async fn shut_down(&mut self) -> (Duration, bool) {
+        let started = std::time::Instant::now();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let server = self.server.take().expect("the server is running");
+        let result = tokio::time::timeout(Duration::from_secs(60), server).await.expect("serve returned");
+        (started.elapsed(), matches!(result, Ok(Ok(()))))
     }
 
     /// Stops the server and removes the test database. A test that panics before calling this

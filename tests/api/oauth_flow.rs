@@ -713,7 +713,7 @@ async fn each_link_has_its_own_binding_cookie_host_prefixed_under_https() {
 }
 
 /// Tokens that expire within authlink's 5-minute refresh window.
-const EXPIRING: i64 = 60;
+pub(crate) const EXPIRING: i64 = 60;
 
 /// Issue 11 item 8(d): every /api response, the ones carrying credentials (an account's tokens,
 /// a link token, a forced refresh) and every error alike, is `Cache-Control: no-store` and

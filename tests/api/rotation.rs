@@ -94,3 +94,35 @@ async fn rotate_keys_reseals_every_secret_under_the_new_key() {
     assert!(stdout.contains("re-sealed 0 value(s)") && stdout.contains("2 already current"), "{stdout}");
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn rotate_keys_reseals_stored_idempotent_responses() {
+    let app = spawn_app().await;
+    let r = crate::helpers::send(
+        app.api()
+            .request(reqwest::Method::POST, "tool_router/session")
+            .header("idempotency-key", "rot-1")
+            .json(&json!({"user_id": "u1"})),
+    )
+    .await;
+    r.expect(201, "idempotent create");
+    let hex: String = match app.db.backend() {
+        crate::db::Backend::Postgres => {
+            app.db.scalar("select encode(key_hash, 'hex') from idempotency_key", NO_ARGS).await
+        }
+        crate::db::Backend::Sqlite => app.db.scalar("select lower(hex(key_hash)) from idempotency_key", NO_ARGS).await,
+    };
+    let before: String = app.db.scalar("select response_sealed from idempotency_key", NO_ARGS).await;
+    assert_eq!(Sealer::key_id_of(&before), Some(Sealer::new(&EncryptionKey(OLD), &[]).current_key_id()));
+    let (ok, stdout, stderr) = rotate(&app.database.url, NEW, &[OLD]);
+    assert!(ok, "rotate-keys failed: {stderr}");
+    assert!(stdout.contains("re-sealed 1 value(s)"), "{stdout}");
+    let after: String = app.db.scalar("select response_sealed from idempotency_key", NO_ARGS).await;
+    let new_only = Sealer::new(&EncryptionKey(NEW), &[]);
+    let opened = new_only.open(&hex, &after).expect("the response opens with the new key");
+    let text = String::from_utf8(opened).unwrap();
+    let (content_type, body) = text.split_once('\n').unwrap();
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert_eq!(serde_json::from_str::<Value>(body).unwrap(), r.body);
+    app.cleanup().await;
+}

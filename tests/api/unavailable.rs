@@ -101,8 +101,10 @@ async fn eventually(app: &TestApp, path: &str, status: u16, within: Duration) ->
     }
 }
 
-/// The store's acquire timeout (5 s) plus room for a slow CI machine.
-const ACQUIRE_BUDGET: Duration = Duration::from_secs(8);
+/// PostgreSQL: the 1 s target (the store's acquire timeout is 0.8 s) plus room for a loaded
+/// 2-core machine. SQLite's lock wait is its 5 s busy timeout: [`SQLITE_BUDGET`].
+const ACQUIRE_BUDGET: Duration = Duration::from_millis(1500);
+const SQLITE_BUDGET: Duration = Duration::from_secs(8);
 
 /// How long the service may take to answer again once the database does: connections stuck on
 /// the stalled one are dropped and new ones opened (generous: a loaded 2-core machine is slow).
@@ -144,8 +146,15 @@ async fn a_postgres_server_that_stops_answering() {
     assert!(took < ACQUIRE_BUDGET, "the API took {took:?} to give up on a stalled database");
 
     proxy.resume();
+    let resumed = Instant::now();
     let r = eventually(&app, "/readyz", 200, RECOVERY_BUDGET).await;
     r.expect(200, "readyz after the database answers again");
+    let recovered = resumed.elapsed();
+    println!("PostgreSQL stalled: API 503s in {took:?}; first success {recovered:?} after the database answered");
+    assert!(
+        recovered < Duration::from_millis(1500),
+        "the first success came {recovered:?} after the database answered"
+    );
     app.get("connected_accounts").await.expect(200, "a read after recovery");
     app.post("tool_router/session", json!({"user_id": "u"})).await.expect(201, "a write after recovery");
     app.cleanup().await;
@@ -167,7 +176,7 @@ async fn a_sqlite_database_locked_by_another_writer() {
     let r = app.post("tool_router/session", json!({"user_id": "u"})).await;
     let took = started.elapsed();
     assert_unavailable(&r, "a write on a locked database");
-    assert!(took < ACQUIRE_BUDGET, "the write took {took:?} to give up on a locked database");
+    assert!(took < SQLITE_BUDGET, "the write took {took:?} to give up on a locked database");
     app.get("connected_accounts").await.expect(200, "a read while another connection writes");
 
     sqlx::query("ROLLBACK").execute(&mut locker).await.expect("release the write lock");

@@ -35,9 +35,11 @@ use super::{
 /// Embedded migrations, applied at start (`authlink serve`) or by `authlink migrate`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// How long a request waits for a pooled connection (or for a new one to be opened) before the
-/// store reports itself unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection (or for a new one to be opened, or for the
+/// ping that checks a pooled one) before the store reports itself unavailable: short, so a
+/// database that is away is a 503 with `Retry-After` within a second (issue 17 item 2), not a
+/// hung request. Under load a connection is free within milliseconds, far below this.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
 
 /// The PostgreSQL implementation of [`Store`](super::Store).
 #[derive(Debug, Clone)]

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Schemathesis (PyPI) against a fresh authlink's /openapi.json, every check on (issue 17 item 4).
+#
+#   bash scripts/schemathesis.sh [sqlite|postgres] [max-examples per operation, default 30]
+#
+# Starts the built binary on a fresh database (SQLite in a temporary directory, or a PostgreSQL
+# database `authlink_st_<random>` on AUTHLINK_TEST_PG, dropped afterwards) with rate limits off,
+# runs `st run --checks all` with the bootstrap key, prints the number of generated requests and
+# fails on any failure. Installs schemathesis into target/schemathesis-venv on first use.
+#
+# Environment: AUTHLINK_BIN (default target/debug/authlink), SCHEMATHESIS_VERSION (default 4.32.5),
+# AUTHLINK_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres), ST_MAX_TIME (seconds, default 110).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BACKEND=${1:-sqlite}
+EXAMPLES=${2:-30}
+AUTHLINK_BIN=${AUTHLINK_BIN:-target/debug/authlink}
+VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
+PG=${AUTHLINK_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+VENV=target/schemathesis-venv
+log() { printf 'schemathesis[%s]: %s\n' "$BACKEND" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+if [[ ! -x $AUTHLINK_BIN ]]; then cargo build --locked --bin authlink </dev/null; fi
+installed() { "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true; }
+if [[ $(installed) != "$VERSION" ]]; then
+    log "installing schemathesis==$VERSION into $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$VERSION" </dev/null
+fi
+
+WORK=$(mktemp -d)
+PID=
+DBNAME=
+cleanup() {
+    local rc=$?
+    [[ -n $PID ]] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+    [[ -n $DBNAME ]] && psql "$PG" -qc "drop database if exists \"$DBNAME\" with (force)" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+KEY=ak_$(python3 -c 'import secrets; print(secrets.token_hex(24))')
+case $BACKEND in
+    sqlite) export DATABASE_URL=sqlite://$WORK/authlink.db ;;
+    postgres)
+        DBNAME=authlink_st_$(python3 -c 'import secrets; print(secrets.token_hex(4))')
+        psql "$PG" -qc "create database \"$DBNAME\"" >/dev/null || die "cannot create $DBNAME on $PG"
+        export DATABASE_URL=${PG%/*}/$DBNAME ;;
+    *) die "backend must be sqlite or postgres" ;;
+esac
+export AUTHLINK_LISTEN=127.0.0.1:$PORT AUTHLINK_PUBLIC_URL=http://127.0.0.1:$PORT AUTHLINK_BOOTSTRAP_API_KEY=$KEY
+export AUTHLINK_CALLBACK_ALLOWLIST=https://app.example.com
+AUTHLINK_ENCRYPTION_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+export AUTHLINK_ENCRYPTION_KEY
+for v in API_PER_KEY API_PER_IP PAGES_PER_IP PAGES_PER_LINK FAILED_AUTH_PER_IP; do export "AUTHLINK_RATE_LIMIT_$v=0"; done
+"$AUTHLINK_BIN" serve </dev/null >"$WORK/authlink.log" 2>&1 &
+PID=$!
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+log "st run --checks all, up to $EXAMPLES examples per operation"
+set +e
+"$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" --checks all -H "x-api-key: $KEY" \
+    --generation-with-security-parameters false --max-examples "$EXAMPLES" --workers 2 --max-time "${ST_MAX_TIME:-110}" --request-timeout 10 \
+    --report ndjson --report-dir "$WORK/report" --no-color </dev/null | tee "$WORK/st.out"
+rc=${PIPESTATUS[0]}
+set -e
+requests=$(cat "$WORK"/report/*.ndjson 2>/dev/null | grep -o '"request":' | wc -l || true)
+grep -E "5[0-9][0-9] " "$WORK/authlink.log" >/dev/null && log "the server logged 5xx answers"
+log "generated requests: $requests; exit code $rc"
+[[ $rc == 0 ]] || die "schemathesis reported failures"
