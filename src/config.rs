@@ -225,6 +225,12 @@ pub struct ServeArgs {
     /// Bearer token `GET /metrics` requires (`Authorization: Bearer …`); unset or empty: open.
     #[arg(long, env = "AUTHLINK_METRICS_TOKEN", value_name = "AUTHLINK_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    // Issue 16.
+    /// Directory of extra catalog files (`*.yaml`/`*.yml`, authlink's `toolkits:` format or
+    /// Nango's `providers.yaml` format) that add or override catalog entries at start; an invalid
+    /// file stops the server with its file, line and field.
+    #[arg(long, env = "AUTHLINK_CATALOG_DIR", value_name = "AUTHLINK_CATALOG_DIR")]
+    pub catalog_dir: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -253,6 +259,7 @@ impl fmt::Debug for ServeArgs {
             .field("link_url_allowlist", &self.link_url_allowlist)
             .field("mcp_allowed_origins", &self.mcp_allowed_origins)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
+            .field("catalog_dir", &self.catalog_dir)
             .finish()
     }
 }
