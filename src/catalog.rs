@@ -337,7 +337,13 @@ fn find_line(text: &str, slug: Option<&str>, field: Option<&str>) -> Option<usiz
     };
     let start = lines.iter().position(|l| is_slug_line(l, Some(slug)))?;
     let top = field.and_then(|f| f.split(['.', '[']).next()).filter(|f| !f.is_empty());
-    if let Some(field) = top {
+    // A missing `pkce_off_reason` is about the `pkce: false` line.
+    let candidates: &[&str] = match top {
+        Some("pkce_off_reason") => &["pkce_off_reason", "pkce"],
+        Some(field) => &[field],
+        None => &[],
+    };
+    for field in candidates {
         for (offset, line) in lines[start..].iter().enumerate() {
             if offset > 0 && is_slug_line(line, None) && line.trim_start().starts_with('-') {
                 break;

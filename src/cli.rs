@@ -318,12 +318,14 @@ async fn connect(db: &DatabaseArgs) -> Result<Arc<dyn crate::store::Store>, CliE
 
 async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     init_tracing(cmd.log_format);
-    let bootstrap_key = cmd.serve.bootstrap_api_key().map_err(CliError::Config)?;
-    let sealer = bootstrap::sealer(&cmd.serve, &cmd.db, true).map_err(CliError::Config)?;
+    // The catalog first: an invalid `AUTHLINK_CATALOG_DIR` file stops the start before anything
+    // (database, key files) is touched.
     let catalog = Catalog::load(cmd.serve.catalog_dir.as_deref())?;
     for skipped in catalog.skipped() {
         tracing::warn!(entry = %skipped, "catalog entry skipped: not OAuth 2.0");
     }
+    let bootstrap_key = cmd.serve.bootstrap_api_key().map_err(CliError::Config)?;
+    let sealer = bootstrap::sealer(&cmd.serve, &cmd.db, true).map_err(CliError::Config)?;
     let store = connect(&cmd.db).await?;
     let settings = Settings::from_args(&cmd.serve);
     announce_first_key(bootstrap::ensure_api_key(store.as_ref(), bootstrap_key).await?, &settings.public_base);

@@ -55,6 +55,7 @@ pub struct TestAppBuilder {
     link_url_allowlist: String,
     public_url: Option<String>,
     metrics_token: Option<String>,
+    catalog_dir: Option<std::path::PathBuf>,
 }
 
 impl TestAppBuilder {
@@ -129,6 +130,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `AUTHLINK_CATALOG_DIR` of the server: extra catalog files loaded over the built-in ones.
+    pub fn catalog_dir(mut self, dir: &std::path::Path) -> Self {
+        self.catalog_dir = Some(dir.to_owned());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         init_test_log();
         let database = TestDatabase::create().await;
@@ -168,7 +175,7 @@ impl TestAppBuilder {
         };
         let state = AppState::new(
             store.clone(),
-            Catalog::embedded().expect("catalog"),
+            Catalog::load(self.catalog_dir.as_deref()).expect("catalog"),
             Sealer::new(&EncryptionKey([7u8; 32]), &[]),
             settings,
         )
@@ -308,6 +315,7 @@ impl TestApp {
             link_url_allowlist: DEFAULT_LINK_URL_ALLOWLIST.to_owned(),
             public_url: None,
             metrics_token: None,
+            catalog_dir: None,
         }
     }
 
