@@ -74,6 +74,25 @@ pub struct Provider {
     /// RFC 7009 token revocation endpoint, when the provider has one.
     #[serde(default)]
     pub revocation_url: Option<String>,
+    /// Token-endpoint behaviours outside RFC 6749 (see [`Quirk`]); each has one implementation
+    /// in the OAuth client (`service::oauth`).
+    #[serde(default)]
+    pub quirks: Vec<Quirk>,
+    /// The member of the token response holding the tokens when the top level has no
+    /// `access_token` (Slack's `authed_user` for user tokens).
+    #[serde(default)]
+    pub token_response_nested: Option<String>,
+}
+
+/// A named token-endpoint quirk a catalog entry may declare (unknown names are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quirk {
+    /// The token response is form-encoded (`a=b&c=d`) whatever its `Content-Type` says.
+    TokenResponseForm,
+    /// Access tokens never expire: an `expires_in` the provider sends (some send `0`) is ignored,
+    /// so the account is never treated as expired nor refreshed.
+    NonExpiringTokens,
 }
 
 /// Every toolkit category: id (as `GET toolkits?category=` takes it) and display name.
@@ -452,6 +471,18 @@ fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
             url: logo.clone(),
             reason,
         })?;
+    }
+
+    if let Some(nested) = &provider.token_response_nested {
+        if !is_identifier(nested) {
+            return Err(invalid("token_response_nested", format!("{nested:?} must match [a-z][a-z0-9_]*")));
+        }
+    }
+    let mut quirks = BTreeSet::new();
+    for quirk in &provider.quirks {
+        if !quirks.insert(format!("{quirk:?}")) {
+            return Err(invalid("quirks", format!("{quirk:?} is listed twice")));
+        }
     }
 
     match (provider.pkce, provider.pkce_off_reason.as_deref().map(str::trim)) {
@@ -983,5 +1014,27 @@ acme-keys:
         let error = Catalog::load(Some(&dir.join("missing"))).unwrap_err();
         assert!(matches!(error.kind.as_ref(), CatalogErrorKind::Io(_)), "{error}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn quirks_are_known_names() {
+        let declared = Catalog::from_yaml(&format!(
+            "{VALID}    quirks: [token_response_form, non_expiring_tokens]\n    token_response_nested: authed_user\n"
+        ))
+        .unwrap();
+        let acme = declared.get(&slug("acme")).unwrap();
+        assert_eq!(acme.quirks, [Quirk::TokenResponseForm, Quirk::NonExpiringTokens]);
+        assert_eq!(acme.token_response_nested.as_deref(), Some("authed_user"));
+        assert!(Catalog::from_yaml(VALID).unwrap().get(&slug("acme")).unwrap().quirks.is_empty());
+
+        let error = Catalog::from_yaml(&format!("{VALID}    quirks: [token_response_xml]\n")).unwrap_err();
+        assert_eq!(error.line, Some(12), "{error}");
+        let message = error.to_string();
+        assert!(message.contains("`quirks[0]`") && message.contains("token_response_xml"), "{message}");
+        let message = err(&format!("{VALID}    quirks: [non_expiring_tokens, non_expiring_tokens]\n"));
+        assert!(message.contains("`quirks`") && message.contains("twice"), "{message}");
+        let message = err(&format!("{VALID}    token_response_nested: \"authed user\"\n"));
+        assert!(message.contains("`token_response_nested`"), "{message}");
+        assert_eq!(catalog().get(&slug("slack")).unwrap().token_response_nested.as_deref(), Some("authed_user"));
     }
 }
