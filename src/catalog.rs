@@ -97,12 +97,19 @@ pub enum Quirk {
 
 /// Every toolkit category: id (as `GET toolkits?category=` takes it) and display name.
 pub const CATEGORIES: &[(&str, &str)] = &[
+    ("analytics", "Analytics"),
+    ("cloud", "Cloud & Infrastructure"),
     ("communication", "Communication"),
     ("crm", "CRM"),
+    ("design", "Design"),
     ("developer-tools", "Developer Tools"),
     ("finance", "Finance & Accounting"),
+    ("hr", "HR"),
+    ("marketing", "Marketing"),
     ("productivity", "Productivity"),
     ("social-media", "Social Media"),
+    ("support", "Customer Support"),
+    ("video", "Video"),
 ];
 
 /// The display name of a category id, if it is one.
@@ -580,7 +587,7 @@ fn is_identifier(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    const REQUIRED: [&str; 25] = [
+    const REQUIRED: [&str; 72] = [
         "github",
         "gitlab",
         "gmail",
@@ -606,10 +613,71 @@ mod tests {
         "calendly",
         "clickup",
         "zendesk",
+        "bitbucket",
+        "confluence",
+        "monday",
+        "microsoft_teams",
+        "webex",
+        "googlesheets",
+        "googledocs",
+        "youtube",
+        "onedrive",
+        "sharepoint",
+        "pipedrive",
+        "zoho",
+        "attio",
+        "intercom",
+        "front",
+        "helpscout",
+        "mailchimp",
+        "klaviyo",
+        "stripe",
+        "paypal",
+        "square",
+        "quickbooks",
+        "xero",
+        "freshbooks",
+        "shopify",
+        "gusto",
+        "miro",
+        "canva",
+        "typeform",
+        "docusign",
+        "pandadoc",
+        "facebook",
+        "instagram",
+        "reddit",
+        "pinterest",
+        "twitch",
+        "vimeo",
+        "wrike",
+        "todoist",
+        "ticktick",
+        "webflow",
+        "wordpress",
+        "sentry",
+        "pagerduty",
+        "netlify",
+        "heroku",
+        "digitalocean",
     ];
 
     /// Providers with no OAuth scopes at all (access is chosen in the app or by the user).
-    const SCOPELESS: [&str; 2] = ["clickup", "notion"];
+    const SCOPELESS: [&str; 13] = [
+        "attio",
+        "clickup",
+        "eventbrite",
+        "front",
+        "gusto",
+        "harvest",
+        "helpscout",
+        "intercom",
+        "mailchimp",
+        "netlify",
+        "notion",
+        "pipedrive",
+        "surveymonkey",
+    ];
 
     fn slug(s: &str) -> ToolkitSlug {
         ToolkitSlug::parse(s).unwrap()
