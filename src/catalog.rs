@@ -103,6 +103,7 @@ pub const CATEGORIES: &[(&str, &str)] = &[
     ("crm", "CRM"),
     ("design", "Design"),
     ("developer-tools", "Developer Tools"),
+    ("e-commerce", "E-commerce"),
     ("finance", "Finance & Accounting"),
     ("hr", "HR"),
     ("marketing", "Marketing"),
@@ -663,20 +664,30 @@ mod tests {
     ];
 
     /// Providers with no OAuth scopes at all (access is chosen in the app or by the user).
-    const SCOPELESS: [&str; 13] = [
+    const SCOPELESS: [&str; 23] = [
         "attio",
         "clickup",
         "eventbrite",
         "front",
+        "gotomeeting",
         "gusto",
         "harvest",
         "helpscout",
+        "imgur",
         "intercom",
         "mailchimp",
         "netlify",
         "notion",
         "pipedrive",
+        "podio",
+        "procore",
+        "raindrop",
+        "ringcentral",
+        "salesloft",
+        "soundcloud",
+        "supabase",
         "surveymonkey",
+        "teamleader",
     ];
 
     fn slug(s: &str) -> ToolkitSlug {

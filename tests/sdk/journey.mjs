@@ -99,7 +99,10 @@ await step('toolkits.get({}) lists the catalog; category filter', async () => {
   assert.deepEqual(slugs, [...slugs].sort());
   assert.ok(all.every((t) => t.authSchemes?.[0] === 'OAUTH2' && t.noAuth === false));
   const crm = await composio.toolkits.get({ category: 'crm' });
-  assert.deepEqual(crm.map((t) => t.slug), ['attio', 'hubspot', 'pipedrive', 'salesforce', 'shopify', 'zendesk', 'zoho']);
+  assert.deepEqual(crm.map((t) => t.slug), [
+    'attio', 'gong', 'highlevel', 'hubspot', 'keap', 'pipedrive', 'salesforce', 'salesloft', 'shopify', 'teamleader',
+    'zendesk', 'zoho',
+  ]);
   assert.deepEqual(crm[0].meta.categories, [{ slug: 'crm', name: 'CRM' }]);
 });
 
