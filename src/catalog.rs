@@ -316,7 +316,19 @@ impl Catalog {
             };
             validate(&provider).map_err(locate)?;
             if providers.contains_key(&provider.slug) {
-                return Err(locate(CatalogErrorKind::DuplicateSlug { slug: provider.slug }));
+                // The duplicate is the later entry: the last line naming the slug, any case.
+                let wanted = provider.slug.as_str().to_owned();
+                let line = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| {
+                        let t = l.trim_start().trim_start_matches('-').trim_start();
+                        t.strip_prefix("slug:")
+                            .is_some_and(|v| v.trim().trim_matches(['"', '\'']).eq_ignore_ascii_case(&wanted))
+                    })
+                    .map(|(i, _)| i + 1)
+                    .last();
+                return Err(at(line, CatalogErrorKind::DuplicateSlug { slug: provider.slug }));
             }
             providers.insert(provider.slug.clone(), provider);
         }
@@ -664,10 +676,11 @@ mod tests {
     ];
 
     /// Providers with no OAuth scopes at all (access is chosen in the app or by the user).
-    const SCOPELESS: [&str; 23] = [
+    const SCOPELESS: [&str; 26] = [
         "attio",
         "clickup",
         "eventbrite",
+        "freeagent",
         "front",
         "gotomeeting",
         "gusto",
@@ -676,6 +689,7 @@ mod tests {
         "imgur",
         "intercom",
         "mailchimp",
+        "meetup",
         "netlify",
         "notion",
         "pipedrive",
@@ -688,6 +702,7 @@ mod tests {
         "supabase",
         "surveymonkey",
         "teamleader",
+        "trakt",
     ];
 
     fn slug(s: &str) -> ToolkitSlug {
@@ -809,7 +824,9 @@ toolkits:
     #[test]
     fn rejects_duplicate_slugs_including_by_case() {
         let second = VALID.replace("toolkits:\n", "").replace("slug: acme", "slug: ACME");
-        let message = err(&format!("{VALID}{second}"));
+        let error = Catalog::from_yaml(&format!("{VALID}{second}")).unwrap_err();
+        assert_eq!(error.line, Some(13), "the second entry (after a blank line 12): {error}");
+        let message = error.to_string();
         assert!(message.contains("`acme`") && message.contains("duplicate slug"), "{message}");
     }
 
