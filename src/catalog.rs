@@ -1041,6 +1041,12 @@ acme-keys:
         assert_eq!(p.extra_authorization_params.get("prompt").map(String::as_str), Some("consent"));
         assert_eq!(p.source, "https://docs.acme.example/oauth");
         assert_eq!(p.categories, ["crm"]);
+        assert_eq!(p.token_response_nested, None);
+        let slack_user = NANGO
+            .replace("  disable_pkce: true\n", "  alternate_access_token_response_path: authed_user.access_token\n");
+        let p = Catalog::from_yaml_file("n.yaml", &slack_user).unwrap().get(&slug("acme-crm")).unwrap().clone();
+        assert_eq!(p.token_response_nested.as_deref(), Some("authed_user"));
+        assert!(p.pkce);
 
         // Defaults: space-separated scopes, PKCE on, credentials in the body.
         let plain = "x:\n  auth_mode: OAUTH2\n  authorization_url: https://x.example/a\n  token_url: https://x.example/t\n  docs: https://x.example/docs\n  connection_config:\n    instanceUrl: {type: string}\n";
@@ -1056,7 +1062,14 @@ acme-keys:
     /// Table: a Nango setting authlink cannot honour refuses the entry, naming file, line, field.
     #[test]
     fn refuses_nango_settings_it_cannot_honour() {
-        let cases: [(&str, &str, &str, usize); 7] = [
+        let cases: [(&str, &str, &str, usize); 9] = [
+            ("  disable_pkce: true\n", "  expires_in_unit: milliseconds\n", "expires_in_unit", 16),
+            (
+                "  disable_pkce: true\n",
+                "  alternate_access_token_response_path: data.token.value\n",
+                "alternate_access_token_response_path",
+                16,
+            ),
             ("  disable_pkce: true\n", "  body_format: json\n", "body_format", 16),
             ("  disable_pkce: true\n", "  refresh_url: https://acme.example/refresh\n", "refresh_url", 16),
             ("    grant_type: authorization_code\n", "    grant_type: client_credentials\n", "token_params", 11),

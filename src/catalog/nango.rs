@@ -6,11 +6,13 @@
 //! facts map one to one: `authorization_url`, `token_url`, `authorization_params`,
 //! `scope_separator` (Nango's default: a space), `default_scopes`, `disable_pkce`,
 //! `token_request_auth_method: basic` / `authorization_method: header` (HTTP Basic client
-//! authentication), `display_name`, `docs` (the entry's `source`) and `categories`. Templated
+//! authentication), `display_name`, `docs` (the entry's `source`), `categories` and
+//! `alternate_access_token_response_path: <member>.access_token` (authlink's
+//! `token_response_nested`). Templated
 //! connection config, `${connectionConfig.subdomain}`, becomes authlink's `{subdomain}`
 //! placeholder and a required field. Settings authlink cannot honour (a JSON token request body,
 //! a separate refresh URL, token parameters other than `grant_type: authorization_code`, other
-//! client authentication methods) refuse the entry with the field named, rather than connecting
+//! client authentication methods, `expires_in_unit`) refuse the entry with the field named, rather than connecting
 //! it differently from what the file says.
 
 use serde_norway::{Mapping, Value};
@@ -82,6 +84,22 @@ pub fn convert(file: &Mapping) -> Result<Converted, Refusal> {
                 }
             }
         }
+        if let Some(unit) = text("expires_in_unit")? {
+            return Err(refuse(Some("expires_in_unit"), format!("{unit:?}: authlink reads expires_in in seconds")));
+        }
+        // `authed_user.access_token` (Slack user tokens) is authlink's `token_response_nested`.
+        let nested = match text("alternate_access_token_response_path")? {
+            None => None,
+            Some(path) => match path.strip_suffix(".access_token") {
+                Some(member) if !member.is_empty() && !member.contains('.') => Some(member.to_owned()),
+                _ => {
+                    return Err(refuse(
+                        Some("alternate_access_token_response_path"),
+                        format!("{path:?}: only `<member>.access_token` is supported"),
+                    ));
+                }
+            },
+        };
         let basic = match text("token_request_auth_method")?.as_deref() {
             None => false,
             Some("basic") => true,
@@ -146,6 +164,9 @@ pub fn convert(file: &Mapping) -> Result<Converted, Refusal> {
                 }
             }
             put("categories", Value::Sequence(mapped));
+        }
+        if let Some(member) = nested {
+            put("token_response_nested", Value::String(member));
         }
         put("required_fields", Value::Sequence(fields.into_iter().map(Value::String).collect()));
         entries.push((index, Value::Mapping(entry)));
