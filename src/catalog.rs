@@ -600,7 +600,7 @@ fn is_identifier(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    const REQUIRED: [&str; 72] = [
+    const REQUIRED: [&str; 73] = [
         "github",
         "gitlab",
         "gmail",
@@ -673,6 +673,7 @@ mod tests {
         "netlify",
         "heroku",
         "digitalocean",
+        "close",
     ];
 
     /// Providers with no OAuth scopes at all (access is chosen in the app or by the user).

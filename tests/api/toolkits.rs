@@ -129,6 +129,7 @@ async fn list_filters_pages_and_counts() {
         crm_slugs,
         [
             "attio",
+            "close",
             "gong",
             "highlevel",
             "hubspot",

@@ -100,8 +100,8 @@ await step('toolkits.get({}) lists the catalog; category filter', async () => {
   assert.ok(all.every((t) => t.authSchemes?.[0] === 'OAUTH2' && t.noAuth === false));
   const crm = await composio.toolkits.get({ category: 'crm' });
   assert.deepEqual(crm.map((t) => t.slug), [
-    'attio', 'gong', 'highlevel', 'hubspot', 'keap', 'pipedrive', 'salesforce', 'salesloft', 'shopify', 'teamleader',
-    'zendesk', 'zoho',
+    'attio', 'close', 'gong', 'highlevel', 'hubspot', 'keap', 'pipedrive', 'salesforce', 'salesloft', 'shopify',
+    'teamleader', 'zendesk', 'zoho',
   ]);
   assert.deepEqual(crm[0].meta.categories, [{ slug: 'crm', name: 'CRM' }]);
 });

@@ -145,8 +145,8 @@ def _():
     slugs = [i.slug for i in items]
     expect("github" in slugs and slugs == sorted(slugs) and len(slugs) >= 40, f"{len(slugs)} toolkits")
     page = composio.toolkits.list(limit=5, category="crm")
-    expect([i.slug for i in page.items] == ["attio", "gong", "highlevel", "hubspot", "keap"], str(page.items))
-    expect(page.total_items == 12 and page.next_cursor, f"{page.total_items} {page.next_cursor}")
+    expect([i.slug for i in page.items] == ["attio", "close", "gong", "highlevel", "hubspot"], str(page.items))
+    expect(page.total_items == 13 and page.next_cursor, f"{page.total_items} {page.next_cursor}")
     expect(page.items[0].meta.categories[0].id == "crm", "list category id")
 
 
