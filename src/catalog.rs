@@ -28,7 +28,12 @@ const RESERVED_AUTHORIZATION_PARAMS: &[&str] =
 #[derive(Debug, Clone)]
 pub struct Catalog {
     providers: BTreeMap<ToolkitSlug, Provider>,
+    /// Entries of loaded files that were not read (non-OAuth providers of a Nango file), as
+    /// ``"<file>: <name> (auth_mode <mode>)"``, for the operator to see.
+    skipped: Vec<String>,
 }
+
+pub mod nango;
 
 /// One OAuth 2.0 provider as described in the catalog.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,6 +43,8 @@ pub struct Provider {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// The provider's developer documentation the entry's facts come from (https).
+    pub source: String,
     #[serde(default)]
     pub logo: Option<String>,
     /// Absolute https URL; may contain `{field}` placeholders naming [`Provider::required_fields`].
@@ -67,16 +74,43 @@ pub struct Provider {
     /// RFC 7009 token revocation endpoint, when the provider has one.
     #[serde(default)]
     pub revocation_url: Option<String>,
+    /// Token-endpoint behaviours outside RFC 6749 (see [`Quirk`]); each has one implementation
+    /// in the OAuth client (`service::oauth`).
+    #[serde(default)]
+    pub quirks: Vec<Quirk>,
+    /// The member of the token response holding the tokens when the top level has no
+    /// `access_token` (Slack's `authed_user` for user tokens).
+    #[serde(default)]
+    pub token_response_nested: Option<String>,
+}
+
+/// A named token-endpoint quirk a catalog entry may declare (unknown names are refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quirk {
+    /// The token response is form-encoded (`a=b&c=d`) whatever its `Content-Type` says.
+    TokenResponseForm,
+    /// Access tokens never expire: an `expires_in` the provider sends (some send `0`) is ignored,
+    /// so the account is never treated as expired nor refreshed.
+    NonExpiringTokens,
 }
 
 /// Every toolkit category: id (as `GET toolkits?category=` takes it) and display name.
 pub const CATEGORIES: &[(&str, &str)] = &[
+    ("analytics", "Analytics"),
+    ("cloud", "Cloud & Infrastructure"),
     ("communication", "Communication"),
     ("crm", "CRM"),
+    ("design", "Design"),
     ("developer-tools", "Developer Tools"),
+    ("e-commerce", "E-commerce"),
     ("finance", "Finance & Accounting"),
+    ("hr", "HR"),
+    ("marketing", "Marketing"),
     ("productivity", "Productivity"),
     ("social-media", "Social Media"),
+    ("support", "Customer Support"),
+    ("video", "Video"),
 ];
 
 /// The display name of a category id, if it is one.
@@ -111,11 +145,25 @@ impl ClientAuth {
     }
 }
 
-/// Why a catalog document was refused. Messages name the offending toolkit and field.
+/// Why a catalog file was refused: the file, the line (when known) and what is wrong, naming the
+/// toolkit and field.
 #[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("catalog is not a valid `toolkits:` document: {0}")]
-    Yaml(#[source] serde_yaml::Error),
+#[error("{file}{}: {kind}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+pub struct CatalogError {
+    /// The file as given (`catalog/toolkits.yaml` for the embedded catalog).
+    pub file: String,
+    /// 1-based line of the offending entry or field, when it can be told.
+    pub line: Option<usize>,
+    pub kind: Box<CatalogErrorKind>,
+}
+
+/// What is wrong with a catalog file.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogErrorKind {
+    #[error("not a valid catalog document: {0}")]
+    Yaml(String),
+    #[error("cannot read the file: {0}")]
+    Io(String),
     #[error("toolkit {entry}: {location}{message}")]
     Entry {
         /// The entry's slug as written (if any) and its index, e.g. ``"`github` (toolkits[0])"``.
@@ -132,32 +180,164 @@ pub enum CatalogError {
     InvalidField { slug: ToolkitSlug, field: &'static str, reason: String },
 }
 
+impl CatalogErrorKind {
+    /// The field the error is about, when it is about one (used to find its line).
+    fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidUrl { field, .. } | Self::InvalidField { field, .. } => Some(field),
+            Self::DuplicateSlug { .. } => Some("slug"),
+            _ => None,
+        }
+    }
+}
+
 /// The document's shape; entries are kept as YAML values so each can be reported by slug.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {
-    toolkits: Vec<serde_yaml::Value>,
+    toolkits: Vec<serde_norway::Value>,
 }
+
+/// The name the embedded catalog is reported under.
+pub const EMBEDDED_FILE: &str = "catalog/toolkits.yaml";
 
 impl Catalog {
     /// Parses and validates the catalog embedded at build time.
     pub fn embedded() -> Result<Self, CatalogError> {
-        Self::from_yaml(EMBEDDED_YAML)
+        Self::from_yaml_file(EMBEDDED_FILE, EMBEDDED_YAML)
     }
 
-    /// Parses a `toolkits:` document and validates every entry.
+    /// The embedded catalog plus every file of `dir` (when given), as `AUTHLINK_CATALOG_DIR`
+    /// configures it: see [`Catalog::with_dir`].
+    pub fn load(dir: Option<&std::path::Path>) -> Result<Self, CatalogError> {
+        let catalog = Self::embedded()?;
+        match dir {
+            Some(dir) => catalog.with_dir(dir),
+            None => Ok(catalog),
+        }
+    }
+
+    /// Adds (or, by slug, replaces) the entries of every `*.yaml`/`*.yml` file in `dir`, read in
+    /// name order. Each file is either authlink's `toolkits:` format or Nango's `providers.yaml`
+    /// format ([`crate::catalog::nango`]); both are validated like the embedded catalog. A slug
+    /// defined by two files of the directory is refused (which one wins would be an accident).
+    pub fn with_dir(mut self, dir: &std::path::Path) -> Result<Self, CatalogError> {
+        let io = |file: String, e: std::io::Error| CatalogError {
+            file,
+            line: None,
+            kind: Box::new(CatalogErrorKind::Io(e.to_string())),
+        };
+        let shown = dir.display().to_string();
+        let entries = std::fs::read_dir(dir).map_err(|e| io(shown.clone(), e))?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| io(shown.clone(), e))?.path();
+            let yaml = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "yaml" || e == "yml");
+            if yaml && path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        let mut from_dir: BTreeMap<ToolkitSlug, String> = BTreeMap::new();
+        for path in files {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| io(name.clone(), e))?;
+            let file = Self::from_yaml_file(&name, &text)?;
+            self.skipped.extend(file.skipped);
+            for (slug, provider) in file.providers {
+                if let Some(other) = from_dir.insert(slug.clone(), name.clone()) {
+                    let line = find_line(&text, Some(slug.as_str()), Some("slug"));
+                    return Err(CatalogError {
+                        file: name,
+                        line,
+                        kind: Box::new(CatalogErrorKind::InvalidField {
+                            slug,
+                            field: "slug",
+                            reason: format!("is also defined in {other}"),
+                        }),
+                    });
+                }
+                self.providers.insert(slug, provider);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Parses a `toolkits:` document and validates every entry (errors name the file `<input>`).
     pub fn from_yaml(text: &str) -> Result<Self, CatalogError> {
-        let document: Document = serde_yaml::from_str(text).map_err(CatalogError::Yaml)?;
+        Self::from_yaml_file("<input>", text)
+    }
+
+    /// Parses one catalog file, in authlink's `toolkits:` format or Nango's `providers.yaml`
+    /// format (a mapping of provider names with no `toolkits` key), and validates every entry.
+    pub fn from_yaml_file(file: &str, text: &str) -> Result<Self, CatalogError> {
+        let at = |line: Option<usize>, kind: CatalogErrorKind| CatalogError {
+            file: file.to_owned(),
+            line,
+            kind: Box::new(kind),
+        };
+        let root: serde_norway::Value = serde_norway::from_str(text)
+            .map_err(|e| at(e.location().map(|l| l.line()), CatalogErrorKind::Yaml(e.to_string())))?;
+        let mut skipped = Vec::new();
+        let mut is_nango = false;
+        let values: Vec<(usize, serde_norway::Value)> = match &root {
+            serde_norway::Value::Mapping(m) if !m.contains_key("toolkits") && !m.is_empty() => {
+                let (values, skips) = nango::convert(m).map_err(|(slug, field, message)| {
+                    at(
+                        find_nango_line(text, &slug, field.as_deref()),
+                        CatalogErrorKind::Entry {
+                            entry: format!("`{slug}`"),
+                            location: field.map(|f| format!("field `{f}`: ")).unwrap_or_default(),
+                            message,
+                        },
+                    )
+                })?;
+                skipped.extend(skips.into_iter().map(|s| format!("{file}: {s}")));
+                is_nango = true;
+                values
+            }
+            _ => {
+                let document: Document = serde_norway::from_value(root)
+                    .map_err(|e| at(e.location().map(|l| l.line()), CatalogErrorKind::Yaml(e.to_string())))?;
+                document.toolkits.into_iter().enumerate().collect()
+            }
+        };
         let mut providers = BTreeMap::new();
-        for (index, value) in document.toolkits.into_iter().enumerate() {
-            let provider = parse_entry(index, value)?;
-            validate(&provider)?;
+        for (index, value) in values {
+            let written_slug = value.get("slug").and_then(serde_norway::Value::as_str).map(str::to_owned);
+            let line_of = |field: Option<&str>| match (is_nango, written_slug.as_deref()) {
+                (true, Some(name)) => find_nango_line(text, name, field.map(nango::field_name)),
+                _ => find_line(text, written_slug.as_deref(), field),
+            };
+            let provider = parse_entry(index, value).map_err(|(field, kind)| at(line_of(field.as_deref()), kind))?;
+            let locate = |kind: CatalogErrorKind| {
+                let line = line_of(kind.field());
+                at(line, kind)
+            };
+            validate(&provider).map_err(locate)?;
             if providers.contains_key(&provider.slug) {
-                return Err(CatalogError::DuplicateSlug { slug: provider.slug });
+                // The duplicate is the later entry: the last line naming the slug, any case.
+                let wanted = provider.slug.as_str().to_owned();
+                let line = text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| {
+                        let t = l.trim_start().trim_start_matches('-').trim_start();
+                        t.strip_prefix("slug:")
+                            .is_some_and(|v| v.trim().trim_matches(['"', '\'']).eq_ignore_ascii_case(&wanted))
+                    })
+                    .map(|(i, _)| i + 1)
+                    .last();
+                return Err(at(line, CatalogErrorKind::DuplicateSlug { slug: provider.slug }));
             }
             providers.insert(provider.slug.clone(), provider);
         }
-        Ok(Self { providers })
+        Ok(Self { providers, skipped })
+    }
+
+    /// Entries of the loaded files that were skipped (non-OAuth providers of Nango files).
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     pub fn get(&self, slug: &ToolkitSlug) -> Option<&Provider> {
@@ -182,24 +362,84 @@ impl Catalog {
     }
 }
 
+/// The 1-based line of `field` inside the entry whose slug is `slug` (authlink format), or of the
+/// entry itself; `None` when it cannot be found (e.g. a slug written with unusual quoting).
+fn find_line(text: &str, slug: Option<&str>, field: Option<&str>) -> Option<usize> {
+    let slug = slug?;
+    let lines: Vec<&str> = text.lines().collect();
+    let is_slug_line = |line: &str, want: Option<&str>| {
+        let t = line.trim_start().trim_start_matches('-').trim_start();
+        t.strip_prefix("slug:").is_some_and(|v| {
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            want.is_none_or(|w| v == w)
+        })
+    };
+    let start = lines.iter().position(|l| is_slug_line(l, Some(slug)))?;
+    let top = field.and_then(|f| f.split(['.', '[']).next()).filter(|f| !f.is_empty());
+    // A missing `pkce_off_reason` is about the `pkce: false` line.
+    let candidates: &[&str] = match top {
+        Some("pkce_off_reason") => &["pkce_off_reason", "pkce"],
+        Some(field) => &[field],
+        None => &[],
+    };
+    for field in candidates {
+        for (offset, line) in lines[start..].iter().enumerate() {
+            if offset > 0 && is_slug_line(line, None) && line.trim_start().starts_with('-') {
+                break;
+            }
+            let t = line.trim_start().trim_start_matches('-').trim_start();
+            if t.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')) {
+                return Some(start + offset + 1);
+            }
+        }
+    }
+    Some(start + 1)
+}
+
+/// The 1-based line of a Nango provider (a top-level key) or of one of its fields.
+fn find_nango_line(text: &str, name: &str, field: Option<&str>) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().position(|l| {
+        !l.starts_with([' ', '\t', '#']) && l.strip_prefix(name).is_some_and(|r| r.trim_start().starts_with(':'))
+    })?;
+    if let Some(field) = field.and_then(|f| f.split(['.', '[']).next()) {
+        for (offset, line) in lines[start + 1..].iter().enumerate() {
+            if !line.is_empty() && !line.starts_with([' ', '\t', '#']) {
+                break;
+            }
+            if line.trim_start().strip_prefix(field).is_some_and(|r| r.starts_with(':')) {
+                return Some(start + offset + 2);
+            }
+        }
+    }
+    Some(start + 1)
+}
+
 /// Deserializes one entry, reporting failures with the entry's slug and the failing field.
-fn parse_entry(index: usize, value: serde_yaml::Value) -> Result<Provider, CatalogError> {
-    let entry = match value.get("slug").and_then(serde_yaml::Value::as_str) {
+fn parse_entry(index: usize, value: serde_norway::Value) -> Result<Provider, (Option<String>, CatalogErrorKind)> {
+    let entry = match value.get("slug").and_then(serde_norway::Value::as_str) {
         Some(slug) => format!("`{slug}` (toolkits[{index}])"),
         None => format!("at toolkits[{index}]"),
     };
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let location = if path.is_empty() || path == "." { String::new() } else { format!("field `{path}`: ") };
-        CatalogError::Entry { entry, location, message: error.into_inner().to_string() }
+        let message = error.into_inner().to_string();
+        // An unknown or missing field is named by the message, not the path.
+        let named = message.split('`').nth(1).map(str::to_owned);
+        let (field, location) = if path.is_empty() || path == "." {
+            (named, String::new())
+        } else {
+            (Some(path.clone()), format!("field `{path}`: "))
+        };
+        (field, CatalogErrorKind::Entry { entry, location, message })
     })
 }
 
 /// Checks what serde cannot: URL shape, placeholders, scopes and parameters.
-fn validate(provider: &Provider) -> Result<(), CatalogError> {
+fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
     let slug = &provider.slug;
     let invalid =
-        |field: &'static str, reason: String| CatalogError::InvalidField { slug: slug.clone(), field, reason };
+        |field: &'static str, reason: String| CatalogErrorKind::InvalidField { slug: slug.clone(), field, reason };
 
     if provider.name.trim().is_empty() {
         return Err(invalid("name", "must not be empty".into()));
@@ -216,7 +456,7 @@ fn validate(provider: &Provider) -> Result<(), CatalogError> {
     }
 
     for (field, url) in [("authorization_url", &provider.authorization_url), ("token_url", &provider.token_url)] {
-        check_url(url, &declared).map_err(|reason| CatalogError::InvalidUrl {
+        check_url(url, &declared).map_err(|reason| CatalogErrorKind::InvalidUrl {
             slug: slug.clone(),
             field,
             url: url.clone(),
@@ -229,20 +469,40 @@ fn validate(provider: &Provider) -> Result<(), CatalogError> {
         }
     }
     if let Some(url) = &provider.revocation_url {
-        check_url(url, &declared).map_err(|reason| CatalogError::InvalidUrl {
+        check_url(url, &declared).map_err(|reason| CatalogErrorKind::InvalidUrl {
             slug: slug.clone(),
             field: "revocation_url",
             url: url.clone(),
             reason,
         })?;
     }
+    // A docs page may be cited by its anchor: the fragment is dropped before the URL check.
+    let source = provider.source.split('#').next().unwrap_or_default();
+    check_url(source, &BTreeSet::new()).map_err(|reason| CatalogErrorKind::InvalidUrl {
+        slug: slug.clone(),
+        field: "source",
+        url: provider.source.clone(),
+        reason,
+    })?;
     if let Some(logo) = &provider.logo {
-        check_url(logo, &BTreeSet::new()).map_err(|reason| CatalogError::InvalidUrl {
+        check_url(logo, &BTreeSet::new()).map_err(|reason| CatalogErrorKind::InvalidUrl {
             slug: slug.clone(),
             field: "logo",
             url: logo.clone(),
             reason,
         })?;
+    }
+
+    if let Some(nested) = &provider.token_response_nested {
+        if !is_identifier(nested) {
+            return Err(invalid("token_response_nested", format!("{nested:?} must match [a-z][a-z0-9_]*")));
+        }
+    }
+    let mut quirks = BTreeSet::new();
+    for quirk in &provider.quirks {
+        if !quirks.insert(format!("{quirk:?}")) {
+            return Err(invalid("quirks", format!("{quirk:?} is listed twice")));
+        }
     }
 
     match (provider.pkce, provider.pkce_off_reason.as_deref().map(str::trim)) {
@@ -340,7 +600,7 @@ fn is_identifier(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    const REQUIRED: [&str; 25] = [
+    const REQUIRED: [&str; 73] = [
         "github",
         "gitlab",
         "gmail",
@@ -366,10 +626,85 @@ mod tests {
         "calendly",
         "clickup",
         "zendesk",
+        "bitbucket",
+        "confluence",
+        "monday",
+        "microsoft_teams",
+        "webex",
+        "googlesheets",
+        "googledocs",
+        "youtube",
+        "onedrive",
+        "sharepoint",
+        "pipedrive",
+        "zoho",
+        "attio",
+        "intercom",
+        "front",
+        "helpscout",
+        "mailchimp",
+        "klaviyo",
+        "stripe",
+        "paypal",
+        "square",
+        "quickbooks",
+        "xero",
+        "freshbooks",
+        "shopify",
+        "gusto",
+        "miro",
+        "canva",
+        "typeform",
+        "docusign",
+        "pandadoc",
+        "facebook",
+        "instagram",
+        "reddit",
+        "pinterest",
+        "twitch",
+        "vimeo",
+        "wrike",
+        "todoist",
+        "ticktick",
+        "webflow",
+        "wordpress",
+        "sentry",
+        "pagerduty",
+        "netlify",
+        "heroku",
+        "digitalocean",
+        "close",
     ];
 
     /// Providers with no OAuth scopes at all (access is chosen in the app or by the user).
-    const SCOPELESS: [&str; 2] = ["clickup", "notion"];
+    const SCOPELESS: [&str; 26] = [
+        "attio",
+        "clickup",
+        "eventbrite",
+        "freeagent",
+        "front",
+        "gotomeeting",
+        "gusto",
+        "harvest",
+        "helpscout",
+        "imgur",
+        "intercom",
+        "mailchimp",
+        "meetup",
+        "netlify",
+        "notion",
+        "pipedrive",
+        "podio",
+        "procore",
+        "raindrop",
+        "ringcentral",
+        "salesloft",
+        "soundcloud",
+        "supabase",
+        "surveymonkey",
+        "teamleader",
+        "trakt",
+    ];
 
     fn slug(s: &str) -> ToolkitSlug {
         ToolkitSlug::parse(s).unwrap()
@@ -386,6 +721,7 @@ toolkits:
     name: Acme
     authorization_url: https://acme.example/oauth/authorize
     token_url: https://acme.example/oauth/token
+    source: https://acme.example/docs/oauth
     default_scopes: [read]
     scope_separator: \" \"
     pkce: true
@@ -489,7 +825,9 @@ toolkits:
     #[test]
     fn rejects_duplicate_slugs_including_by_case() {
         let second = VALID.replace("toolkits:\n", "").replace("slug: acme", "slug: ACME");
-        let message = err(&format!("{VALID}{second}"));
+        let error = Catalog::from_yaml(&format!("{VALID}{second}")).unwrap_err();
+        assert_eq!(error.line, Some(13), "the second entry (after a blank line 12): {error}");
+        let message = error.to_string();
         assert!(message.contains("`acme`") && message.contains("duplicate slug"), "{message}");
     }
 
@@ -597,8 +935,14 @@ toolkits:
     fn rejects_invalid_slugs_and_bad_documents() {
         let message = err(&VALID.replace("slug: acme", "slug: \"ac me\""));
         assert!(message.contains("`ac me`") && message.contains("`slug`"), "{message}");
-        assert!(matches!(Catalog::from_yaml("toolkits: [").unwrap_err(), CatalogError::Yaml(_)));
-        assert!(matches!(Catalog::from_yaml("providers: []\n").unwrap_err(), CatalogError::Yaml(_)));
+        assert!(matches!(Catalog::from_yaml("toolkits: [").unwrap_err().kind.as_ref(), CatalogErrorKind::Yaml(_)));
+        assert!(matches!(
+            Catalog::from_yaml("toolkits: []\nextra: 1\n").unwrap_err().kind.as_ref(),
+            CatalogErrorKind::Yaml(_)
+        ));
+        // A mapping without `toolkits` is read as a Nango file, whose entries must be mappings.
+        let message = err("providers: []\n");
+        assert!(message.contains("`providers`") && message.contains("mapping"), "{message}");
     }
 
     #[test]
@@ -617,5 +961,190 @@ toolkits:
         assert_eq!(acme.revocation_url.as_deref(), Some("https://acme.example/oauth/revoke"));
         assert_eq!(category_name("crm"), Some("CRM"));
         assert_eq!(category_name("nope"), None);
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_field() {
+        // Line 1 is empty (VALID starts with a newline): `token_url` is on line 6, `pkce` on 10.
+        let bad = VALID.replace("https://acme.example/oauth/token", "http://acme.example/oauth/token");
+        let error = Catalog::from_yaml_file("extra/acme.yaml", &bad).unwrap_err();
+        assert_eq!(error.file, "extra/acme.yaml");
+        assert_eq!(error.line, Some(6));
+        let message = error.to_string();
+        assert!(message.starts_with("extra/acme.yaml, line 6: toolkit `acme`: field `token_url`"), "{message}");
+
+        // Serde errors (unknown or wrongly typed fields) are located too.
+        let error = Catalog::from_yaml_file("a.yaml", &VALID.replace("pkce: true", "pkce: maybe")).unwrap_err();
+        assert_eq!(error.line, Some(10), "{error}");
+        assert!(error.to_string().contains("field `pkce`"), "{error}");
+        let error = Catalog::from_yaml_file("a.yaml", &format!("{VALID}    scopes: [x]\n")).unwrap_err();
+        assert_eq!(error.line, Some(12), "{error}");
+        assert!(error.to_string().contains("scopes"), "{error}");
+
+        // Syntax errors carry the parser's line.
+        let error = Catalog::from_yaml_file("a.yaml", "toolkits:\n  - slug: [\n").unwrap_err();
+        assert!(matches!(error.kind.as_ref(), CatalogErrorKind::Yaml(_)));
+        assert!(error.line.is_some(), "{error}");
+    }
+
+    #[test]
+    fn every_entry_names_an_https_source() {
+        let message = err(&VALID.replace("    source: https://acme.example/docs/oauth\n", ""));
+        assert!(message.contains("`acme`") && message.contains("source"), "{message}");
+        let message = err(&VALID.replace("https://acme.example/docs/oauth", "http://acme.example/docs"));
+        assert!(message.contains("`source`") && message.contains("https"), "{message}");
+        let anchored = Catalog::from_yaml(&VALID.replace("docs/oauth", "docs#oauth")).unwrap();
+        assert_eq!(anchored.get(&slug("acme")).unwrap().source, "https://acme.example/docs#oauth");
+        assert!(catalog().iter().all(|p| p.source.starts_with("https://")));
+    }
+
+    const NANGO: &str = "
+acme-crm:
+  display_name: Acme CRM
+  categories: [crm, marketing]
+  auth_mode: OAUTH2
+  authorization_url: https://${connectionConfig.subdomain}.acme.example/oauth/authorize
+  token_url: https://${connectionConfig.subdomain}.acme.example/oauth/token
+  authorization_params:
+    access_type: offline
+    prompt: consent
+  token_params:
+    grant_type: authorization_code
+  scope_separator: ','
+  default_scopes: [contacts.read, offline]
+  token_request_auth_method: basic
+  disable_pkce: true
+  docs: https://docs.acme.example/oauth
+  proxy:
+    base_url: https://api.acme.example
+acme-keys:
+  display_name: Acme Keys
+  auth_mode: API_KEY
+  docs: https://docs.acme.example/keys
+";
+
+    #[test]
+    fn reads_nango_provider_files() {
+        let catalog = Catalog::from_yaml_file("nango.yaml", NANGO).unwrap();
+        assert_eq!(catalog.len(), 1);
+        assert_eq!(catalog.skipped(), ["nango.yaml: acme-keys (auth_mode API_KEY)"]);
+        let p = catalog.get(&slug("acme-crm")).unwrap();
+        assert_eq!(p.name, "Acme CRM");
+        assert_eq!(p.authorization_url, "https://{subdomain}.acme.example/oauth/authorize");
+        assert_eq!(p.token_url, "https://{subdomain}.acme.example/oauth/token");
+        assert_eq!(p.required_fields, ["subdomain"]);
+        assert_eq!(p.scope_separator, ",");
+        assert_eq!(p.default_scopes, ["contacts.read", "offline"]);
+        assert_eq!(p.client_auth, ClientAuth::ClientSecretBasic);
+        assert!(!p.pkce);
+        assert!(p.pkce_off_reason.as_deref().is_some_and(|r| r.contains("disable_pkce")));
+        assert_eq!(p.extra_authorization_params.get("access_type").map(String::as_str), Some("offline"));
+        assert_eq!(p.extra_authorization_params.get("prompt").map(String::as_str), Some("consent"));
+        assert_eq!(p.source, "https://docs.acme.example/oauth");
+        assert_eq!(p.categories, ["crm"]);
+        assert_eq!(p.token_response_nested, None);
+        let slack_user = NANGO
+            .replace("  disable_pkce: true\n", "  alternate_access_token_response_path: authed_user.access_token\n");
+        let p = Catalog::from_yaml_file("n.yaml", &slack_user).unwrap().get(&slug("acme-crm")).unwrap().clone();
+        assert_eq!(p.token_response_nested.as_deref(), Some("authed_user"));
+        assert!(p.pkce);
+
+        // Defaults: space-separated scopes, PKCE on, credentials in the body.
+        let plain = "x:\n  auth_mode: OAUTH2\n  authorization_url: https://x.example/a\n  token_url: https://x.example/t\n  docs: https://x.example/docs\n  connection_config:\n    instanceUrl: {type: string}\n";
+        let p = Catalog::from_yaml_file("n.yaml", plain).unwrap().get(&slug("x")).unwrap().clone();
+        assert_eq!((p.scope_separator.as_str(), p.pkce, p.client_auth), (" ", true, ClientAuth::ClientSecretPost));
+        assert!(p.default_scopes.is_empty() && p.required_fields.is_empty());
+        let camel = plain.replace("https://x.example/t", "https://x.example/${connectionConfig.instanceUrl}/t");
+        let p = Catalog::from_yaml_file("n.yaml", &camel).unwrap().get(&slug("x")).unwrap().clone();
+        assert_eq!(p.token_url, "https://x.example/{instance_url}/t");
+        assert_eq!(p.required_fields, ["instance_url"]);
+    }
+
+    /// Table: a Nango setting authlink cannot honour refuses the entry, naming file, line, field.
+    #[test]
+    fn refuses_nango_settings_it_cannot_honour() {
+        let cases: [(&str, &str, &str, usize); 9] = [
+            ("  disable_pkce: true\n", "  expires_in_unit: milliseconds\n", "expires_in_unit", 16),
+            (
+                "  disable_pkce: true\n",
+                "  alternate_access_token_response_path: data.token.value\n",
+                "alternate_access_token_response_path",
+                16,
+            ),
+            ("  disable_pkce: true\n", "  body_format: json\n", "body_format", 16),
+            ("  disable_pkce: true\n", "  refresh_url: https://acme.example/refresh\n", "refresh_url", 16),
+            ("    grant_type: authorization_code\n", "    grant_type: client_credentials\n", "token_params", 11),
+            (
+                "  token_request_auth_method: basic\n",
+                "  token_request_auth_method: private_key_jwt\n",
+                "token_request_auth_method",
+                15,
+            ),
+            (
+                "https://${connectionConfig.subdomain}.acme.example/oauth/token",
+                "https://${secret}.acme.example/t",
+                "token_url",
+                7,
+            ),
+            ("https://${connectionConfig.subdomain}.acme.example/oauth/token", "http://acme.example/t", "token_url", 7),
+            ("  docs: https://docs.acme.example/oauth\n", "", "source", 2),
+        ];
+        for (from, to, field, line) in cases {
+            let text = NANGO.replacen(from, to, 1);
+            assert_ne!(text, NANGO, "{from:?} not found");
+            let error = Catalog::from_yaml_file("nango.yaml", &text).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains("`acme-crm`") && message.contains(field), "{field}: {message}");
+            assert_eq!((error.file.as_str(), error.line), ("nango.yaml", Some(line)), "{field}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_directory_adds_and_overrides_entries() {
+        let dir = std::env::temp_dir().join(format!("authlink_catalog_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let github = VALID.replace("slug: acme", "slug: github").replace("name: Acme", "name: GitHub Enterprise");
+        std::fs::write(dir.join("a.yaml"), format!("{VALID}{}", github.replace("toolkits:\n", ""))).unwrap();
+        std::fs::write(dir.join("b.yml"), NANGO).unwrap();
+        std::fs::write(dir.join("notes.txt"), "not a catalog file").unwrap();
+        let embedded = catalog().len();
+        let catalog = Catalog::load(Some(&dir)).unwrap();
+        assert_eq!(catalog.len(), embedded + 2, "acme and acme-crm added, github replaced");
+        assert_eq!(catalog.get(&slug("github")).unwrap().name, "GitHub Enterprise");
+        assert!(catalog.contains(&slug("acme")) && catalog.contains(&slug("acme-crm")));
+        assert_eq!(catalog.skipped().len(), 1);
+
+        // The same slug in two files of the directory is ambiguous.
+        std::fs::write(dir.join("c.yaml"), VALID).unwrap();
+        let error = Catalog::load(Some(&dir)).unwrap_err();
+        assert!(error.file.ends_with("c.yaml") && error.line == Some(3), "{error}");
+        assert!(error.to_string().contains("also defined in"), "{error}");
+        std::fs::remove_file(dir.join("c.yaml")).unwrap();
+
+        let error = Catalog::load(Some(&dir.join("missing"))).unwrap_err();
+        assert!(matches!(error.kind.as_ref(), CatalogErrorKind::Io(_)), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn quirks_are_known_names() {
+        let declared = Catalog::from_yaml(&format!(
+            "{VALID}    quirks: [token_response_form, non_expiring_tokens]\n    token_response_nested: authed_user\n"
+        ))
+        .unwrap();
+        let acme = declared.get(&slug("acme")).unwrap();
+        assert_eq!(acme.quirks, [Quirk::TokenResponseForm, Quirk::NonExpiringTokens]);
+        assert_eq!(acme.token_response_nested.as_deref(), Some("authed_user"));
+        assert!(Catalog::from_yaml(VALID).unwrap().get(&slug("acme")).unwrap().quirks.is_empty());
+
+        let error = Catalog::from_yaml(&format!("{VALID}    quirks: [token_response_xml]\n")).unwrap_err();
+        assert_eq!(error.line, Some(12), "{error}");
+        let message = error.to_string();
+        assert!(message.contains("`quirks[0]`") && message.contains("token_response_xml"), "{message}");
+        let message = err(&format!("{VALID}    quirks: [non_expiring_tokens, non_expiring_tokens]\n"));
+        assert!(message.contains("`quirks`") && message.contains("twice"), "{message}");
+        let message = err(&format!("{VALID}    token_response_nested: \"authed user\"\n"));
+        assert!(message.contains("`token_response_nested`"), "{message}");
+        assert_eq!(catalog().get(&slug("slack")).unwrap().token_response_nested.as_deref(), Some("authed_user"));
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `api-key create|list|revoke`, `rotate-keys`.
+//! The command line: `serve` (default), `migrate`, `api-key create|list|revoke`, `rotate-keys`,
+//! `catalog check`.
 //! Every flag is also an environment variable, so containers configure authlink with env alone.
 
 use std::sync::Arc;
@@ -46,6 +47,20 @@ pub enum Command {
     /// Re-seal every stored secret under `AUTHLINK_ENCRYPTION_KEY`, opening old values with
     /// `AUTHLINK_ENCRYPTION_OLD_KEYS`. Safe to run while serving and to run again.
     RotateKeys(ServeCommand),
+    /// Work with catalog files.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Validate the catalog files of DIR (as `AUTHLINK_CATALOG_DIR` would load them, on top of
+    /// the built-in catalog) without starting the service; exits non-zero naming the file, line
+    /// and field of the first invalid entry.
+    Check {
+        /// Directory of `*.yaml`/`*.yml` files in authlink's or Nango's format.
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -194,6 +209,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             init_tracing(LogFormat::Text);
             api_key(command).await
         }
+        Some(Command::Catalog(CatalogCommand::Check { dir })) => {
+            let catalog = Catalog::load(Some(&dir))?;
+            for skipped in catalog.skipped() {
+                println!("skipped (not OAuth 2.0): {skipped}");
+            }
+            println!("{}: valid; the catalog would have {} toolkits", dir.display(), catalog.len());
+            Ok(())
+        }
     }
 }
 
@@ -295,9 +318,14 @@ async fn connect(db: &DatabaseArgs) -> Result<Arc<dyn crate::store::Store>, CliE
 
 async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     init_tracing(cmd.log_format);
+    // The catalog first: an invalid `AUTHLINK_CATALOG_DIR` file stops the start before anything
+    // (database, key files) is touched.
+    let catalog = Catalog::load(cmd.serve.catalog_dir.as_deref())?;
+    for skipped in catalog.skipped() {
+        tracing::warn!(entry = %skipped, "catalog entry skipped: not OAuth 2.0");
+    }
     let bootstrap_key = cmd.serve.bootstrap_api_key().map_err(CliError::Config)?;
     let sealer = bootstrap::sealer(&cmd.serve, &cmd.db, true).map_err(CliError::Config)?;
-    let catalog = Catalog::embedded()?;
     let store = connect(&cmd.db).await?;
     let settings = Settings::from_args(&cmd.serve);
     announce_first_key(bootstrap::ensure_api_key(store.as_ref(), bootstrap_key).await?, &settings.public_base);

@@ -270,6 +270,12 @@ pub struct ServeArgs {
     #[arg(long, env = "AUTHLINK_SHUTDOWN_DRAIN_SECS", value_name = "AUTHLINK_SHUTDOWN_DRAIN_SECS",
           default_value_t = limits::DEFAULT_DRAIN_SECS, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub shutdown_drain_secs: u64,
+    // Issue 16.
+    /// Directory of extra catalog files (`*.yaml`/`*.yml`, authlink's `toolkits:` format or
+    /// Nango's `providers.yaml` format) that add or override catalog entries at start; an invalid
+    /// file stops the server with its file, line and field.
+    #[arg(long, env = "AUTHLINK_CATALOG_DIR", value_name = "AUTHLINK_CATALOG_DIR")]
+    pub catalog_dir: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -306,6 +312,7 @@ impl fmt::Debug for ServeArgs {
             .field("refresh_interval_secs", &self.refresh_interval_secs)
             .field("expire_interval_secs", &self.expire_interval_secs)
             .field("shutdown_drain_secs", &self.shutdown_drain_secs)
+            .field("catalog_dir", &self.catalog_dir)
             .finish()
     }
 }

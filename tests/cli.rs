@@ -61,6 +61,8 @@ fn help_is_available_for_every_command() {
         &["rotate-keys", "--help"],
         &["project", "--help"],
         &["project", "set-verifier", "--help"],
+        &["catalog", "--help"],
+        &["catalog", "check", "--help"],
     ] {
         let (ok, stdout, _) = run(args, &[]);
         assert!(ok, "{args:?} failed");
@@ -82,6 +84,7 @@ fn help_is_available_for_every_command() {
         "AUTHLINK_BOOTSTRAP_API_KEY",
         "AUTHLINK_ENDPOINT_ALLOWLIST",
         "AUTHLINK_TENANT_ENDPOINTS",
+        "AUTHLINK_CATALOG_DIR",
     ] {
         assert!(top.contains(var), "--help does not mention {var}");
     }
@@ -505,4 +508,83 @@ fn retention_settings_are_documented_and_bad_values_name_the_variable() {
         assert!(!ok, "{var}={value}: should fail");
         assert!(stderr.contains(var), "{var}: error does not name it: {stderr}");
     }
+}
+
+/// A catalog directory with one file; returns the directory.
+fn catalog_dir(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = scratch_dir().join("catalog");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+    dir
+}
+
+const GOOD_ENTRY: &str = "toolkits:
+  - slug: acme
+    name: Acme
+    source: https://acme.example/docs/oauth
+    authorization_url: https://acme.example/oauth/authorize
+    token_url: https://acme.example/oauth/token
+    default_scopes: [read]
+    scope_separator: \" \"
+    pkce: true
+    client_auth: client_secret_post
+";
+
+const NANGO_FILE: &str = "acme-nango:
+  display_name: Acme (Nango)
+  auth_mode: OAUTH2
+  authorization_url: https://${connectionConfig.subdomain}.acme.example/authorize
+  token_url: https://${connectionConfig.subdomain}.acme.example/token
+  docs: https://acme.example/docs
+acme-basic:
+  display_name: Acme basic
+  auth_mode: BASIC
+  docs: https://acme.example/docs
+";
+
+#[test]
+fn catalog_check_validates_a_directory_without_starting() {
+    let (_, builtin, _) = run(&["catalog", "check", scratch_dir().to_str().unwrap()], &[]);
+    let builtin: usize = builtin.rsplit("would have ").next().unwrap().split(' ').next().unwrap().parse().unwrap();
+
+    let dir = catalog_dir("acme.yaml", GOOD_ENTRY);
+    std::fs::write(dir.join("nango.yml"), NANGO_FILE).unwrap();
+    let (ok, stdout, stderr) = run(&["catalog", "check", dir.to_str().unwrap()], &[]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("valid; the catalog would have {} toolkits", builtin + 2)), "{stdout}");
+    assert!(stdout.contains("skipped (not OAuth 2.0):") && stdout.contains("acme-basic (auth_mode BASIC)"), "{stdout}");
+
+    // Table: each defect is refused with the file, the line and the field.
+    let cases = [
+        ("token_url: https://acme.example/oauth/token", "token_url: http://acme.example/oauth/token", 6, "`token_url`"),
+        ("    source: https://acme.example/docs/oauth\n", "", 2, "source"),
+        ("client_auth: client_secret_post", "client_auth: private_key_jwt", 10, "`client_auth`"),
+        ("oauth/token", "{tenant}/oauth/token", 6, "required_fields"),
+        ("pkce: true", "pkce: false", 9, "`pkce_off_reason`"),
+        ("default_scopes: [read]", "default_scopes: [read]\n    scopes: [x]", 8, "scopes"),
+    ];
+    for (from, to, line, field) in cases {
+        let text = GOOD_ENTRY.replacen(from, to, 1);
+        assert_ne!(text, GOOD_ENTRY, "{from}");
+        let dir = catalog_dir("bad.yaml", &text);
+        let (ok, stdout, stderr) = run(&["catalog", "check", dir.to_str().unwrap()], &[]);
+        assert!(!ok, "{field}: accepted: {stdout}");
+        let file = dir.join("bad.yaml");
+        let expected = format!("{}, line {line}: toolkit `acme`", file.display());
+        assert!(stderr.contains(&expected) && stderr.contains(field), "{field}: {stderr}");
+    }
+
+    let (ok, _, stderr) = run(&["catalog", "check", "/nonexistent/authlink-catalog"], &[]);
+    assert!(!ok && stderr.contains("/nonexistent/authlink-catalog") && stderr.contains("cannot read"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_to_start_on_an_invalid_catalog_dir() {
+    let dir =
+        catalog_dir("nango.yaml", &NANGO_FILE.replace("  docs: https://acme.example/docs\nacme-basic", "acme-basic"));
+    let (ok, stdout, stderr) = run(&["serve"], &[("AUTHLINK_CATALOG_DIR", dir.to_str().unwrap())]);
+    assert!(!ok, "started: {stdout}");
+    let expected = format!("{}, line 1: toolkit `acme-nango`", dir.join("nango.yaml").display());
+    assert!(stderr.contains(&expected) && stderr.contains("source"), "{stderr}");
+    assert!(!stdout.contains("API key"), "nothing was set up: {stdout}");
 }

@@ -39,6 +39,31 @@ pub struct ProviderConfig {
     pub issuer: String,
     /// RFC 7009 revocation endpoint: the auth config's, else the catalog's, else none.
     pub revocation_url: Option<String>,
+    /// The catalog's token-response quirks for the toolkit.
+    pub token_response: TokenResponseQuirks,
+}
+
+/// How to read a provider's token responses beyond RFC 6749 (catalog `quirks` and
+/// `token_response_nested`); the default is the RFC's JSON object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenResponseQuirks {
+    /// `token_response_form`: parse the body as form-encoded whatever its content type.
+    pub form: bool,
+    /// `token_response_nested`: take the tokens from this member when the top level has none.
+    pub nested: Option<String>,
+    /// `non_expiring_tokens`: ignore `expires_in`.
+    pub non_expiring: bool,
+}
+
+impl TokenResponseQuirks {
+    pub fn of(provider: &crate::catalog::Provider) -> Self {
+        use crate::catalog::Quirk;
+        Self {
+            form: provider.quirks.contains(&Quirk::TokenResponseForm),
+            nested: provider.token_response_nested.clone(),
+            non_expiring: provider.quirks.contains(&Quirk::NonExpiringTokens),
+        }
+    }
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -104,6 +129,7 @@ pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<Provi
         client_secret,
         issuer,
         revocation_url: ac.revocation_url.clone().or_else(|| entry.and_then(|p| p.revocation_url.clone())),
+        token_response: entry.map(TokenResponseQuirks::of).unwrap_or_default(),
     })
 }
 
@@ -316,8 +342,8 @@ impl OAuthClient {
 
     async fn token_request(&self, p: &ProviderConfig, form: Vec<(&str, &str)>) -> Result<TokenSet, TokenError> {
         let response = self.authenticated_post(p, &p.token_url, form).await?;
-        let is_form =
-            response.content_type.as_deref().is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let is_form = p.token_response.form
+            || response.content_type.as_deref().is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         let bytes = &response.body;
         let value: serde_json::Value = if is_form {
             let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(bytes)
@@ -335,7 +361,16 @@ impl OAuthClient {
         if !response.is_success() {
             return Err(TokenError::InvalidResponse(format!("HTTP {}", response.status)));
         }
-        serde_json::from_value(value).map_err(|_| TokenError::InvalidResponse("no access_token".into()))
+        let value = match &p.token_response.nested {
+            Some(member) if value.get("access_token").is_none() => value.get(member).cloned().unwrap_or(value),
+            _ => value,
+        };
+        let mut tokens: TokenSet =
+            serde_json::from_value(value).map_err(|_| TokenError::InvalidResponse("no access_token".into()))?;
+        if p.token_response.non_expiring {
+            tokens.expires_in = None;
+        }
+        Ok(tokens)
     }
 }
 
@@ -377,7 +412,122 @@ mod tests {
             client_secret: "secret".into(),
             issuer: "https://idp.example.com".into(),
             revocation_url: None,
+            token_response: TokenResponseQuirks::default(),
         }
+    }
+
+    /// A real HTTP token endpoint on 127.0.0.1 answering every POST with `content_type` and
+    /// `body`, recording the requests' `Authorization` header and form; with a client allowed
+    /// to call it.
+    async fn stand_in(
+        content_type: &'static str,
+        body: &'static str,
+    ) -> (String, OAuthClient, std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, String)>>>) {
+        use axum::{http::HeaderMap, routing::post};
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let app = axum::Router::new().route(
+            "/token",
+            post(move |headers: HeaderMap, form: String| {
+                let record = record.clone();
+                async move {
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    record.lock().unwrap().push((auth, form));
+                    ([("content-type", content_type)], body)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let policy = OutboundPolicy::new(origin.parse().unwrap(), false);
+        (format!("{origin}/token"), OAuthClient::new(policy).unwrap(), seen)
+    }
+
+    /// Table: each quirk changes what a token response means, and only with the quirk declared.
+    #[tokio::test]
+    async fn token_response_quirks_each_have_one_implementation() {
+        type Case =
+            (&'static str, &'static str, &'static str, TokenResponseQuirks, Result<(&'static str, Option<i64>), ()>);
+        let form = TokenResponseQuirks { form: true, ..Default::default() };
+        let nested = TokenResponseQuirks { nested: Some("authed_user".into()), ..Default::default() };
+        let never = TokenResponseQuirks { non_expiring: true, ..Default::default() };
+        let slack_user =
+            r#"{"ok":true,"authed_user":{"id":"U1","access_token":"xoxp-1","scope":"chat:write","token_type":"user"}}"#;
+        let slack_bot = r#"{"ok":true,"access_token":"xoxb-1","authed_user":{"access_token":"xoxp-1"}}"#;
+        let cases: [Case; 8] = [
+            (
+                "form body sent as text/plain",
+                "text/plain",
+                "access_token=f1&expires_in=60",
+                form.clone(),
+                Ok(("f1", Some(60))),
+            ),
+            (
+                "the same without the quirk",
+                "text/plain",
+                "access_token=f1&expires_in=60",
+                TokenResponseQuirks::default(),
+                Err(()),
+            ),
+            (
+                "a form content type needs no quirk",
+                "application/x-www-form-urlencoded",
+                "access_token=f2",
+                TokenResponseQuirks::default(),
+                Ok(("f2", None)),
+            ),
+            ("Slack user token", "application/json", slack_user, nested.clone(), Ok(("xoxp-1", None))),
+            ("Slack user token, no quirk", "application/json", slack_user, TokenResponseQuirks::default(), Err(())),
+            ("a top-level token wins", "application/json", slack_bot, nested, Ok(("xoxb-1", None))),
+            (
+                "expires_in 0 of a never-expiring token",
+                "application/json",
+                r#"{"access_token":"n1","expires_in":0}"#,
+                never,
+                Ok(("n1", None)),
+            ),
+            (
+                "expires_in kept otherwise",
+                "application/json",
+                r#"{"access_token":"n1","expires_in":0}"#,
+                TokenResponseQuirks::default(),
+                Ok(("n1", Some(0))),
+            ),
+        ];
+        for (name, content_type, body, quirks, expected) in cases {
+            let (url, client, _) = stand_in(content_type, body).await;
+            let mut p = provider(url);
+            p.token_response = quirks;
+            let got = client.exchange_code(&p, "code", "https://cb", None).await;
+            match (got, expected) {
+                (Ok(t), Ok((token, expires_in))) => {
+                    assert_eq!((t.access_token.as_str(), t.expires_in), (token, expires_in), "{name}");
+                }
+                (Err(e), Err(())) => assert!(matches!(e, TokenError::InvalidResponse(_)), "{name}: {e:?}"),
+                (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    /// Basic puts the form-encoded id and secret in `Authorization`; post puts them in the body.
+    #[tokio::test]
+    async fn client_authentication_basic_and_post() {
+        use base64::Engine as _;
+        let (url, client, seen) = stand_in("application/json", r#"{"access_token":"t"}"#).await;
+        let mut p = provider(url);
+        p.client_id = "id:1".into();
+        p.client_secret = "s&2".into();
+        client.exchange_code(&p, "c", "https://cb", None).await.unwrap();
+        p.client_auth = ClientAuth::ClientSecretPost;
+        client.refresh(&p, "rt").await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("id%3A1:s%262"));
+        assert_eq!(seen[0].0.as_deref(), Some(basic.as_str()));
+        assert!(!seen[0].1.contains("client_secret"), "{}", seen[0].1);
+        assert_eq!(seen[1].0, None);
+        assert!(seen[1].1.contains("client_id=id%3A1") && seen[1].1.contains("client_secret=s%262"), "{}", seen[1].1);
+        assert!(seen[1].1.contains("grant_type=refresh_token"), "{}", seen[1].1);
     }
 
     /// The token call goes through the guard: a URL refused as written never leaves, and a name
@@ -418,5 +568,28 @@ mod tests {
         let err =
             OAuthClient::disabled().refresh(&provider("https://idp.example.com/t".into()), "rt").await.unwrap_err();
         assert_eq!(err.to_string(), "the token endpoint could not be used");
+    }
+
+    /// Scope separators, PKCE on and off and extra parameters, as the catalog declares them.
+    #[test]
+    fn authorization_urls_follow_the_catalog_entry() {
+        let query = |url: Url| -> BTreeMap<String, String> { url.query_pairs().into_owned().collect() };
+        let mut p = provider("https://idp.example.com/token".into());
+        p.scopes = vec!["channels:read".into(), "chat:write".into()];
+        for (separator, joined) in [(" ", "channels:read chat:write"), (",", "channels:read,chat:write")] {
+            p.scope_separator = separator.into();
+            let q = query(authorize_url(&p, "https://cb", "st", Some("verifier")).unwrap());
+            assert_eq!(q.get("scope").map(String::as_str), Some(joined));
+            assert_eq!(q.get("code_challenge_method").map(String::as_str), Some("S256"));
+            assert_eq!(q.get("code_challenge"), Some(&pkce_challenge("verifier")));
+        }
+        // PKCE off (the connect flow passes no verifier when the entry says `pkce: false`).
+        p.extra_params =
+            BTreeMap::from([("access_type".into(), "offline".into()), ("prompt".into(), "consent".into())]);
+        let q = query(authorize_url(&p, "https://cb", "st", None).unwrap());
+        assert!(!q.contains_key("code_challenge") && !q.contains_key("code_challenge_method"), "{q:?}");
+        assert_eq!(q.get("access_type").map(String::as_str), Some("offline"));
+        assert_eq!(q.get("prompt").map(String::as_str), Some("consent"));
+        assert_eq!(q.get("client_id").map(String::as_str), Some("id"));
     }
 }

@@ -55,6 +55,7 @@ pub struct TestAppBuilder {
     link_url_allowlist: String,
     public_url: Option<String>,
     metrics_token: Option<String>,
+    catalog_dir: Option<std::path::PathBuf>,
 }
 
 impl TestAppBuilder {
@@ -135,6 +136,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// `AUTHLINK_CATALOG_DIR` of the server: extra catalog files loaded over the built-in ones.
+    pub fn catalog_dir(mut self, dir: &std::path::Path) -> Self {
+        self.catalog_dir = Some(dir.to_owned());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         init_test_log();
         let database = TestDatabase::create().await;
@@ -175,7 +182,7 @@ impl TestAppBuilder {
         let replica_settings = (settings.clone(), self.rate_limits, self.server);
         let state = AppState::new(
             store.clone(),
-            Catalog::embedded().expect("catalog"),
+            Catalog::load(self.catalog_dir.as_deref()).expect("catalog"),
             Sealer::new(&EncryptionKey([7u8; 32]), &[]),
             settings,
         )
@@ -338,6 +345,7 @@ impl TestApp {
             link_url_allowlist: DEFAULT_LINK_URL_ALLOWLIST.to_owned(),
             public_url: None,
             metrics_token: None,
+            catalog_dir: None,
         }
     }
 

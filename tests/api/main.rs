@@ -29,6 +29,7 @@ mod api_keys;
 mod auth;
 mod auth_config_lifecycle;
 mod auth_configs;
+mod catalog_snapshot;
 mod complete_auth;
 mod connected_accounts;
 mod docs;

@@ -1,0 +1,156 @@
+//! The catalog as `GET /api/v3.1/toolkits` serves it, against a committed snapshot
+//! (`tests/api/snapshots/toolkits.txt`), so an added, removed or changed entry shows in review;
+//! and `AUTHLINK_CATALOG_DIR` extending it in authlink's and in Nango's format.
+//!
+//! After a deliberate catalog change: `UPDATE_SNAPSHOTS=1 cargo test --test api catalog_snapshot`
+//! rewrites the snapshot; commit it with the change.
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+
+const SNAPSHOT: &str = "tests/api/snapshots/toolkits.txt";
+
+/// Every toolkit of a listing, one line each: slug, name, category ids, the scopes it requests
+/// and the fields a connection must give.
+async fn listing(app: &TestApp) -> (usize, String) {
+    let resp = app.get("/api/v3.1/toolkits?limit=1000&type=native").await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let body = &resp.body;
+    assert_eq!(body["next_cursor"], Value::Null, "one page holds the whole catalog");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(body["total_items"].as_u64(), Some(items.len() as u64));
+    let join = |v: &Value, key: &str| -> String {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[key].as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut out = String::new();
+    for t in items {
+        let details = &t["auth_config_details"][0];
+        let scopes: Vec<&str> =
+            details["required_scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        let fields = join(&details["fields"]["connected_account_initiation"]["required"], "name");
+        out.push_str(&format!(
+            "{} | {} | {} | {} | {}\n",
+            t["slug"].as_str().unwrap(),
+            t["name"].as_str().unwrap(),
+            join(&t["meta"]["categories"], "id"),
+            scopes.join(" "),
+            fields
+        ));
+    }
+    (items.len(), out)
+}
+
+#[tokio::test]
+async fn the_toolkit_listing_matches_the_committed_snapshot() {
+    let app = spawn_app().await;
+    let (count, actual) = listing(&app).await;
+    assert!(count >= 43, "{count} toolkits");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    if expected != actual {
+        let diff: Vec<String> = expected
+            .lines()
+            .filter(|l| !actual.lines().any(|a| a == *l))
+            .map(|l| format!("- {l}"))
+            .chain(actual.lines().filter(|l| !expected.lines().any(|e| e == *l)).map(|l| format!("+ {l}")))
+            .collect();
+        panic!(
+            "GET /toolkits differs from {SNAPSHOT} (rerun with UPDATE_SNAPSHOTS=1 if the change is meant):\n{}",
+            diff.join("\n")
+        );
+    }
+}
+
+const EXTRA_AUTHLINK: &str = "toolkits:
+  - slug: acme
+    name: Acme
+    categories: [crm]
+    description: Acme's CRM.
+    source: https://acme.example/docs/oauth
+    authorization_url: https://acme.example/oauth/authorize
+    token_url: https://acme.example/oauth/token
+    default_scopes: [contacts.read]
+    scope_separator: \" \"
+    pkce: true
+    client_auth: client_secret_post
+  - slug: github
+    name: GitHub Enterprise
+    categories: [developer-tools]
+    description: A GitHub Enterprise Server.
+    source: https://docs.github.com/en/enterprise-server@3.14/apps/oauth-apps
+    authorization_url: https://{host}/login/oauth/authorize
+    token_url: https://{host}/login/oauth/access_token
+    required_fields: [host]
+    default_scopes: [repo]
+    scope_separator: \" \"
+    pkce: true
+    client_auth: client_secret_post
+";
+
+const EXTRA_NANGO: &str = "
+widgets-io:
+  display_name: Widgets.io
+  categories: [productivity]
+  auth_mode: OAUTH2
+  authorization_url: https://${connectionConfig.subdomain}.widgets.example/oauth/authorize
+  token_url: https://${connectionConfig.subdomain}.widgets.example/oauth/token
+  scope_separator: ','
+  default_scopes: [read, write]
+  docs: https://widgets.example/docs/oauth
+widgets-key:
+  display_name: Widgets key
+  auth_mode: API_KEY
+  docs: https://widgets.example/docs/keys
+";
+
+fn extra_dir(files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("authlink_catalog_dir_{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn an_extra_catalog_dir_adds_and_overrides_toolkits_in_both_formats() {
+    let dir = extra_dir(&[("10-own.yaml", EXTRA_AUTHLINK), ("20-nango.yml", EXTRA_NANGO)]);
+    let base = spawn_app().await;
+    let (base_count, _) = listing(&base).await;
+    let app = TestApp::builder().catalog_dir(&dir).spawn().await;
+    let (count, lines) = listing(&app).await;
+    assert_eq!(count, base_count + 2, "acme and widgets-io added, github replaced, the API key entry skipped");
+    assert!(lines.contains("acme | Acme | crm | contacts.read | \n"), "{lines}");
+    assert!(lines.contains("github | GitHub Enterprise | developer-tools | repo | host\n"), "{lines}");
+    assert!(lines.contains("widgets-io | Widgets.io | productivity | read write | subdomain\n"), "{lines}");
+    assert!(!lines.contains("widgets-key"), "{lines}");
+
+    let resp = app.get("/api/v3.1/toolkits/widgets-io").await;
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(resp.body["slug"], "widgets-io");
+    assert_eq!(resp.body["type"], "native");
+    assert_eq!(resp.body["meta"]["description"], "Widgets.io (from a Nango provider file).");
+
+    // A catalog toolkit of the directory takes an auth config without endpoints, as built-ins do.
+    let resp = app
+        .post(
+            "/api/v3.1/auth_configs",
+            serde_json::json!({
+                "toolkit": {"slug": "acme"},
+                "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2",
+                    "credentials": {"client_id": "cid", "client_secret": "csecret"}}
+            }),
+        )
+        .await;
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
