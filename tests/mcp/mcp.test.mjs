@@ -1,10 +1,12 @@
 // authlink's MCP endpoints with the official clients, against the running authlink that run.sh
 // started: the TypeScript SDK (@modelcontextprotocol/sdk), the MCP Inspector's CLI, the Python
 // `mcp` package and Composio's Python SDK (through clients.py). Links are completed in the real
-// flow against oidc-provider, with the e2e suite's provider and fetch-based browser.
+// flow against oidc-provider, with the e2e suite's provider: by its fetch-based browser, and the
+// agent's journey (manage on mcp.url, the user connects, wait) in headless Chromium.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,10 @@ import {
 
 const run = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+// playwright-core comes with the e2e suite's packages (run.sh installs them).
+const { chromium } = createRequire(path.join(HERE, '../e2e/package.json'))('playwright-core');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
 const SEED_PATH = path.join(HERE, '../../assets/mcp/tool_router.session.link.create.input-schema.json');
 const SEED_TEXT = readFileSync(SEED_PATH, 'utf8');
 const SEED = JSON.parse(SEED_TEXT);
@@ -74,6 +80,31 @@ async function complete(redirectUrl, accountId) {
   const { done } = await connectFlow({ redirectUrl });
   // Back to the link's callback_url (302), or authlink's own "connected" page when it has none.
   assert.ok(done.status === 302 || /is connected/.test(done.html), `callback: ${done.status} ${done.html}`);
+  const account = await getAccount(accountId);
+  assert.equal(account.status, 'ACTIVE', JSON.stringify(account));
+}
+
+/**
+ * Completes a link as its user would: Debian's Chromium opens it, presses Continue, signs in and
+ * allows at oidc-provider, and lands on authlink's "connected" page (the link has no callback).
+ */
+async function completeInChromium(redirectUrl, accountId) {
+  secrets.add(new URL(redirectUrl).pathname.split('/').pop());
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  try {
+    const page = await (await browser.newContext()).newPage();
+    assert.equal((await page.goto(redirectUrl)).status(), 200);
+    await page.getByRole('button', { name: new RegExp(`^Continue to ${toolkit}`) }).click();
+    await page.waitForURL((u) => u.href.startsWith(`${idp.issuer}/interaction/`));
+    await page.getByLabel('Login').fill(`mcp-user-${uniq()}`);
+    await page.getByLabel('Password').fill('correct horse');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL((u) => u.href.startsWith(`${env.baseUrl}/oauth/callback`));
+    assert.match(await page.locator('main').innerText(), /is connected/);
+  } finally {
+    await browser.close();
+  }
   const account = await getAccount(accountId);
   assert.equal(account.status, 'ACTIVE', JSON.stringify(account));
 }
@@ -134,7 +165,7 @@ test("TypeScript SDK: a session's mcp.url, COMPOSIO_MANAGE_CONNECTIONS, then wai
       { timeout: 60_000 },
     );
     await new Promise((r) => setTimeout(r, 300));
-    await complete(result.redirect_url, result.connected_account_id);
+    await completeInChromium(result.redirect_url, result.connected_account_id);
     const waited = structured(await waiting, 'wait');
     assert.equal(waited.data.completed, true, JSON.stringify(waited));
     assert.equal(waited.data.results[toolkit].status, 'ACTIVE');
