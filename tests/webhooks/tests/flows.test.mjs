@@ -3,7 +3,8 @@
 // `standardwebhooks` package and Composio's `verify_webhook` (receiver.py). A connection's whole
 // life arrives: initiated → active (and a background refresh, unasked), a denied consent →
 // failed, an unfinished link → expired, a revoked refresh token → refresh_failed and expired, a
-// reconnect as another provider user → refused, as the same user → recovered, delete → deleted.
+// reconnect as another provider user → refused, as the same user → recovered, disable, enable,
+// revoke, delete → deleted.
 // Then the receiver goes down for AUTHLINK_WH_DOWN_SECS (default 20 s) and comes back: every
 // event arrives, repeats only under the same webhook-id, and no attempt is ever sent twice.
 import assert from 'node:assert/strict';
@@ -94,11 +95,24 @@ test('a connection\'s whole life arrives, signed, in Composio\'s V3 envelope', a
   await waitFor(hasTypes(ok.accountId, ['recovered']), 'recovered');
   assert.equal((await getAccount(ok.accountId)).status, 'ACTIVE');
 
+  // Disable → disabled, enable → enabled, revoke (RFC 7009 at oidc-provider) → revoked.
+  await apiOk('PATCH', `/connected_accounts/${ok.accountId}/status`, { enabled: false });
+  await waitFor(hasTypes(ok.accountId, ['disabled']), 'disabled');
+  await apiOk('PATCH', `/connected_accounts/${ok.accountId}/status`, { enabled: true });
+  await waitFor(hasTypes(ok.accountId, ['enabled']), 'enabled');
+  await apiOk('PATCH', `/auth_configs/${config.authConfigId}`,
+    { credentials: { revocation_url: `${idp.issuer}/token/revocation` } });
+  const revoked = await apiOk('POST', `/connected_accounts/${ok.accountId}/revoke`);
+  assert.equal(revoked.connected_account.status, 'REVOKED');
+  assert.ok(revoked.revoked_tokens.includes('refresh_token'), JSON.stringify(revoked));
+  await waitFor(hasTypes(ok.accountId, ['revoked']), 'revoked');
+
   // Delete → deleted.
   await apiOk('DELETE', `/connected_accounts/${ok.accountId}`);
   const got = await waitFor(hasTypes(ok.accountId, ['deleted']), 'deleted');
   const life = typesOf(got, ok.accountId);
-  for (const t of ['initiated', 'active', 'refresh_failed', 'expired', 'recovered', 'deleted']) {
+  for (const t of ['initiated', 'active', 'refresh_failed', 'expired', 'recovered', 'disabled', 'enabled', 'revoked',
+    'deleted']) {
     assert.ok(life.includes(t), `${t} missing from ${life}`);
   }
   const last = got.filter((r) => r.account === ok.accountId && r.type.endsWith('.deleted')).at(-1);
