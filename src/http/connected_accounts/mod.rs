@@ -1,25 +1,23 @@
 //! `connected_accounts`: retrieve, list, patch, delete (contract §7), plus the retired legacy
-//! create, answered the way Composio answers it.
+//! create (`legacy`) and the enable/disable/revoke lifecycle (`lifecycle`).
 
-use axum::{Json, extract::State, http::StatusCode};
+pub mod legacy;
+pub mod lifecycle;
+
+use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::{
-    common::{AclInput, ExperimentalOut, LinkExperimental, ListResponse, callback, iso, page_limit},
+    common::{AclInput, ExperimentalOut, ListResponse, iso, page_limit},
     extract::{FieldErrors, IdPath, LenientQuery, MAX_LIST_ITEMS, Project, ValidatedJson, comma_list},
 };
 use crate::{
     AppState,
     domain::{AccountStatus, AccountType, AuthConfigId, ConnectedAccountId, ToolkitSlug},
     error::{ApiError, ApiResult, ErrorEnvelope},
-    service::{
-        account_lifecycle, accounts,
-        links::{self, LinkRequest},
-        oauth::TokenSet,
-        tokens,
-    },
+    service::{accounts, oauth::TokenSet, tokens},
     store::{AccountFilter, AccountRecord, Cursor, OrderBy},
 };
 
@@ -381,167 +379,4 @@ pub async fn delete(
 ) -> ApiResult<Json<DeleteAccountResponse>> {
     accounts::delete(&state, project, &id, key).await?;
     Ok(Json(DeleteAccountResponse { success: true }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct LegacyAuthConfigRef {
-    pub id: String,
-}
-
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-pub struct LegacyConnection {
-    #[serde(alias = "entity_id")]
-    #[validate(length(min = 1, max = 256))]
-    pub user_id: String,
-    pub callback_url: Option<String>,
-    #[validate(length(min = 1, max = 256))]
-    pub alias: Option<String>,
-    #[validate(nested)]
-    pub experimental: Option<LinkExperimental>,
-}
-
-/// Body of the legacy `POST connected_accounts` (what `toolkits.authorize` / `initiate` send).
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-pub struct LegacyCreateRequest {
-    pub auth_config: LegacyAuthConfigRef,
-    #[validate(nested)]
-    pub connection: LegacyConnection,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ConnectionData {
-    #[serde(rename = "authScheme")]
-    pub auth_scheme: String,
-    #[schema(value_type = Object)]
-    pub val: serde_json::Value,
-}
-
-/// 201 of the legacy create: camelCase `connectionData`, as Composio.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LegacyCreateResponse {
-    pub id: String,
-    #[serde(rename = "connectionData")]
-    pub connection_data: ConnectionData,
-    pub status: AccountStatus,
-    pub redirect_url: String,
-    pub redirect_uri: String,
-}
-
-/// The legacy initiate call: the same as `connected_accounts/link`, in the older request and
-/// response shapes, so SDK helpers built on it (`toolkits.authorize`, `initiate`) work.
-#[utoipa::path(post, path = "/connected_accounts", tag = "connected_accounts", operation_id = "create_connected_account",
-    request_body = LegacyCreateRequest,
-    responses(
-        (status = 201, body = LegacyCreateResponse),
-        (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope),
-        (status = 404, description = "Auth config not found", body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope),
-    ))]
-pub async fn legacy_create(
-    State(state): State<AppState>,
-    Project(project, _): Project,
-    ValidatedJson(body): ValidatedJson<LegacyCreateRequest>,
-) -> ApiResult<(StatusCode, Json<LegacyCreateResponse>)> {
-    let auth_config_id = AuthConfigId::parse(&body.auth_config.id)?;
-    let c = body.connection;
-    let (account_type, acl) = LinkExperimental::resolve(c.experimental)?;
-    let callback_url =
-        callback(&state.settings.callback_allowlist, "connection.callback_url", c.callback_url.as_deref())?;
-    let request = LinkRequest { alias: c.alias, callback_url, account_type, acl, reconnect: None };
-    let link = links::create_for_user(&state, project, &auth_config_id, &c.user_id, request).await?;
-    let status = link.account.status;
-    Ok((
-        StatusCode::CREATED,
-        Json(LegacyCreateResponse {
-            id: link.account.id.to_string(),
-            connection_data: ConnectionData {
-                auth_scheme: link.account.auth_scheme.clone(),
-                val: serde_json::json!({"status": status.as_str(), "redirectUrl": link.redirect_url}),
-            },
-            status,
-            redirect_uri: link.redirect_url.clone(),
-            redirect_url: link.redirect_url,
-        }),
-    ))
-}
-
-/// Body of `PATCH connected_accounts/{id}/status`.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-pub struct UpdateStatusRequest {
-    pub enabled: bool,
-    /// Accepted, not stored.
-    #[validate(length(max = 1000))]
-    pub reason: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UpdateStatusResponse {
-    pub success: bool,
-    pub id: String,
-    pub status: AccountStatus,
-    pub is_disabled: bool,
-}
-
-/// Enables or disables an account: a disabled one is never resolved, pinned or refreshed.
-#[utoipa::path(patch, path = "/connected_accounts/{id}/status", tag = "connected_accounts", operation_id = "update_connected_account_status",
-    params(("id" = String, Path, description = "`ca_…` id")),
-    request_body = UpdateStatusRequest,
-    responses(
-        (status = 200, body = UpdateStatusResponse),
-        (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope),
-    ))]
-pub async fn update_status(
-    State(state): State<AppState>,
-    Project(project, _): Project,
-    IdPath(id): IdPath<ConnectedAccountId>,
-    ValidatedJson(body): ValidatedJson<UpdateStatusRequest>,
-) -> ApiResult<Json<UpdateStatusResponse>> {
-    let account = account_lifecycle::set_enabled(&state, project, &id, body.enabled).await?;
-    Ok(Json(UpdateStatusResponse {
-        success: true,
-        id: account.id.to_string(),
-        status: account.status,
-        is_disabled: account.is_disabled,
-    }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RevokedAccount {
-    pub id: String,
-    pub status: AccountStatus,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RevokeResponse {
-    /// The tokens the provider confirmed revoked (RFC 7009): `refresh_token`, `access_token`.
-    /// Empty when the provider has no revocation endpoint or the account was already REVOKED;
-    /// the tokens are erased here in every case.
-    pub revoked_tokens: Vec<&'static str>,
-    pub connected_account: RevokedAccount,
-}
-
-/// Revokes an account's tokens at the provider where it has a revocation endpoint, erases them
-/// here and marks the account REVOKED.
-#[utoipa::path(post, path = "/connected_accounts/{id}/revoke", tag = "connected_accounts", operation_id = "revoke_connected_account",
-    params(("id" = String, Path, description = "`ca_…` id")),
-    responses(
-        (status = 200, body = RevokeResponse),
-        (status = 400, body = ErrorEnvelope),
-        (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope),
-        (status = 409, description = "Not ACTIVE or REVOKED", body = ErrorEnvelope),
-    ))]
-pub async fn revoke(
-    State(state): State<AppState>,
-    Project(project, _): Project,
-    IdPath(id): IdPath<ConnectedAccountId>,
-) -> ApiResult<Json<RevokeResponse>> {
-    let done = account_lifecycle::revoke(&state, project, &id).await?;
-    Ok(Json(RevokeResponse {
-        revoked_tokens: done.revoked_tokens,
-        connected_account: RevokedAccount { id: done.account.id.to_string(), status: done.account.status },
-    }))
 }
