@@ -11,6 +11,7 @@
 //! by the database and reported as [`StoreError::Conflict`] with the [`Constraint`] it broke.
 
 pub mod audit_trail;
+pub mod batch;
 pub mod error;
 pub mod paging;
 pub mod postgres;

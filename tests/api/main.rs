@@ -34,6 +34,7 @@ mod complete_auth;
 mod connected_accounts;
 mod docs;
 mod drain;
+mod group_commit;
 mod helpers;
 mod hostile;
 mod idempotency;

@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 
 use super::{PgStore, events};
 use crate::{
@@ -10,8 +9,7 @@ use crate::{
     store::{
         AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, NewReconnectLink, OAuthStateRecord, ProjectId,
         Reconnected, SessionRecord, StoreResult,
-        error::{Constraint, StoreError, corrupt},
-        new_event_id,
+        error::{StoreError, corrupt},
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, account_select, auth_config_light},
     },
 };
@@ -53,49 +51,11 @@ impl LinkStore for PgStore {
     }
 
     async fn create_link(&self, project: ProjectId, l: &NewLink) -> StoreResult<AccountRecord> {
-        // One statement, so the account and its link are written together or not at all. The
-        // auth config is share-locked and must still be live and enabled: a concurrent delete or
-        // disable either waits for this link (and then takes its account too) or wins, and then no
-        // account is written for a config that is gone.
-        let sql = format!(
-            "with live as (
-                select id from auth_config
-                where id = $5 and project_id = $2 and deleted_at is null and is_enabled
-                for share
-             ), a as (
-                insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
-                                               acl, status, initiation_expires_at, link_url_sealed)
-                select $1, $2, $3, $4, live.id, $6, $7, $8, 'INITIATED', $9, $13 from live
-                returning *
-             ), l as (
-                insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at)
-                select $10, $2, a.id, $11, $12, $9 from a
-             ), {}
-             {} ",
-            // The `initiated` event, in the same statement (so the same transaction).
-            events::ctes("a", "$2", "$14", "$15"),
-            account_select("now()").replace("from connected_account a", "from a")
-        );
-        let row = sqlx::query(&sql)
-            .bind(l.account_id.as_str())
-            .bind(project.0)
-            .bind(&l.user_id)
-            .bind(l.toolkit.as_str())
-            .bind(l.auth_config_id.as_str())
-            .bind(&l.alias)
-            .bind(l.account_type.as_str())
-            .bind(l.acl.as_ref().map(Json))
-            .bind(l.expires_at)
-            .bind(&l.token_hash)
-            .bind(l.session_id.as_ref().map(SessionId::as_str))
-            .bind(&l.callback_url)
-            .bind(&l.link_url_sealed)
-            .bind(new_event_id())
-            .bind(EventType::Initiated.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::Conflict(Constraint::AuthConfigGone))?;
-        rows::account(&row)
+        // Written with the links of concurrent requests, in one transaction (group commit).
+        self.links
+            .submit((project, l.clone()))
+            .await
+            .unwrap_or_else(|| Err(StoreError::Unavailable(sqlx::Error::PoolClosed)))
     }
 
     async fn link_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<LinkView>> {

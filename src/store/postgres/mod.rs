@@ -9,6 +9,7 @@ pub(crate) mod events;
 mod idempotency;
 mod keys;
 mod lifecycle;
+mod link_batch;
 mod links;
 mod maintenance;
 mod refresh;
@@ -45,6 +46,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Link creation's group commit (see [`link_batch`]).
+    links: link_batch::LinkBatcher,
 }
 
 impl PgStore {
@@ -57,7 +60,8 @@ impl PgStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let links = link_batch::batcher(pool.clone(), max_connections);
+        Ok(Self { pool, links })
     }
 
     pub fn pool(&self) -> &PgPool {

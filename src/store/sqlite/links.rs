@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStore, to_json, ts};
+use super::{SqliteStore, ts};
 use crate::{
     domain::{AccountStatus, AuthConfigId, ConnectedAccountId, EventType, SessionId, ToolkitSlug},
     store::{
         AccountRecord, AuthConfigRecord, LinkStore, LinkView, NewLink, NewReconnectLink, OAuthStateRecord, ProjectId,
         Reconnected, SessionRecord, StoreResult,
-        error::{Constraint, StoreError, corrupt},
+        error::{StoreError, corrupt},
         rows::{self, Columns, LINK_SELECT, OAUTH_STATE_SELECT, SESSION_SELECT, account_select, auth_config_light},
     },
 };
@@ -57,59 +57,11 @@ impl LinkStore for SqliteStore {
     }
 
     async fn create_link(&self, project: ProjectId, l: &NewLink) -> StoreResult<AccountRecord> {
-        // One transaction, so the account and its link are written together or not at all.
-        let now = ts(Utc::now());
-        let mut tx = self.begin_write().await?;
-        let written = sqlx::query(
-            "insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
-                                            acl, status, initiation_expires_at, created_at, updated_at,
-                                            link_url_sealed)
-             select $1, $2, $3, $4, $5, $6, $7, $8, 'INITIATED', $9, $10, $10, $11
-             where exists (select 1 from auth_config
-                           where id = $5 and project_id = $2 and deleted_at is null and is_enabled)",
-        )
-        .bind(l.account_id.as_str())
-        .bind(project.0.to_string())
-        .bind(&l.user_id)
-        .bind(l.toolkit.as_str())
-        .bind(l.auth_config_id.as_str())
-        .bind(&l.alias)
-        .bind(l.account_type.as_str())
-        .bind(l.acl.as_ref().map(to_json).transpose()?)
-        .bind(ts(l.expires_at))
-        .bind(&now)
-        .bind(&l.link_url_sealed)
-        .execute(&mut *tx)
-        .await?;
-        // Deleted or disabled since the link's context was read (writes are serialized here, so
-        // this check and a delete cannot interleave).
-        if written.rows_affected() != 1 {
-            return Err(StoreError::Conflict(Constraint::AuthConfigGone));
-        }
-        sqlx::query(
-            "insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at,
-                               created_at)
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&l.token_hash)
-        .bind(project.0.to_string())
-        .bind(l.account_id.as_str())
-        .bind(l.session_id.as_ref().map(SessionId::as_str))
-        .bind(&l.callback_url)
-        .bind(ts(l.expires_at))
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
-        let row = sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2", account_select("$3")))
-            .bind(project.0.to_string())
-            .bind(l.account_id.as_str())
-            .bind(&now)
-            .fetch_one(&mut *tx)
-            .await?;
-        let account = rows::account(&row)?;
-        super::events::emit(&mut tx, project, EventType::Initiated, &l.account_id, &now).await?;
-        tx.commit().await?;
-        Ok(account)
+        // Written with the links of concurrent requests, in one transaction (group commit).
+        self.links
+            .submit((project, l.clone()))
+            .await
+            .unwrap_or_else(|| Err(StoreError::Unavailable(sqlx::Error::PoolClosed)))
     }
 
     async fn link_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<LinkView>> {

@@ -25,6 +25,7 @@ pub(crate) mod events;
 mod idempotency;
 mod keys;
 mod lifecycle;
+mod link_batch;
 mod links;
 mod maintenance;
 mod refresh;
@@ -64,6 +65,8 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Link creation's group commit (see [`link_batch`]).
+    links: link_batch::LinkBatcher,
 }
 
 impl SqliteStore {
@@ -99,7 +102,8 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let links = link_batch::batcher(pool.clone());
+        Ok(Self { pool, links })
     }
 
     pub fn pool(&self) -> &SqlitePool {
