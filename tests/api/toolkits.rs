@@ -129,18 +129,23 @@ async fn list_filters_pages_and_counts() {
         crm_slugs,
         [
             "attio",
+            "capsule_crm",
             "close",
+            "copper",
             "gong",
             "highlevel",
             "hubspot",
             "keap",
+            "outreach",
             "pipedrive",
             "salesforce",
             "salesloft",
             "shopify",
             "teamleader",
             "zendesk",
-            "zoho"
+            "zendesk_sell",
+            "zoho",
+            "zoho_bigin"
         ]
     );
     let found = app.get("toolkits?search=CALENDAR").await.expect(200, "search").clone();
