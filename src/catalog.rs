@@ -99,6 +99,7 @@ pub enum Quirk {
 
 /// Every toolkit category: id (as `GET toolkits?category=` takes it) and display name.
 pub const CATEGORIES: &[(&str, &str)] = &[
+    ("ai", "AI & Machine Learning"),
     ("analytics", "Analytics"),
     ("cloud", "Cloud & Infrastructure"),
     ("communication", "Communication"),
