@@ -134,7 +134,9 @@ pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, St
         .auth_config
         .authorization_url
         .clone()
-        .or_else(|| ctx.catalog.get(&link.auth_config.toolkit).map(|p| p.authorization_url.clone()))
+        .or_else(|| {
+            ctx.catalog.get(&link.auth_config.toolkit).and_then(|p| p.oauth()).map(|o| o.authorization_url.clone())
+        })
         .filter(|u| !u.contains('{'))
         .and_then(|u| Url::parse(&u).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"))

@@ -56,7 +56,7 @@ pub struct TokenResponseQuirks {
 }
 
 impl TokenResponseQuirks {
-    pub fn of(provider: &crate::catalog::Provider) -> Self {
+    pub fn of(provider: &crate::catalog::OAuthFacts) -> Self {
         use crate::catalog::Quirk;
         Self {
             form: provider.quirks.contains(&Quirk::TokenResponseForm),
@@ -85,7 +85,8 @@ pub enum ProviderError {
 
 /// Combines the catalog entry (if any) with the auth config's own settings, which win.
 pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<ProviderConfig, ProviderError> {
-    let entry = ctx.catalog.get(&ac.toolkit);
+    let catalogued = ctx.catalog.get(&ac.toolkit);
+    let entry = catalogued.and_then(crate::catalog::Provider::oauth);
     let authorization_url = ac
         .authorization_url
         .clone()
@@ -97,7 +98,7 @@ pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<Provi
         .or_else(|| entry.map(|p| p.token_url.clone()))
         .ok_or_else(|| ProviderError::MissingEndpoints(ac.toolkit.to_string()))?;
     if authorization_url.contains('{') || token_url.contains('{') {
-        let fields = entry.map(|p| p.required_fields.join(", ")).unwrap_or_default();
+        let fields = catalogued.map(|p| p.template_fields().join(", ")).unwrap_or_default();
         return Err(ProviderError::NeedsFields(ac.toolkit.to_string(), fields));
     }
     let mut scopes: Vec<String> = entry.map(|p| p.default_scopes.clone()).unwrap_or_default();
@@ -112,7 +113,7 @@ pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<Provi
     };
     let issuer = ac.issuer.clone().unwrap_or_else(|| origin(&authorization_url));
     Ok(ProviderConfig {
-        name: entry.map_or_else(|| ac.toolkit.to_string(), |p| p.name.clone()),
+        name: catalogued.map_or_else(|| ac.toolkit.to_string(), |p| p.name.clone()),
         scope_separator: entry.map_or_else(|| " ".to_owned(), |p| p.scope_separator.clone()),
         pkce: entry.is_none_or(|p| p.pkce),
         client_auth: ac
