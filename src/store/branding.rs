@@ -25,7 +25,7 @@ pub struct LinkBranding {
 pub struct LogoMeta {
     /// `image/png`, `image/jpeg` or `image/webp`.
     pub content_type: String,
-    /// Lower-case hex SHA-256 of the bytes: the logo URL's last segment and its ETag.
+    /// Lower-case hex SHA-256 of the bytes: the logo URL's last segment and its `ETag`.
     pub sha256: String,
     pub size: i64,
 }

@@ -42,7 +42,7 @@ pub struct LogoResponse {
     pub url: String,
     /// `image/png`, `image/jpeg` or `image/webp`.
     pub content_type: String,
-    /// Lower-case hex SHA-256 of the bytes (also the ETag).
+    /// Lower-case hex SHA-256 of the bytes (also the `ETag`).
     pub sha256: String,
     pub size: i64,
 }

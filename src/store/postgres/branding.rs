@@ -41,7 +41,7 @@ impl BrandingStore for PgStore {
     async fn update_link_branding(&self, project: ProjectId, patch: &BrandingPatch) -> StoreResult<()> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(ENSURE_ROW).bind(project.0).bind(&now).execute(&mut *tx).await?;
+        sqlx::query(ENSURE_ROW).bind(project.0).bind(now).execute(&mut *tx).await?;
         sqlx::query(
             "update link_branding set
                 display_name = case when $2 then $3 else display_name end,
@@ -57,7 +57,7 @@ impl BrandingStore for PgStore {
         .bind(patch.accent_color.clone().flatten())
         .bind(patch.support_url.is_some())
         .bind(patch.support_url.clone().flatten())
-        .bind(&now)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -67,7 +67,7 @@ impl BrandingStore for PgStore {
     async fn set_link_logo(&self, project: ProjectId, logo: Option<&NewLogo>) -> StoreResult<()> {
         let now = Utc::now();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(ENSURE_ROW).bind(project.0).bind(&now).execute(&mut *tx).await?;
+        sqlx::query(ENSURE_ROW).bind(project.0).bind(now).execute(&mut *tx).await?;
         sqlx::query(
             "update link_branding set logo = $2, logo_type = $3, logo_sha256 = $4, logo_size = $5, updated_at = $6
              where project_id = $1",
@@ -77,7 +77,7 @@ impl BrandingStore for PgStore {
         .bind(logo.map(|l| l.content_type.clone()))
         .bind(logo.map(|l| l.sha256.clone()))
         .bind(logo.map(|l| i64::try_from(l.bytes.len()).unwrap_or(i64::MAX)))
-        .bind(&now)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
