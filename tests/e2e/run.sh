@@ -26,7 +26,9 @@
 # phase 2 (tests/e2e/final/*.test.mjs) dumps the whole database and the servers' logs and checks
 # that none of the secrets the providers issued or were configured with appear in clear.
 #
-# Artifacts (kept after the run): tests/e2e/artifacts/{link-page.png,authlink.log,authlink-short.log}.
+# Artifacts (kept after the run): tests/e2e/artifacts/{link-page.png,authlink.log,authlink-short.log}, and
+# target/e2e-artifacts/pages/{state}-{lang}-{desktop,mobile}.png: every page state the axe-core check
+# (tests/pages-a11y.test.mjs) visited.
 set -euo pipefail
 
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -206,6 +208,7 @@ API_KEY=$(printf '%s\n' "$key_out" | tail -n 1 | tr -d '[:space:]')
 
 mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/authlink*.log "$ARTIFACTS"/link-page.png
+rm -rf "$ROOT/target/e2e-artifacts/pages"
 MAIN_LOG=$ARTIFACTS/authlink.log
 SHORT_LOG=$ARTIFACTS/authlink-short.log
 
@@ -233,6 +236,7 @@ log "authlink on $BASE_URL (TTL 600 s) and $SHORT_BASE_URL (TTL 30 s)"
 export AUTHLINK_E2E_BASE_URL=$BASE_URL
 export AUTHLINK_E2E_SHORT_BASE_URL=$SHORT_BASE_URL
 export AUTHLINK_E2E_API_KEY=$API_KEY
+export AUTHLINK_E2E_PAGE_ARTIFACTS=$ROOT/target/e2e-artifacts/pages
 export AUTHLINK_E2E_STATE_DIR=$TMP/state
 export AUTHLINK_E2E_PYTHON=$E2E_PY
 export AUTHLINK_E2E_ARTIFACTS=$ARTIFACTS
