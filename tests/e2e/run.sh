@@ -111,6 +111,17 @@ if [[ ! -x $CHROMIUM ]]; then
         || { cat "$TMP/apt.log" >&2; die "apt-get install chromium failed"; }
     [[ -x $CHROMIUM ]] || die "chromium installed but $CHROMIUM is missing"
 fi
+# Japanese and Chinese glyphs for the pages' screenshots (pages-a11y.test.mjs); without them the
+# CJK screenshots show boxes (the axe checks do not depend on fonts).
+if command -v fc-list >/dev/null && [[ -z $(fc-list :lang=ja 2>/dev/null) ]]; then
+    if [[ $(id -u) -eq 0 ]]; then
+        log "installing Debian's fonts-noto-cjk"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk </dev/null >>"$TMP/apt.log" 2>&1 \
+            || log "warning: apt-get install fonts-noto-cjk failed; CJK screenshots will show boxes"
+    else
+        log "warning: no CJK font (apt-get install fonts-noto-cjk); CJK screenshots will show boxes"
+    fi
+fi
 
 log "npm ci"
 (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null >"$TMP/npm.log" 2>&1) \
