@@ -22,6 +22,7 @@ use crate::{
     AppState,
     crypto::sha256,
     domain::LinkToken,
+    i18n::Lang,
     service::{
         connect::{self, CallbackParams, LinkPage, Outcome, Stop},
         oauth::random_secret,
@@ -148,11 +149,13 @@ pub async fn link_page(
         format!("<ul class=\"scopes\">{items}</ul>")
     };
     let body = format!(
-        "<h1>{heading}</h1><p>{intro} {back}</p>\
+        "<h1>{heading}</h1><p>{intro}{sep}{back}</p>\
          <h2>{scopes_title}</h2>{scopes_html}\
          <form method=\"post\" action=\"{token}/continue{lang}\"><button type=\"submit\">{button}</button></form>\
          <p class=\"fine\">{fine}</p>",
         heading = view.html("link.heading", &[("provider", &escape(&provider))]),
+        // Japanese and Chinese put no space between sentences.
+        sep = if matches!(lang.lang, Lang::Ja | Lang::Zh) { "" } else { " " },
         intro = view.html("link.intro", &[("app", &app_html), ("provider", &provider_html)]),
         scopes_title = view.html("link.scopes", &[]),
         token = escape(token.as_str()),
