@@ -1,6 +1,6 @@
 // Every page state of the connect flow, in Chromium, checked with axe-core against WCAG 2.2 AA
 // (tags wcag2a, wcag2aa, wcag21a, wcag21aa, wcag22aa, plus the landmark and heading rules) in
-// English and Japanese (the browser's locale, so Accept-Language picks the language), at a
+// English, Japanese and Simplified Chinese (the browser's locale, so Accept-Language picks the language), at a
 // desktop size and at a 375 px wide viewport, where nothing may scroll sideways. The link pages
 // belong to a project of their own with full branding (name, logo, accent colour, support link).
 // A screenshot of every state, language and size is kept in
@@ -30,6 +30,7 @@ const MOBILE = { width: 375, height: 740 };
 const LOCALES = [
   { lang: 'en', tag: 'en', locale: 'en-US' },
   { lang: 'ja', tag: 'ja', locale: 'ja-JP' },
+  { lang: 'zh', tag: 'zh-Hans', locale: 'zh-CN' },
 ];
 const ARTIFACTS = process.env.AUTHLINK_E2E_PAGE_ARTIFACTS || path.resolve(import.meta.dirname, '../../../target/e2e-artifacts/pages');
 // A 16×16 PNG (an opaque violet square).
