@@ -145,8 +145,12 @@ pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, St
         .and_then(|u| Url::parse(&u).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .map(|u| u.origin().ascii_serialization());
-    let mut scopes: Vec<String> =
-        ctx.catalog.get(&link.auth_config.toolkit).map(|p| p.default_scopes.clone()).unwrap_or_default();
+    let mut scopes: Vec<String> = ctx
+        .catalog
+        .get(&link.auth_config.toolkit)
+        .and_then(|p| p.oauth())
+        .map(|o| o.default_scopes.clone())
+        .unwrap_or_default();
     for s in &link.auth_config.scopes {
         if !scopes.contains(s) {
             scopes.push(s.clone());
