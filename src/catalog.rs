@@ -1,4 +1,4 @@
-//! The built-in catalog of OAuth 2.0 providers ("toolkits").
+//! The built-in catalog of providers ("toolkits"): OAuth 2.0, API key, bearer token and basic.
 //!
 //! The catalog is data, not code: endpoints, default scopes and per-provider quirks (scope
 //! separator, PKCE, how client credentials go to the token endpoint, extra authorization
@@ -23,35 +23,60 @@ const EMBEDDED_YAML: &str = include_str!("../catalog/toolkits.yaml");
 const RESERVED_AUTHORIZATION_PARAMS: &[&str] =
     &["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method"];
 
+/// The pattern of a field that is one DNS label (a tenant `subdomain`): what the catalog's
+/// OAUTH2 fields and the Nango importer use.
+pub const HOST_LABEL_PATTERN: &str = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+
 /// Every known provider, keyed by slug.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     providers: BTreeMap<ToolkitSlug, Provider>,
-    /// Entries of loaded files that were not read (non-OAuth providers of a Nango file), as
+    /// Entries of loaded files that were not read (providers of a Nango file in a mode authlink
+    /// does not import), as
     /// ``"<file>: <name> (auth_mode <mode>)"``, for the operator to see.
     skipped: Vec<String>,
 }
 
+pub mod fields;
 pub mod nango;
+mod scheme;
 mod validate;
 
+pub use scheme::{AuthScheme, Credential, CredentialIn};
+
+pub use fields::{FieldError, FieldSpec, ValidatedFields, expand_template, validate_fields};
 use validate::{find_line, find_nango_line, parse_entry, validate};
 
-/// One OAuth 2.0 provider as described in the catalog.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One provider as described in the catalog: what every entry has, its auth scheme, the OAuth
+/// facts of an `OAUTH2` entry ([`Provider::oauth`]), and the per-connection [`FieldSpec`]s.
+#[derive(Debug, Clone)]
 pub struct Provider {
     pub slug: ToolkitSlug,
     pub name: String,
-    #[serde(default)]
     pub description: String,
     /// The provider's developer documentation the entry's facts come from (https).
     pub source: String,
-    #[serde(default)]
     pub logo: Option<String>,
-    /// Absolute https URL; may contain `{field}` placeholders naming [`Provider::required_fields`].
+    /// Ids of the categories (see [`CATEGORIES`]) `GET toolkits/categories` lists.
+    pub categories: Vec<String>,
+    pub auth_scheme: AuthScheme,
+    /// The OAuth 2.0 facts: `Some` exactly when [`Provider::auth_scheme`] is `OAUTH2`.
+    pub oauth: Option<OAuthFacts>,
+    /// Where an `API_KEY` / `BEARER_TOKEN` secret goes on API calls (never on `OAUTH2`).
+    pub credential: Option<Credential>,
+    /// The API's base URL; may contain `{field}` templates.
+    pub base_url: Option<String>,
+    /// What is supplied per connection (by the user on the hosted form, or by the app through
+    /// the API), in the catalog's order.
+    pub fields: Vec<FieldSpec>,
+}
+
+/// The OAuth 2.0 side of an `OAUTH2` catalog entry.
+#[derive(Debug, Clone)]
+pub struct OAuthFacts {
+    /// Absolute https URL; may contain `{field}` placeholders naming [`Provider::fields`].
     pub authorization_url: String,
-    /// Absolute https URL; may contain `{field}` placeholders naming [`Provider::required_fields`].
+    /// Absolute https URL; may contain `{field}` placeholders naming [`Provider::fields`].
     pub token_url: String,
     /// Requested when an auth config names no scopes. Empty only for providers without scopes.
     pub default_scopes: Vec<String>,
@@ -59,31 +84,61 @@ pub struct Provider {
     pub scope_separator: String,
     /// Whether to send a PKCE S256 challenge and verifier.
     pub pkce: bool,
-    /// Why PKCE is off: required when [`Provider::pkce`] is false, refused when it is true
+    /// Why PKCE is off: required when [`OAuthFacts::pkce`] is false, refused when it is true
     /// (design §5: PKCE on every provider that accepts it).
-    #[serde(default)]
     pub pkce_off_reason: Option<String>,
     pub client_auth: ClientAuth,
     /// Added verbatim to the authorization URL's query.
-    #[serde(default)]
     pub extra_authorization_params: BTreeMap<String, String>,
-    /// Per-connection values (e.g. a tenant `subdomain`) substituted into the URLs.
-    #[serde(default)]
-    pub required_fields: Vec<String>,
-    /// Ids of the categories (see [`CATEGORIES`]) `GET toolkits/categories` lists.
-    #[serde(default)]
-    pub categories: Vec<String>,
     /// RFC 7009 token revocation endpoint, when the provider has one.
-    #[serde(default)]
     pub revocation_url: Option<String>,
     /// Token-endpoint behaviours outside RFC 6749 (see [`Quirk`]); each has one implementation
     /// in the OAuth client (`service::oauth`).
-    #[serde(default)]
     pub quirks: Vec<Quirk>,
     /// The member of the token response holding the tokens when the top level has no
     /// `access_token` (Slack's `authed_user` for user tokens).
-    #[serde(default)]
     pub token_response_nested: Option<String>,
+}
+
+impl Provider {
+    /// The OAuth facts of an `OAUTH2` entry; `None` for `API_KEY` / `BEARER_TOKEN` / `BASIC`.
+    pub fn oauth(&self) -> Option<&OAuthFacts> {
+        self.oauth.as_ref()
+    }
+
+    /// The field named `name`, if the entry has one.
+    pub fn field(&self, name: &str) -> Option<&FieldSpec> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The names of the fields the entry's URLs are built with (`{subdomain}`), in field order.
+    pub fn template_fields(&self) -> Vec<&str> {
+        let templates = self.templates();
+        self.fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .filter(|n| templates.iter().any(|t| t.contains(&format!("{{{n}}}"))))
+            .collect()
+    }
+
+    /// Every URL of the entry that may hold `{field}` templates: base URL and OAuth endpoints.
+    pub fn templates(&self) -> Vec<&str> {
+        let mut urls: Vec<&str> = self.base_url.iter().map(String::as_str).collect();
+        if let Some(o) = &self.oauth {
+            urls.extend([o.authorization_url.as_str(), o.token_url.as_str()]);
+            urls.extend(o.revocation_url.as_deref());
+        }
+        urls
+    }
+
+    /// The field holding the credential of an `API_KEY` / `BEARER_TOKEN` entry: `credential.field`,
+    /// else the first secret field.
+    pub fn credential_field(&self) -> Option<&FieldSpec> {
+        match self.credential.as_ref().and_then(|c| c.field.as_deref()) {
+            Some(name) => self.field(name),
+            None => self.fields.iter().find(|f| f.secret),
+        }
+    }
 }
 
 /// A named token-endpoint quirk a catalog entry may declare (unknown names are refused).
@@ -99,6 +154,7 @@ pub enum Quirk {
 
 /// Every toolkit category: id (as `GET toolkits?category=` takes it) and display name.
 pub const CATEGORIES: &[(&str, &str)] = &[
+    ("ai", "AI & Machine Learning"),
     ("analytics", "Analytics"),
     ("cloud", "Cloud & Infrastructure"),
     ("communication", "Communication"),
@@ -445,33 +501,49 @@ mod tests {
     ];
 
     /// Providers with no OAuth scopes at all (access is chosen in the app or by the user).
-    const SCOPELESS: [&str; 26] = [
+    const SCOPELESS: [&str; 42] = [
         "attio",
+        "basecamp",
+        "bitly",
         "clickup",
+        "clio",
+        "drip",
+        "dropbox_sign",
         "eventbrite",
         "freeagent",
         "front",
+        "getresponse",
         "gotomeeting",
+        "gotowebinar",
         "gusto",
         "harvest",
         "helpscout",
         "imgur",
         "intercom",
+        "livechat",
         "mailchimp",
         "meetup",
+        "monzo",
+        "naver",
         "netlify",
         "notion",
+        "pcloud",
         "pipedrive",
         "podio",
         "procore",
+        "pushbullet",
         "raindrop",
         "ringcentral",
         "salesloft",
         "soundcloud",
+        "splitwise",
         "supabase",
         "surveymonkey",
         "teamleader",
         "trakt",
+        "yandex",
+        "ynab",
+        "zenefits",
     ];
 
     fn slug(s: &str) -> ToolkitSlug {
@@ -527,19 +599,26 @@ toolkits:
 
     #[test]
     fn every_entry_is_complete() {
-        for p in catalog().iter() {
-            let s = p.slug.as_str();
+        for provider in catalog().iter() {
+            let s = provider.slug.as_str();
+            assert!(!provider.name.is_empty() && !provider.description.is_empty(), "{s}: name/description");
+            let Some(p) = provider.oauth() else {
+                assert!(provider.fields.iter().any(|f| f.secret), "{s}: a non-OAuth entry without a secret field");
+                continue;
+            };
             assert!(p.authorization_url.starts_with("https://"), "{s}: authorization_url");
             assert!(p.token_url.starts_with("https://"), "{s}: token_url");
             assert!(!p.scope_separator.is_empty(), "{s}: scope_separator");
-            assert!(!p.name.is_empty() && !p.description.is_empty(), "{s}: name/description");
             if SCOPELESS.contains(&s) {
                 assert!(p.default_scopes.is_empty(), "{s} is listed as scopeless but has scopes");
             } else {
                 assert!(!p.default_scopes.is_empty(), "{s}: default_scopes is empty");
             }
             let placeholders = p.authorization_url.contains('{') || p.token_url.contains('{');
-            assert_eq!(placeholders, !p.required_fields.is_empty(), "{s}: placeholders vs required_fields");
+            assert_eq!(placeholders, !provider.template_fields().is_empty(), "{s}: placeholders vs fields");
+            for f in &provider.fields {
+                assert_eq!(f.pattern.as_deref(), Some(HOST_LABEL_PATTERN), "{s}: {} is a host label", f.name);
+            }
         }
     }
 
@@ -547,28 +626,29 @@ toolkits:
     fn google_entries_ask_for_offline_access() {
         let google: Vec<Provider> = catalog()
             .iter()
-            .filter(|p| p.authorization_url.starts_with("https://accounts.google.com/"))
+            .filter(|p| p.oauth().is_some_and(|o| o.authorization_url.starts_with("https://accounts.google.com/")))
             .cloned()
             .collect();
         let slugs: Vec<&str> = google.iter().map(|p| p.slug.as_str()).collect();
         for expected in ["gmail", "googlecalendar", "googledrive"] {
             assert!(slugs.contains(&expected), "{expected} is not a Google entry");
         }
-        for p in &google {
+        for provider in &google {
+            let p = provider.oauth().unwrap();
             assert_eq!(
                 p.extra_authorization_params.get("access_type").map(String::as_str),
                 Some("offline"),
                 "{}",
-                p.slug
+                provider.slug
             );
-            assert_eq!(p.token_url, "https://oauth2.googleapis.com/token", "{}", p.slug);
+            assert_eq!(p.token_url, "https://oauth2.googleapis.com/token", "{}", provider.slug);
         }
     }
 
     #[test]
     fn provider_quirks_are_recorded() {
         let catalog = catalog();
-        let get = |s: &str| catalog.get(&slug(s)).unwrap().clone();
+        let get = |s: &str| catalog.get(&slug(s)).unwrap().oauth().unwrap().clone();
         assert_eq!(get("slack").scope_separator, ",");
         assert_eq!(get("notion").client_auth, ClientAuth::ClientSecretBasic);
         assert_eq!(get("notion").extra_authorization_params.get("owner").map(String::as_str), Some("user"));
@@ -576,7 +656,7 @@ toolkits:
             get("jira").extra_authorization_params.get("audience").map(String::as_str),
             Some("api.atlassian.com")
         );
-        assert_eq!(get("zendesk").required_fields, ["subdomain"]);
+        assert_eq!(catalog.get(&slug("zendesk")).unwrap().template_fields(), ["subdomain"]);
         assert!(get("zendesk").authorization_url.contains("{subdomain}"));
         assert!(!get("linkedin").pkce);
     }
@@ -585,8 +665,9 @@ toolkits:
     fn a_valid_document_parses() {
         let catalog = Catalog::from_yaml(VALID).unwrap();
         let acme = catalog.get(&slug("acme")).unwrap();
-        assert_eq!(acme.client_auth, ClientAuth::ClientSecretPost);
-        assert!(acme.description.is_empty() && acme.logo.is_none() && acme.required_fields.is_empty());
+        assert_eq!(acme.oauth().unwrap().client_auth, ClientAuth::ClientSecretPost);
+        assert_eq!(acme.auth_scheme, AuthScheme::OAuth2);
+        assert!(acme.description.is_empty() && acme.logo.is_none() && acme.fields.is_empty());
         assert!(Catalog::from_yaml("toolkits: []\n").unwrap().is_empty());
     }
 
@@ -650,13 +731,16 @@ toolkits:
         let tenant = VALID.replace("https://acme.example/oauth/token", "https://{subdomain}.acme.example/oauth/token");
         let message = err(&tenant);
         assert!(
-            message.contains("`acme`") && message.contains("`token_url`") && message.contains("required_fields"),
+            message.contains("`acme`") && message.contains("`token_url`") && message.contains("fields"),
             "{message}"
         );
 
-        let declared = format!("{tenant}    required_fields: [subdomain]\n");
+        let field = "    fields:\n      - name: subdomain\n        display_name: Subdomain\n";
+        let message = err(&format!("{tenant}{field}"));
+        assert!(message.contains("`fields`") && message.contains("needs a pattern"), "{message}");
+        let declared = format!("{tenant}{field}        pattern: \"[a-z0-9-]+\"\n");
         let catalog = Catalog::from_yaml(&declared).unwrap();
-        assert_eq!(catalog.get(&slug("acme")).unwrap().required_fields, ["subdomain"]);
+        assert_eq!(catalog.get(&slug("acme")).unwrap().template_fields(), ["subdomain"]);
 
         let message =
             err(&VALID.replace("https://acme.example/oauth/token", "https://{subdomain.acme.example/oauth/token"));
@@ -670,15 +754,15 @@ toolkits:
     fn pkce_is_off_only_with_a_reason() {
         let off: Vec<(String, String)> = catalog()
             .iter()
-            .filter(|p| !p.pkce)
-            .map(|p| (p.slug.to_string(), p.pkce_off_reason.clone().unwrap_or_default()))
+            .filter(|p| p.oauth().is_some_and(|o| !o.pkce))
+            .map(|p| (p.slug.to_string(), p.oauth().unwrap().pkce_off_reason.clone().unwrap_or_default()))
             .collect();
         let slugs: Vec<&str> = off.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(slugs, ["linkedin", "slack"], "PKCE off elsewhere than the documented exceptions");
+        assert_eq!(slugs, ["linkedin", "slack", "slackbot"], "PKCE off elsewhere than the documented exceptions");
         for (slug, reason) in &off {
             assert!(reason.len() >= 40, "{slug}: pkce_off_reason too thin: {reason:?}");
         }
-        assert!(catalog().iter().filter(|p| p.pkce).all(|p| p.pkce_off_reason.is_none()));
+        assert!(catalog().iter().filter_map(Provider::oauth).filter(|o| o.pkce).all(|o| o.pkce_off_reason.is_none()));
 
         let off = VALID.replace("pkce: true", "pkce: false");
         let message = err(&off);
@@ -687,7 +771,10 @@ toolkits:
         assert!(message.contains("`pkce_off_reason`") && message.contains("required"), "{message}");
         let with_reason = off.replace("pkce: false", "pkce: false\n    pkce_off_reason: the provider rejects it");
         let catalog = Catalog::from_yaml(&with_reason).unwrap();
-        assert_eq!(catalog.get(&slug("acme")).unwrap().pkce_off_reason.as_deref(), Some("the provider rejects it"));
+        assert_eq!(
+            catalog.get(&slug("acme")).unwrap().oauth().unwrap().pkce_off_reason.as_deref(),
+            Some("the provider rejects it")
+        );
         let message = err(&VALID.replace("pkce: true", "pkce: true\n    pkce_off_reason: not needed"));
         assert!(message.contains("`pkce_off_reason`") && message.contains("only allowed"), "{message}");
     }
@@ -726,7 +813,7 @@ toolkits:
         .unwrap();
         let acme = ok.get(&slug("acme")).unwrap();
         assert_eq!(acme.categories, ["crm"]);
-        assert_eq!(acme.revocation_url.as_deref(), Some("https://acme.example/oauth/revoke"));
+        assert_eq!(acme.oauth().unwrap().revocation_url.as_deref(), Some("https://acme.example/oauth/revoke"));
         assert_eq!(category_name("crm"), Some("CRM"));
         assert_eq!(category_name("nope"), None);
     }
@@ -796,11 +883,17 @@ acme-keys:
         let catalog = Catalog::from_yaml_file("nango.yaml", NANGO).unwrap();
         assert_eq!(catalog.len(), 1);
         assert_eq!(catalog.skipped(), ["nango.yaml: acme-keys (auth_mode API_KEY)"]);
-        let p = catalog.get(&slug("acme-crm")).unwrap();
-        assert_eq!(p.name, "Acme CRM");
+        let entry = catalog.get(&slug("acme-crm")).unwrap();
+        assert_eq!(entry.name, "Acme CRM");
+        assert_eq!(entry.template_fields(), ["subdomain"]);
+        assert_eq!(entry.fields[0].pattern.as_deref(), Some(HOST_LABEL_PATTERN));
+        assert_eq!(
+            (entry.source.as_str(), entry.categories.as_slice()),
+            ("https://docs.acme.example/oauth", &["crm".to_owned()][..])
+        );
+        let p = entry.oauth().unwrap();
         assert_eq!(p.authorization_url, "https://{subdomain}.acme.example/oauth/authorize");
         assert_eq!(p.token_url, "https://{subdomain}.acme.example/oauth/token");
-        assert_eq!(p.required_fields, ["subdomain"]);
         assert_eq!(p.scope_separator, ",");
         assert_eq!(p.default_scopes, ["contacts.read", "offline"]);
         assert_eq!(p.client_auth, ClientAuth::ClientSecretBasic);
@@ -808,24 +901,29 @@ acme-keys:
         assert!(p.pkce_off_reason.as_deref().is_some_and(|r| r.contains("disable_pkce")));
         assert_eq!(p.extra_authorization_params.get("access_type").map(String::as_str), Some("offline"));
         assert_eq!(p.extra_authorization_params.get("prompt").map(String::as_str), Some("consent"));
-        assert_eq!(p.source, "https://docs.acme.example/oauth");
-        assert_eq!(p.categories, ["crm"]);
         assert_eq!(p.token_response_nested, None);
         let slack_user = NANGO
             .replace("  disable_pkce: true\n", "  alternate_access_token_response_path: authed_user.access_token\n");
-        let p = Catalog::from_yaml_file("n.yaml", &slack_user).unwrap().get(&slug("acme-crm")).unwrap().clone();
+        let p = Catalog::from_yaml_file("n.yaml", &slack_user)
+            .unwrap()
+            .get(&slug("acme-crm"))
+            .unwrap()
+            .oauth
+            .clone()
+            .unwrap();
         assert_eq!(p.token_response_nested.as_deref(), Some("authed_user"));
         assert!(p.pkce);
 
         // Defaults: space-separated scopes, PKCE on, credentials in the body.
         let plain = "x:\n  auth_mode: OAUTH2\n  authorization_url: https://x.example/a\n  token_url: https://x.example/t\n  docs: https://x.example/docs\n  connection_config:\n    instanceUrl: {type: string}\n";
-        let p = Catalog::from_yaml_file("n.yaml", plain).unwrap().get(&slug("x")).unwrap().clone();
+        let entry = Catalog::from_yaml_file("n.yaml", plain).unwrap().get(&slug("x")).unwrap().clone();
+        let p = entry.oauth().unwrap();
         assert_eq!((p.scope_separator.as_str(), p.pkce, p.client_auth), (" ", true, ClientAuth::ClientSecretPost));
-        assert!(p.default_scopes.is_empty() && p.required_fields.is_empty());
+        assert!(p.default_scopes.is_empty() && entry.fields.is_empty());
         let camel = plain.replace("https://x.example/t", "https://x.example/${connectionConfig.instanceUrl}/t");
-        let p = Catalog::from_yaml_file("n.yaml", &camel).unwrap().get(&slug("x")).unwrap().clone();
-        assert_eq!(p.token_url, "https://x.example/{instance_url}/t");
-        assert_eq!(p.required_fields, ["instance_url"]);
+        let entry = Catalog::from_yaml_file("n.yaml", &camel).unwrap().get(&slug("x")).unwrap().clone();
+        assert_eq!(entry.oauth().unwrap().token_url, "https://x.example/{instance_url}/t");
+        assert_eq!(entry.template_fields(), ["instance_url"]);
     }
 
     /// Table: a Nango setting authlink cannot honour refuses the entry, naming file, line, field.
@@ -900,10 +998,10 @@ acme-keys:
             "{VALID}    quirks: [token_response_form, non_expiring_tokens]\n    token_response_nested: authed_user\n"
         ))
         .unwrap();
-        let acme = declared.get(&slug("acme")).unwrap();
+        let acme = declared.get(&slug("acme")).unwrap().oauth().unwrap();
         assert_eq!(acme.quirks, [Quirk::TokenResponseForm, Quirk::NonExpiringTokens]);
         assert_eq!(acme.token_response_nested.as_deref(), Some("authed_user"));
-        assert!(Catalog::from_yaml(VALID).unwrap().get(&slug("acme")).unwrap().quirks.is_empty());
+        assert!(Catalog::from_yaml(VALID).unwrap().get(&slug("acme")).unwrap().oauth().unwrap().quirks.is_empty());
 
         let error = Catalog::from_yaml(&format!("{VALID}    quirks: [token_response_xml]\n")).unwrap_err();
         assert_eq!(error.line, Some(12), "{error}");
@@ -913,6 +1011,92 @@ acme-keys:
         assert!(message.contains("`quirks`") && message.contains("twice"), "{message}");
         let message = err(&format!("{VALID}    token_response_nested: \"authed user\"\n"));
         assert!(message.contains("`token_response_nested`"), "{message}");
-        assert_eq!(catalog().get(&slug("slack")).unwrap().token_response_nested.as_deref(), Some("authed_user"));
+        assert_eq!(
+            catalog().get(&slug("slack")).unwrap().oauth().unwrap().token_response_nested.as_deref(),
+            Some("authed_user")
+        );
+    }
+
+    /// A valid `API_KEY` entry; the table below splices in one defect each.
+    const KEYED: &str = "
+toolkits:
+  - slug: keyed
+    name: Keyed
+    source: https://keyed.example/docs
+    auth_scheme: API_KEY
+    credential: {in: header, name: X-Api-Key}
+    base_url: https://{region}.keyed.example/v1
+    fields:
+      - name: region
+        display_name: Region
+        pattern: \"[a-z]{2}[0-9]\"
+      - name: api_key
+        display_name: API key
+        secret: true
+";
+
+    #[test]
+    fn non_oauth_entries_parse() {
+        let parsed = Catalog::from_yaml(KEYED).unwrap();
+        let keyed = parsed.get(&slug("keyed")).unwrap();
+        assert_eq!(keyed.auth_scheme, AuthScheme::ApiKey);
+        assert!(keyed.oauth().is_none());
+        assert_eq!(keyed.template_fields(), ["region"]);
+        assert_eq!(keyed.credential_field().unwrap().name, "api_key");
+        let c = keyed.credential.as_ref().unwrap();
+        assert_eq!((c.location, c.name.as_str(), c.prefix.as_deref()), (CredentialIn::Header, "X-Api-Key", None));
+        let embedded = catalog();
+        for (s, scheme) in
+            [("openai", AuthScheme::ApiKey), ("huggingface", AuthScheme::BearerToken), ("twilio", AuthScheme::Basic)]
+        {
+            let p = embedded.get(&slug(s)).unwrap();
+            assert_eq!(p.auth_scheme, scheme, "{s}");
+            assert!(p.oauth().is_none() && p.fields.iter().any(|f| f.secret), "{s}");
+        }
+        assert_eq!(embedded.get(&slug("openai")).unwrap().credential_field().unwrap().name, "api_key");
+        assert_eq!(AuthScheme::parse("BEARER_TOKEN"), Some(AuthScheme::BearerToken));
+        assert_eq!(AuthScheme::parse("oauth2"), None);
+    }
+
+    /// Table: each per-scheme rule of catalog-format.md refuses the entry, naming the field.
+    #[test]
+    fn refuses_entries_breaking_the_scheme_rules() {
+        let cases: [(&str, &str, &str, &str); 14] = [
+            (
+                "    auth_scheme: API_KEY\n",
+                "    auth_scheme: API_KEY\n    token_url: https://keyed.example/t\n",
+                "token_url",
+                "OAuth 2.0 key",
+            ),
+            ("    auth_scheme: API_KEY\n", "    auth_scheme: API_KEY\n    pkce: true\n", "pkce", "OAuth 2.0 key"),
+            ("    auth_scheme: API_KEY\n", "    auth_scheme: OAUTH1\n", "auth_scheme", "unknown variant"),
+            ("        secret: true\n", "", "fields", "secret field"),
+            ("\"[a-z]{2}[0-9]\"", "\"[a-z.]+\"", "fields", "host label"),
+            ("\"[a-z]{2}[0-9]\"", "\"\\\\S+\"", "fields", "host label"),
+            ("\"[a-z]{2}[0-9]\"", "\"[a-z]+|x/y\"", "fields", "host label"),
+            ("\"[a-z]{2}[0-9]\"", "\"(\"", "fields", "not a valid regex"),
+            ("        pattern: \"[a-z]{2}[0-9]\"\n", "", "fields", "needs a pattern"),
+            ("      - name: api_key\n", "      - name: region\n", "fields", "twice"),
+            ("      - name: api_key\n", "      - name: Api-Key\n", "fields", "[a-z]"),
+            ("name: X-Api-Key}", "name: X-Api-Key, field: region}", "fields", "secret field"),
+            ("{region}.keyed", "{tenant}.keyed", "base_url", "not one of the entry's fields"),
+            ("auth_scheme: API_KEY", "auth_scheme: BASIC", "fields", "username"),
+        ];
+        for (from, to, field, rule) in cases {
+            let text = KEYED.replacen(from, to, 1);
+            assert_ne!(text, KEYED, "{from:?} not found");
+            let message = err(&text);
+            assert!(
+                message.contains("`keyed`") && message.contains(field) && message.contains(rule),
+                "{to}: {message}"
+            );
+        }
+        // OAUTH2 entries take no credential, and all their fields need host-label patterns.
+        let message = err(&format!("{VALID}    credential: {{in: header, name: X}}\n"));
+        assert!(message.contains("`credential`") && message.contains("OAUTH2"), "{message}");
+        let message = err(&format!("{VALID}    fields:\n      - name: org\n        display_name: Org\n"));
+        assert!(message.contains("`fields`") && message.contains("OAUTH2"), "{message}");
+        let message = err(&VALID.replace("    pkce: true\n", ""));
+        assert!(message.contains("`pkce`") && message.contains("required on OAUTH2"), "{message}");
     }
 }

@@ -168,7 +168,19 @@ pub fn convert(file: &Mapping) -> Result<Converted, Refusal> {
         if let Some(member) = nested {
             put("token_response_nested", Value::String(member));
         }
-        put("required_fields", Value::Sequence(fields.into_iter().map(Value::String).collect()));
+        // Nango's connection-config values become host-label fields (the only kind an OAUTH2
+        // entry may template its URLs with).
+        let specs = fields
+            .into_iter()
+            .map(|name| {
+                let mut f = Mapping::new();
+                f.insert(Value::String("display_name".into()), Value::String(name.replace('_', " ")));
+                f.insert(Value::String("name".into()), Value::String(name));
+                f.insert(Value::String("pattern".into()), Value::String(super::HOST_LABEL_PATTERN.into()));
+                Value::Mapping(f)
+            })
+            .collect();
+        put("fields", Value::Sequence(specs));
         entries.push((index, Value::Mapping(entry)));
     }
     Ok((entries, skipped))

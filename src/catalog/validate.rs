@@ -1,11 +1,104 @@
 //! Entry checks of the catalog: what serde cannot check (URL shapes, placeholders, scopes,
 //! parameters) and where in a file an entry or field is, for errors that name the line.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Deserialize;
 use url::Url;
 
-use super::{CatalogErrorKind, Provider, RESERVED_AUTHORIZATION_PARAMS, category_name};
+use super::{
+    AuthScheme, CatalogErrorKind, ClientAuth, Credential, FieldSpec, OAuthFacts, Provider, Quirk,
+    RESERVED_AUTHORIZATION_PARAMS, category_name,
+};
+use crate::domain::ToolkitSlug;
+
+/// One entry as written: every key of every scheme, checked per scheme by [`RawEntry::into_provider`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEntry {
+    slug: ToolkitSlug,
+    name: String,
+    #[serde(default)]
+    description: String,
+    source: String,
+    #[serde(default)]
+    logo: Option<String>,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    auth_scheme: AuthScheme,
+    #[serde(default)]
+    credential: Option<Credential>,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    fields: Vec<FieldSpec>,
+    authorization_url: Option<String>,
+    token_url: Option<String>,
+    default_scopes: Option<Vec<String>>,
+    scope_separator: Option<String>,
+    pkce: Option<bool>,
+    pkce_off_reason: Option<String>,
+    client_auth: Option<ClientAuth>,
+    extra_authorization_params: Option<BTreeMap<String, String>>,
+    revocation_url: Option<String>,
+    quirks: Option<Vec<Quirk>>,
+    token_response_nested: Option<String>,
+}
+
+impl RawEntry {
+    /// Splits the OAuth keys off: required on `OAUTH2`, refused on every other scheme.
+    fn into_provider(self) -> Result<Provider, (&'static str, String)> {
+        let scheme = self.auth_scheme;
+        let oauth = if scheme.is_oauth() {
+            let need = |key: &'static str| (key, "is required on OAUTH2 entries".to_owned());
+            Some(OAuthFacts {
+                authorization_url: self.authorization_url.ok_or_else(|| need("authorization_url"))?,
+                token_url: self.token_url.ok_or_else(|| need("token_url"))?,
+                default_scopes: self.default_scopes.ok_or_else(|| need("default_scopes"))?,
+                scope_separator: self.scope_separator.ok_or_else(|| need("scope_separator"))?,
+                pkce: self.pkce.ok_or_else(|| need("pkce"))?,
+                pkce_off_reason: self.pkce_off_reason,
+                client_auth: self.client_auth.ok_or_else(|| need("client_auth"))?,
+                extra_authorization_params: self.extra_authorization_params.unwrap_or_default(),
+                revocation_url: self.revocation_url,
+                quirks: self.quirks.unwrap_or_default(),
+                token_response_nested: self.token_response_nested,
+            })
+        } else {
+            let present = [
+                ("authorization_url", self.authorization_url.is_some()),
+                ("token_url", self.token_url.is_some()),
+                ("default_scopes", self.default_scopes.is_some()),
+                ("scope_separator", self.scope_separator.is_some()),
+                ("pkce", self.pkce.is_some()),
+                ("pkce_off_reason", self.pkce_off_reason.is_some()),
+                ("client_auth", self.client_auth.is_some()),
+                ("extra_authorization_params", self.extra_authorization_params.is_some()),
+                ("revocation_url", self.revocation_url.is_some()),
+                ("quirks", self.quirks.is_some()),
+                ("token_response_nested", self.token_response_nested.is_some()),
+            ];
+            if let Some((key, _)) = present.into_iter().find(|(_, p)| *p) {
+                return Err((key, format!("is an OAuth 2.0 key: not allowed on {scheme} entries")));
+            }
+            None
+        };
+        Ok(Provider {
+            slug: self.slug,
+            name: self.name,
+            description: self.description,
+            source: self.source,
+            logo: self.logo,
+            categories: self.categories,
+            auth_scheme: scheme,
+            oauth,
+            credential: self.credential,
+            base_url: self.base_url,
+            fields: self.fields,
+        })
+    }
+}
 
 /// The 1-based line of `field` inside the entry whose slug is `slug` (authlink format), or of the
 /// entry itself; `None` when it cannot be found (e.g. a slug written with unusual quoting).
@@ -69,7 +162,7 @@ pub(super) fn parse_entry(
         Some(slug) => format!("`{slug}` (toolkits[{index}])"),
         None => format!("at toolkits[{index}]"),
     };
-    serde_path_to_error::deserialize(value).map_err(|error| {
+    let raw: RawEntry = serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.into_inner().to_string();
         // An unknown or missing field is named by the message, not the path.
@@ -79,7 +172,10 @@ pub(super) fn parse_entry(
         } else {
             (Some(path.clone()), format!("field `{path}`: "))
         };
-        (field, CatalogErrorKind::Entry { entry, location, message })
+        (field, CatalogErrorKind::Entry { entry: entry.clone(), location, message })
+    })?;
+    raw.into_provider().map_err(|(key, message)| {
+        (Some(key.to_owned()), CatalogErrorKind::Entry { entry, location: format!("field `{key}`: "), message })
     })
 }
 
@@ -93,36 +189,19 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
         return Err(invalid("name", "must not be empty".into()));
     }
 
-    let mut declared = BTreeSet::new();
-    for field in &provider.required_fields {
-        if !is_identifier(field) {
-            return Err(invalid("required_fields", format!("{field:?} must match [a-z][a-z0-9_]*")));
-        }
-        if !declared.insert(field.as_str()) {
-            return Err(invalid("required_fields", format!("{field:?} is listed twice")));
-        }
-    }
-
-    for (field, url) in [("authorization_url", &provider.authorization_url), ("token_url", &provider.token_url)] {
-        check_url(url, &declared).map_err(|reason| CatalogErrorKind::InvalidUrl {
-            slug: slug.clone(),
-            field,
-            url: url.clone(),
-            reason,
-        })?;
+    let declared = check_fields(provider).map_err(|reason| invalid("fields", reason))?;
+    let url_err = |field: &'static str, url: &String| {
+        let slug = slug.clone();
+        let url = url.clone();
+        move |reason| CatalogErrorKind::InvalidUrl { slug, field, url, reason }
+    };
+    if let Some(url) = &provider.base_url {
+        check_url(url, &declared).map_err(url_err("base_url", url))?;
     }
     for category in &provider.categories {
         if category_name(category).is_none() {
             return Err(invalid("categories", format!("{category:?} is not one of the categories in catalog.rs")));
         }
-    }
-    if let Some(url) = &provider.revocation_url {
-        check_url(url, &declared).map_err(|reason| CatalogErrorKind::InvalidUrl {
-            slug: slug.clone(),
-            field: "revocation_url",
-            url: url.clone(),
-            reason,
-        })?;
     }
     // A docs page may be cited by its anchor: the fragment is dropped before the URL check.
     let source = provider.source.split('#').next().unwrap_or_default();
@@ -141,19 +220,34 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
         })?;
     }
 
-    if let Some(nested) = &provider.token_response_nested {
+    let Some(o) = &provider.oauth else {
+        return Ok(());
+    };
+    if provider.credential.is_some() {
+        return Err(invalid(
+            "credential",
+            "is not allowed on OAUTH2 entries (the credential is the access token)".into(),
+        ));
+    }
+    for (field, url) in [("authorization_url", &o.authorization_url), ("token_url", &o.token_url)] {
+        check_url(url, &declared).map_err(url_err(field, url))?;
+    }
+    if let Some(url) = &o.revocation_url {
+        check_url(url, &declared).map_err(url_err("revocation_url", url))?;
+    }
+    if let Some(nested) = &o.token_response_nested {
         if !is_identifier(nested) {
             return Err(invalid("token_response_nested", format!("{nested:?} must match [a-z][a-z0-9_]*")));
         }
     }
     let mut quirks = BTreeSet::new();
-    for quirk in &provider.quirks {
+    for quirk in &o.quirks {
         if !quirks.insert(format!("{quirk:?}")) {
             return Err(invalid("quirks", format!("{quirk:?} is listed twice")));
         }
     }
 
-    match (provider.pkce, provider.pkce_off_reason.as_deref().map(str::trim)) {
+    match (o.pkce, o.pkce_off_reason.as_deref().map(str::trim)) {
         (false, None | Some("")) => {
             return Err(invalid(
                 "pkce_off_reason",
@@ -164,12 +258,12 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
         _ => {}
     }
 
-    let separator = &provider.scope_separator;
+    let separator = &o.scope_separator;
     if separator.is_empty() {
         return Err(invalid("scope_separator", "must not be empty".into()));
     }
     let mut seen = BTreeSet::new();
-    for scope in &provider.default_scopes {
+    for scope in &o.default_scopes {
         if scope.is_empty() || scope.chars().any(char::is_whitespace) {
             return Err(invalid("default_scopes", format!("{scope:?} must be non-empty and contain no whitespace")));
         }
@@ -181,7 +275,7 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
         }
     }
 
-    for (key, value) in &provider.extra_authorization_params {
+    for (key, value) in &o.extra_authorization_params {
         if key.trim().is_empty() {
             return Err(invalid("extra_authorization_params", "parameter names must not be empty".into()));
         }
@@ -215,7 +309,7 @@ pub(super) fn check_url(raw: &str, declared: &BTreeSet<&str>) -> Result<(), Stri
             return Err(format!("placeholder {{{name}}} must match [a-z][a-z0-9_]*"));
         }
         if !declared.contains(name) {
-            return Err(format!("placeholder {{{name}}} is not listed in required_fields"));
+            return Err(format!("placeholder {{{name}}} is not one of the entry's fields"));
         }
         filled.push_str("placeholder");
         rest = &after[close + 1..];
@@ -242,4 +336,95 @@ pub(super) fn is_identifier(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_lowercase())
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Characters a value substituted into a URL (or any OAUTH2 field) must never contain.
+const HOST_BREAKERS: &[char] = &['.', '/', '@', '#', '?', ':', '%', '\\', ' '];
+
+/// The per-scheme rules of `fields` and `credential`; returns the declared field names.
+fn check_fields(provider: &Provider) -> Result<BTreeSet<&str>, String> {
+    let mut declared = BTreeSet::new();
+    for f in &provider.fields {
+        let name = f.name.as_str();
+        if !is_identifier(name) {
+            return Err(format!("{name:?} must match [a-z][a-z0-9_]*"));
+        }
+        if !declared.insert(name) {
+            return Err(format!("{name:?} is listed twice"));
+        }
+        if f.display_name.trim().is_empty() {
+            return Err(format!("{name}: display_name must not be empty"));
+        }
+        if let Some(pattern) = &f.pattern {
+            regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| format!("{name}: pattern {pattern:?} is not a valid regex ({e})"))?;
+        }
+    }
+    let templated = provider.template_fields();
+    for f in &provider.fields {
+        if provider.auth_scheme.is_oauth() || templated.contains(&f.name.as_str()) {
+            let why = if provider.auth_scheme.is_oauth() { "on an OAUTH2 entry" } else { "used in a URL template" };
+            let pattern = f.pattern.as_deref().ok_or_else(|| format!("{}: a field {why} needs a pattern", f.name))?;
+            if pattern_may_match(pattern, HOST_BREAKERS)? {
+                return Err(format!(
+                    "{}: the pattern of a field {why} must be a host label: it may not match any of . / @ # ? : % \\ or space",
+                    f.name
+                ));
+            }
+        }
+    }
+    if provider.auth_scheme.is_oauth() {
+        return Ok(declared);
+    }
+    if !provider.fields.iter().any(|f| f.secret) {
+        return Err(format!("{} entries need at least one secret field", provider.auth_scheme));
+    }
+    if provider.auth_scheme == AuthScheme::Basic {
+        let username = provider.field("username").is_some_and(|f| !f.secret);
+        let password = provider.field("password").is_some_and(|f| f.secret);
+        if !(username && password) {
+            return Err("BASIC entries need a `username` field (not secret) and a `password` field (secret)".into());
+        }
+    }
+    if let Some(c) = &provider.credential {
+        let token = !c.name.is_empty() && c.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !token {
+            return Err(format!("credential.name {:?} must be a header or parameter name", c.name));
+        }
+        if c.prefix.as_deref().is_some_and(|p| p.chars().any(char::is_control)) {
+            return Err("credential.prefix must not contain control characters".into());
+        }
+        if let Some(field) = &c.field
+            && !provider.field(field).is_some_and(|f| f.secret)
+        {
+            return Err(format!("credential.field {field:?} must name a secret field"));
+        }
+    }
+    Ok(declared)
+}
+
+/// Whether a (catalog) regex could match a string containing any of `chars`: every literal and
+/// class of its syntax tree is inspected, so the answer errs on the side of "yes".
+fn pattern_may_match(pattern: &str, chars: &[char]) -> Result<bool, String> {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    fn walk(h: &Hir, chars: &[char]) -> bool {
+        match h.kind() {
+            HirKind::Empty | HirKind::Look(_) => false,
+            HirKind::Literal(lit) => String::from_utf8_lossy(&lit.0).contains(chars),
+            HirKind::Class(Class::Unicode(c)) => {
+                c.ranges().iter().any(|r| chars.iter().any(|&x| r.start() <= x && x <= r.end()))
+            }
+            HirKind::Class(Class::Bytes(c)) => c
+                .ranges()
+                .iter()
+                .any(|r| chars.iter().any(|&x| u8::try_from(x).is_ok_and(|b| (r.start()..=r.end()).contains(&b)))),
+            HirKind::Repetition(r) => walk(&r.sub, chars),
+            HirKind::Capture(c) => walk(&c.sub, chars),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(|h| walk(h, chars)),
+        }
+    }
+    let hir = regex_syntax::Parser::new()
+        .parse(&format!("^(?:{pattern})$"))
+        .map_err(|e| format!("pattern {pattern:?} is not a valid regex ({e})"))?;
+    Ok(walk(&hir, chars))
 }

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     AppState,
+    catalog::AuthScheme,
     domain::ToolkitSlug,
     error::{ApiError, ApiResult, ErrorEnvelope},
     service::toolkits::{self, AuthField, CATALOG_DATE, Kind, ManagedBy, Toolkit, ToolkitQuery},
@@ -80,7 +81,7 @@ pub struct ProviderEndpoints {
     pub token_url: Option<String>,
 }
 
-/// One auth scheme of a toolkit: always `OAUTH2`.
+/// The toolkit's auth scheme: `OAUTH2`, `API_KEY`, `BEARER_TOKEN` or `BASIC`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthConfigDetail {
     pub name: &'static str,
@@ -144,11 +145,21 @@ pub struct ToolkitResponse {
     pub deprecated: DeprecatedInfo,
 }
 
+/// The display name of a scheme, as Composio's toolkit details name it.
+fn scheme_name(scheme: AuthScheme) -> &'static str {
+    match scheme {
+        AuthScheme::OAuth2 => "OAuth 2.0",
+        AuthScheme::ApiKey => "API Key",
+        AuthScheme::BearerToken => "Bearer Token",
+        AuthScheme::Basic => "Basic Auth",
+    }
+}
+
 impl From<Toolkit> for ToolkitResponse {
     fn from(t: Toolkit) -> Self {
         let detail = AuthConfigDetail {
-            name: "OAuth 2.0",
-            mode: Toolkit::AUTH_SCHEME,
+            name: scheme_name(t.auth_scheme),
+            mode: t.auth_scheme.as_str(),
             fields: SchemeFields {
                 auth_config_creation: FieldGroup::of(&t.auth_config_fields),
                 connected_account_initiation: FieldGroup::of(&t.initiation_fields),
@@ -164,7 +175,7 @@ impl From<Toolkit> for ToolkitResponse {
             enabled: true,
             is_local_toolkit: false,
             no_auth: false,
-            auth_schemes: vec![Toolkit::AUTH_SCHEME],
+            auth_schemes: vec![t.auth_scheme.as_str()],
             composio_managed_auth_schemes: Vec::new(),
             composio_managed_auth: Vec::new(),
             auth_config_details: vec![detail],

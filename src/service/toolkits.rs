@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::{
-    catalog::{CATEGORIES, Provider, category_name},
+    catalog::{AuthScheme, CATEGORIES, Provider, category_name},
     domain::ToolkitSlug,
     error::{ApiError, ApiResult},
     service::context::ServiceContext,
@@ -43,8 +43,8 @@ pub struct AuthField {
 }
 
 /// A toolkit as the SDKs see it: from the catalog (`native`) or known only through one of the
-/// project's auth configs (`custom`). authlink speaks OAuth 2.0 only and manages no OAuth apps,
-/// so every toolkit has the one scheme `OAUTH2` and no Composio-managed scheme.
+/// project's auth configs (`custom`, always `OAUTH2`). Each toolkit has the one scheme its catalog
+/// entry names; authlink manages no OAuth apps, so none is Composio-managed.
 #[derive(Debug, Clone)]
 pub struct Toolkit {
     pub slug: ToolkitSlug,
@@ -54,33 +54,32 @@ pub struct Toolkit {
     /// `(id, display name)`.
     pub categories: Vec<(String, String)>,
     pub is_custom: bool,
+    pub auth_scheme: AuthScheme,
     pub default_scopes: Vec<String>,
     pub authorization_url: Option<String>,
     pub token_url: Option<String>,
     /// What `POST auth_configs` needs (`credentials.*`), required ones first.
     pub auth_config_fields: Vec<AuthField>,
-    /// What a connection must supply (per-tenant URL fields such as `subdomain`).
+    /// What a connection must supply: the catalog's fields (an API key, a `subdomain`, ...).
     pub initiation_fields: Vec<AuthField>,
 }
 
 impl Toolkit {
-    /// The only auth scheme authlink serves.
-    pub const AUTH_SCHEME: &'static str = "OAUTH2";
-
     fn native(p: &Provider) -> Self {
         let categories =
             p.categories.iter().filter_map(|id| category_name(id).map(|name| (id.clone(), name.to_owned()))).collect();
         let initiation_fields = p
-            .required_fields
+            .fields
             .iter()
             .map(|f| AuthField {
-                name: f.clone(),
-                display_name: f.replace('_', " "),
-                description: format!("The `{f}` the provider's URLs are built with (e.g. your tenant)."),
-                required: true,
-                is_secret: false,
+                name: f.name.clone(),
+                display_name: f.display_name.clone(),
+                description: f.description.clone(),
+                required: f.required,
+                is_secret: f.secret,
             })
             .collect();
+        let oauth = p.oauth();
         Self {
             slug: p.slug.clone(),
             name: p.name.clone(),
@@ -88,10 +87,13 @@ impl Toolkit {
             logo: p.logo.clone().unwrap_or_default(),
             categories,
             is_custom: false,
-            default_scopes: p.default_scopes.clone(),
-            authorization_url: Some(p.authorization_url.clone()),
-            token_url: Some(p.token_url.clone()),
-            auth_config_fields: auth_config_fields(false),
+            auth_scheme: p.auth_scheme,
+            default_scopes: oauth.map(|o| o.default_scopes.clone()).unwrap_or_default(),
+            authorization_url: oauth.map(|o| o.authorization_url.clone()),
+            token_url: oauth.map(|o| o.token_url.clone()),
+            // An API key, bearer or basic auth config needs no credentials: the secret is the
+            // connection's.
+            auth_config_fields: if oauth.is_some() { auth_config_fields(false) } else { Vec::new() },
             initiation_fields,
         }
     }
@@ -106,6 +108,7 @@ impl Toolkit {
             logo: String::new(),
             categories: Vec::new(),
             is_custom: true,
+            auth_scheme: AuthScheme::OAuth2,
             default_scopes: Vec::new(),
             authorization_url: None,
             token_url: None,

@@ -12,6 +12,7 @@
 
 pub mod audit_trail;
 pub mod batch;
+pub mod branding;
 pub mod error;
 pub mod paging;
 pub mod postgres;
@@ -27,6 +28,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::{
     audit_trail::*,
+    branding::{BrandingPatch, BrandingStore, LinkBranding, LogoMeta, NewLogo},
     error::{Constraint, StoreError, StoreResult},
     paging::{Cursor, OrderBy, Page},
     records::*,
@@ -341,6 +343,7 @@ pub trait Store:
     + LifecycleStore
     + IdempotencyStore
     + WebhookStore
+    + BrandingStore
     + 'static
 {
 }
@@ -357,6 +360,7 @@ impl<T> Store for T where
         + LifecycleStore
         + IdempotencyStore
         + WebhookStore
+        + BrandingStore
         + 'static
 {
 }

@@ -42,6 +42,11 @@ async fn listing(app: &TestApp) -> (usize, String) {
             scopes.join(" "),
             fields
         ));
+        // Non-OAuth toolkits add their scheme (OAuth lines stay as they were).
+        if details["mode"] != "OAUTH2" {
+            out.pop();
+            out.push_str(&format!(" | {}\n", details["mode"].as_str().unwrap()));
+        }
     }
     (items.len(), out)
 }
@@ -50,7 +55,7 @@ async fn listing(app: &TestApp) -> (usize, String) {
 async fn the_toolkit_listing_matches_the_committed_snapshot() {
     let app = spawn_app().await;
     let (count, actual) = listing(&app).await;
-    assert!(count >= 43, "{count} toolkits");
+    assert!(count >= 300, "{count} toolkits (issue 16: at least 300)");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &actual).unwrap();
@@ -87,9 +92,12 @@ const EXTRA_AUTHLINK: &str = "toolkits:
     categories: [developer-tools]
     description: A GitHub Enterprise Server.
     source: https://docs.github.com/en/enterprise-server@3.14/apps/oauth-apps
-    authorization_url: https://{host}/login/oauth/authorize
-    token_url: https://{host}/login/oauth/access_token
-    required_fields: [host]
+    authorization_url: https://{subdomain}.ghe.com/login/oauth/authorize
+    token_url: https://{subdomain}.ghe.com/login/oauth/access_token
+    fields:
+      - name: subdomain
+        display_name: Enterprise subdomain
+        pattern: \"[a-z0-9-]+\"
     default_scopes: [repo]
     scope_separator: \" \"
     pkce: true
@@ -130,7 +138,7 @@ async fn an_extra_catalog_dir_adds_and_overrides_toolkits_in_both_formats() {
     let (count, lines) = listing(&app).await;
     assert_eq!(count, base_count + 2, "acme and widgets-io added, github replaced, the API key entry skipped");
     assert!(lines.contains("acme | Acme | crm | contacts.read | \n"), "{lines}");
-    assert!(lines.contains("github | GitHub Enterprise | developer-tools | repo | host\n"), "{lines}");
+    assert!(lines.contains("github | GitHub Enterprise | developer-tools | repo | subdomain\n"), "{lines}");
     assert!(lines.contains("widgets-io | Widgets.io | productivity | read write | subdomain\n"), "{lines}");
     assert!(!lines.contains("widgets-key"), "{lines}");
 

@@ -14,7 +14,15 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
     assert_eq!(t["enabled"], true);
     assert_eq!(t["is_local_toolkit"], false);
     assert_eq!(t["no_auth"], false);
-    assert_eq!(t["auth_schemes"], json!(["OAUTH2"]));
+    let scheme = t["auth_schemes"][0].as_str().unwrap();
+    assert_eq!(t["auth_schemes"], json!([scheme]), "{t}");
+    let scheme_name = match scheme {
+        "OAUTH2" => "OAuth 2.0",
+        "API_KEY" => "API Key",
+        "BEARER_TOKEN" => "Bearer Token",
+        "BASIC" => "Basic Auth",
+        other => panic!("unknown scheme {other}"),
+    };
     assert_eq!(t["composio_managed_auth_schemes"], json!([]));
     assert_eq!(t["composio_managed_auth"], json!([]));
     assert_eq!(t["deprecated"], json!({"toolkitId": slug, "rawProxyInfoByAuthSchemes": []}));
@@ -32,15 +40,21 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
     }
     let details = t["auth_config_details"].as_array().unwrap();
     assert_eq!(details.len(), 1, "{t}");
-    assert_eq!(details[0]["mode"], "OAUTH2");
-    assert_eq!(details[0]["name"], "OAuth 2.0");
+    assert_eq!(details[0]["mode"], scheme);
+    assert_eq!(details[0]["name"], scheme_name);
     assert!(details[0]["required_scopes"].is_array());
     let creation = &details[0]["fields"]["auth_config_creation"];
     let names = |group: &Value| -> Vec<String> {
         group.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect()
     };
     let required = names(&creation["required"]);
-    if kind == "custom" {
+    if scheme != "OAUTH2" {
+        // API key, bearer and basic configs take no credentials: the secret is the connection's.
+        assert!(required.is_empty() && creation["optional"] == json!([]), "{t}");
+        let initiation = &details[0]["fields"]["connected_account_initiation"]["required"];
+        assert!(initiation.as_array().unwrap().iter().any(|f| f["is_secret"] == true), "{t}");
+        assert_eq!(details[0]["required_scopes"], json!([]));
+    } else if kind == "custom" {
         assert_eq!(required, ["client_id", "client_secret", "authorization_url", "token_url"]);
     } else {
         assert_eq!(required, ["client_id", "client_secret"]);
@@ -128,19 +142,28 @@ async fn list_filters_pages_and_counts() {
     assert_eq!(
         crm_slugs,
         [
+            "affinity",
+            "apollo",
             "attio",
+            "capsule_crm",
             "close",
+            "copper",
+            "freshsales",
             "gong",
             "highlevel",
             "hubspot",
+            "hunter",
             "keap",
+            "outreach",
             "pipedrive",
             "salesforce",
             "salesloft",
             "shopify",
             "teamleader",
             "zendesk",
-            "zoho"
+            "zendesk_sell",
+            "zoho",
+            "zoho_bigin"
         ]
     );
     let found = app.get("toolkits?search=CALENDAR").await.expect(200, "search").clone();
@@ -232,6 +255,7 @@ async fn categories_list_those_of_the_catalog() {
     assert_eq!(
         ids,
         [
+            "ai",
             "analytics",
             "cloud",
             "communication",
@@ -248,7 +272,8 @@ async fn categories_list_those_of_the_catalog() {
             "video"
         ]
     );
-    assert_eq!(body["items"][3], json!({"id": "crm", "name": "CRM"}));
+    assert_eq!(body["items"][0], json!({"id": "ai", "name": "AI & Machine Learning"}));
+    assert_eq!(body["items"][4], json!({"id": "crm", "name": "CRM"}));
     assert_eq!((body["total_pages"].clone(), body["next_cursor"].clone()), (json!(1), Value::Null));
     assert_error(&app.anonymous().get("toolkits/categories").await, 401, "Auth_NoAuthProvided");
     app.cleanup().await;
