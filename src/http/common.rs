@@ -48,9 +48,11 @@ pub struct AclInput {
     pub allow_all_users: Option<bool>,
     /// At most 1000 ids, each 1..256 characters.
     #[validate(length(max = 1000), custom(function = "user_id_items"))]
+    #[schema(max_items = 1000)]
     pub allowed_user_ids: Option<Vec<String>>,
     /// At most 1000 ids, each 1..256 characters. The deny list always wins.
     #[validate(length(max = 1000), custom(function = "user_id_items"))]
+    #[schema(max_items = 1000)]
     pub not_allowed_user_ids: Option<Vec<String>>,
 }
 

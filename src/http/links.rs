@@ -29,9 +29,11 @@ fn toolkit_slug(value: &str) -> Result<(), ValidationError> {
 pub struct SessionLinkRequest {
     /// Toolkit slug, matched case-insensitively.
     #[validate(length(min = 1, max = 64), custom(function = "toolkit_slug"))]
+    #[schema(min_length = 1, max_length = 64)]
     pub toolkit: String,
     /// Unique per (user, toolkit) among accounts not deleted.
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub alias: Option<String>,
     /// Where the user lands after the flow; defaults to the session's
     /// `manage_connections.callback_url`. Must match the operator's allowlist.
@@ -53,8 +55,10 @@ pub struct UserLinkRequest {
     /// `ac_…` id of the auth config to connect with.
     pub auth_config_id: String,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub user_id: String,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub alias: Option<String>,
     pub callback_url: Option<String>,
     /// Pre-filled connection fields; accepted and ignored for OAuth2.

@@ -18,6 +18,7 @@ pub mod links;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;
+mod openapi_params;
 pub mod request_id;
 pub mod session_toolkits;
 pub mod session_tools;

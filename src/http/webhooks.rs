@@ -12,7 +12,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, ToSchema,
+    openapi::{Array, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type},
+};
 use validator::Validate;
 
 use super::{
@@ -67,21 +70,79 @@ fn respond(state: &AppState, s: SubscriptionRecord) -> ApiResult<SubscriptionRes
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CreateSubscriptionRequest {
     /// https (http only to a loopback host), at most 2048 characters.
+    #[schema(schema_with = webhook_url_schema, required = true)]
     pub webhook_url: Option<String>,
     /// Event types from `GET webhook_subscriptions/event_types`; at least one.
+    #[schema(schema_with = enabled_events_schema, required = true)]
     pub enabled_events: Option<Vec<String>>,
     /// `V3` (the default; V1 and V2 are refused).
+    #[schema(schema_with = version_schema)]
     pub version: Option<String>,
 }
 
 /// Body of `PATCH webhook_subscriptions/{id}`; absent fields stay as they are.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateSubscriptionRequest {
+    /// `null` or absent: unchanged.
+    #[schema(schema_with = nullable_webhook_url)]
     pub webhook_url: Option<String>,
+    #[schema(schema_with = nullable_enabled_events)]
     pub enabled_events: Option<Vec<String>>,
+    #[schema(schema_with = nullable_version)]
     pub version: Option<String>,
-    /// authlink: `true` re-enables a subscription disabled after failing for the horizon.
+    /// authlink: `true` re-enables a subscription disabled after failing for the horizon (only
+    /// `true`: delete the subscription to stop deliveries).
+    #[schema(schema_with = nullable_enabled)]
     pub enabled: Option<bool>,
+}
+
+/// `schema`, or `null` (a PATCH field left as it is).
+fn nullable(schema: impl Into<Schema>) -> Schema {
+    OneOfBuilder::new().item(schema.into()).item(ObjectBuilder::new().schema_type(Type::Null)).build().into()
+}
+fn nullable_webhook_url() -> Schema {
+    nullable(webhook_url_schema())
+}
+fn nullable_enabled_events() -> Schema {
+    nullable(enabled_events_schema())
+}
+fn nullable_version() -> Schema {
+    nullable(version_schema())
+}
+fn nullable_enabled() -> Schema {
+    nullable(enabled_schema())
+}
+
+/// What `service::webhooks::webhook_url` takes, as far as a pattern can say it: an https URL
+/// with a host name, no userinfo and no fragment, at most 2048 characters. (It also refuses a
+/// host naming a private or loopback address, which the outbound policy decides.)
+fn webhook_url_schema() -> Object {
+    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let path = "[A-Za-z0-9._~!$&'()*+,;=:@%/-]";
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(2048))
+        .pattern(Some(format!(
+            "^https://(?:{label}\\.)+[A-Za-z][A-Za-z0-9-]{{0,61}}(?:/{path}*)?(?:\\?(?:{path}|\\?)*)?$"
+        )))
+        .build()
+}
+
+/// One or more of the event types authlink sends.
+fn enabled_events_schema() -> Array {
+    let names = crate::domain::event::EventType::ALL.map(|e| e.as_str());
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)))
+        .min_items(Some(1))
+        .build()
+}
+
+fn version_schema() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["V3"])).build()
+}
+
+fn enabled_schema() -> Object {
+    ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])).build()
 }
 
 /// `rotate_secret`'s answer.
@@ -135,8 +196,8 @@ pub async fn create(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Accepted for Composio's client; every subscription (at most 20) is on one page.
-    #[param(value_type = Option<i64>)]
+    /// Accepted for Composio's client and ignored (any value): every subscription (at most 20)
+    /// is on one page.
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }

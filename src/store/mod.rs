@@ -11,6 +11,7 @@
 //! by the database and reported as [`StoreError::Conflict`] with the [`Constraint`] it broke.
 
 pub mod audit_trail;
+pub mod counted;
 pub mod error;
 pub mod paging;
 pub mod postgres;
@@ -431,4 +432,6 @@ pub struct PoolStats {
     pub size: u32,
     pub idle: u32,
     pub max: u32,
+    /// Requests waiting for a connection.
+    pub waiting: u32,
 }

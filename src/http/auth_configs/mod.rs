@@ -60,8 +60,10 @@ impl Scopes {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CredentialsInput {
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub client_id: String,
     #[validate(length(min = 1, max = 4096))]
+    #[schema(min_length = 1, max_length = 4096)]
     pub client_secret: String,
     pub scopes: Option<Scopes>,
     /// Required for toolkits outside the catalog; overrides the catalog's otherwise.
@@ -86,6 +88,7 @@ pub struct AuthConfigInput {
     #[serde(rename = "authScheme")]
     pub auth_scheme: Option<String>,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub name: Option<String>,
     #[validate(nested)]
     pub credentials: Option<CredentialsInput>,

@@ -26,9 +26,11 @@ pub struct LegacyAuthConfigRef {
 pub struct LegacyConnection {
     #[serde(alias = "entity_id")]
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub user_id: String,
     pub callback_url: Option<String>,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub alias: Option<String>,
     #[validate(nested)]
     pub experimental: Option<LinkExperimental>,

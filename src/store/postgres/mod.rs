@@ -44,7 +44,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
 /// The PostgreSQL implementation of [`Store`](super::Store).
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pool: crate::store::counted::CountedPool<sqlx::Postgres>,
 }
 
 impl PgStore {
@@ -57,11 +57,11 @@ impl PgStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool: crate::store::counted::CountedPool::new(pool) })
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.pool.inner()
     }
 }
 

@@ -63,7 +63,7 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// The SQLite implementation of [`Store`](super::Store).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pool: crate::store::counted::CountedPool<sqlx::Sqlite>,
 }
 
 impl SqliteStore {
@@ -99,11 +99,11 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { pool: crate::store::counted::CountedPool::new(pool) })
     }
 
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        self.pool.inner()
     }
 
     /// A transaction that holds the write lock from the start (see the module docs).
