@@ -24,6 +24,7 @@ pub mod session_toolkits;
 pub mod session_tools;
 pub mod sessions;
 pub mod toolkits;
+mod webhook_schemas;
 pub mod webhooks;
 
 use std::time::Duration;

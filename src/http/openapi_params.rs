@@ -10,9 +10,9 @@
 //! toolkits); `scripts/schemathesis-hooks.py` teaches the generator to write them.
 
 use utoipa::openapi::{
-    self, ObjectBuilder, RefOr, Schema, SchemaFormat, Type,
+    self, ArrayBuilder, ObjectBuilder, RefOr, Schema, SchemaFormat, Type,
     path::ParameterIn,
-    schema::{AdditionalProperties, ArrayItems, KnownFormat, SchemaType},
+    schema::{AdditionalProperties, AnyOfBuilder, ArrayItems, KnownFormat, SchemaType},
 };
 
 use crate::domain::{
@@ -30,6 +30,11 @@ fn string(pattern: String) -> ObjectBuilder {
 
 fn one_of(values: &[&str]) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.iter().copied()))
+}
+
+/// A query value that is empty counts as absent (`LenientQuery`), so each allows `""` too.
+fn one_of_or_empty(values: &[&str]) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.iter().copied().chain([""])))
 }
 
 /// A comma-joined list (`comma_list`: items trimmed, empty ones dropped) of `item`s.
@@ -83,17 +88,17 @@ fn query_parameter(path: &str, name: &str) -> Option<ObjectBuilder> {
         "cursor" => {
             ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::Custom("authlink-cursor".into())))
         }
-        "order_by" => one_of(&["created_at", "updated_at"]),
-        "order_direction" => one_of(&["asc", "desc"]),
-        "account_type" => one_of(&["PRIVATE", "SHARED", "ALL"]),
-        "managed_by" => one_of(&["all", "composio", "project"]),
-        "type" if resource == "toolkits" => one_of(&["all", "native", "custom"]),
-        "sort_by" => one_of(&["usage", "alphabetically"]),
+        "order_by" => one_of_or_empty(&["created_at", "updated_at"]),
+        "order_direction" => one_of_or_empty(&["asc", "desc"]),
+        "account_type" => one_of_or_empty(&["PRIVATE", "SHARED", "ALL"]),
+        "managed_by" => one_of_or_empty(&["all", "composio", "project"]),
+        "type" if resource == "toolkits" => one_of_or_empty(&["all", "native", "custom"]),
+        "sort_by" => one_of_or_empty(&["usage", "alphabetically"]),
         "search" if listing("/toolkits") => ObjectBuilder::new().schema_type(Type::String).max_length(Some(256)),
-        "toolkit_slug" => string(format!("^ *{SLUG} *$")),
+        "toolkit_slug" => string(format!("^(?: *{SLUG} *)?$")),
         "toolkit_slugs" | "toolkits" => comma_list(SLUG),
         "statuses" => {
-            let all: Vec<&str> = AccountStatus::ALL.iter().map(|s| s.as_str()).collect();
+            let all: Vec<&str> = AccountStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>();
             comma_list(&all.join("|"))
         }
         "auth_config_ids" => comma_list(&bare(&AuthConfigId::pattern())),
@@ -105,18 +110,51 @@ fn query_parameter(path: &str, name: &str) -> Option<ObjectBuilder> {
 /// No string the API takes may hold NUL (`extract`: bodies, queries and paths alike).
 const NO_NUL: &str = "^[^\\u0000]*$";
 
-/// Adds [`NO_NUL`] to every string schema that has no pattern, enum or format of its own.
+/// Any JSON value without NUL in a string or a key: what an object takes beyond the
+/// properties it names (serde ignores unknown fields, but the body is still checked for NUL).
+const NUL_FREE_JSON: &str = "NulFreeJson";
+
+fn nul_free_string() -> ObjectBuilder {
+    string(NO_NUL.to_owned())
+}
+
+fn nul_free_json() -> Schema {
+    let any = || RefOr::Ref(openapi::Ref::from_schema_name(NUL_FREE_JSON));
+    AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(nul_free_string())
+        .item(ArrayBuilder::new().items(any()))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .additional_properties(Some(any()))
+                .property_names(Some(nul_free_string())),
+        )
+        .description(Some("Any JSON value whose strings and keys hold no NUL"))
+        .into()
+}
+
+/// Adds [`NO_NUL`] to every string schema that has no pattern, enum or format of its own, and
+/// to every object's unnamed properties (keys and values).
 fn forbid_nul(schema: &mut RefOr<Schema>) {
     let RefOr::T(schema) = schema else { return };
     match schema {
         Schema::Object(o) => {
-            let string = match &o.schema_type {
-                SchemaType::Type(t) => *t == Type::String,
-                SchemaType::Array(ts) => ts.contains(&Type::String),
+            let is = |ty: Type| match &o.schema_type {
+                SchemaType::Type(t) => *t == ty,
+                SchemaType::Array(ts) => ts.contains(&ty),
                 SchemaType::AnyValue => false,
             };
-            if string && o.pattern.is_none() && o.enum_values.is_none() && o.format.is_none() {
+            if is(Type::String) && o.pattern.is_none() && o.enum_values.is_none() && o.format.is_none() {
                 o.pattern = Some(NO_NUL.to_owned());
+            }
+            if is(Type::Object) && o.additional_properties.is_none() {
+                o.additional_properties = Some(Box::new(AdditionalProperties::RefOr(RefOr::Ref(
+                    openapi::Ref::from_schema_name(NUL_FREE_JSON),
+                ))));
+                o.property_names = Some(Box::new(nul_free_string().build().into()));
             }
             o.properties.values_mut().for_each(forbid_nul);
             if let Some(extra) = o.additional_properties.as_deref_mut()
@@ -140,9 +178,9 @@ fn forbid_nul(schema: &mut RefOr<Schema>) {
 /// Gives every path and query parameter with a known shape its schema (keeping its description),
 /// and every string it takes the NUL rule.
 pub fn constrain(doc: &mut openapi::OpenApi) {
-    if let Some(components) = doc.components.as_mut() {
-        components.schemas.values_mut().for_each(forbid_nul);
-    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.values_mut().for_each(forbid_nul);
+    components.schemas.insert(NUL_FREE_JSON.to_owned(), nul_free_json().into());
     for (path, item) in &mut doc.paths.paths {
         for op in super::openapi::operations(item) {
             for parameter in op.parameters.iter_mut().flatten() {

@@ -12,9 +12,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use utoipa::{
-    IntoParams, ToSchema,
-    openapi::{Array, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type},
+use utoipa::{IntoParams, ToSchema};
+
+use super::webhook_schemas::{
+    enabled_events_schema, nullable_enabled, nullable_enabled_events, nullable_version, nullable_webhook_url,
+    webhook_url_schema,
 };
 use validator::Validate;
 
@@ -75,8 +77,8 @@ pub struct CreateSubscriptionRequest {
     /// Event types from `GET webhook_subscriptions/event_types`; at least one.
     #[schema(schema_with = enabled_events_schema, required = true)]
     pub enabled_events: Option<Vec<String>>,
-    /// `V3` (the default; V1 and V2 are refused).
-    #[schema(schema_with = version_schema)]
+    /// `V3` (the default, also for `null`; V1 and V2 are refused).
+    #[schema(schema_with = nullable_version)]
     pub version: Option<String>,
 }
 
@@ -94,55 +96,6 @@ pub struct UpdateSubscriptionRequest {
     /// `true`: delete the subscription to stop deliveries).
     #[schema(schema_with = nullable_enabled)]
     pub enabled: Option<bool>,
-}
-
-/// `schema`, or `null` (a PATCH field left as it is).
-fn nullable(schema: impl Into<Schema>) -> Schema {
-    OneOfBuilder::new().item(schema.into()).item(ObjectBuilder::new().schema_type(Type::Null)).build().into()
-}
-fn nullable_webhook_url() -> Schema {
-    nullable(webhook_url_schema())
-}
-fn nullable_enabled_events() -> Schema {
-    nullable(enabled_events_schema())
-}
-fn nullable_version() -> Schema {
-    nullable(version_schema())
-}
-fn nullable_enabled() -> Schema {
-    nullable(enabled_schema())
-}
-
-/// What `service::webhooks::webhook_url` takes, as far as a pattern can say it: an https URL
-/// with a host name, no userinfo and no fragment, at most 2048 characters. (It also refuses a
-/// host naming a private or loopback address, which the outbound policy decides.)
-fn webhook_url_schema() -> Object {
-    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-    let path = "[A-Za-z0-9._~!$&'()*+,;=:@%/-]";
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .max_length(Some(2048))
-        .pattern(Some(format!(
-            "^https://(?:{label}\\.)+[A-Za-z][A-Za-z0-9-]{{0,61}}(?:/{path}*)?(?:\\?(?:{path}|\\?)*)?$"
-        )))
-        .build()
-}
-
-/// One or more of the event types authlink sends.
-fn enabled_events_schema() -> Array {
-    let names = crate::domain::event::EventType::ALL.map(|e| e.as_str());
-    ArrayBuilder::new()
-        .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)))
-        .min_items(Some(1))
-        .build()
-}
-
-fn version_schema() -> Object {
-    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["V3"])).build()
-}
-
-fn enabled_schema() -> Object {
-    ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])).build()
 }
 
 /// `rotate_secret`'s answer.
@@ -207,6 +160,7 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, body = ListResponse<SubscriptionResponse>),
+        (status = 400, description = "A query value holds NUL", body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
     ))]
 pub async fn list(

@@ -19,6 +19,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LegacyAuthConfigRef {
+    #[schema(pattern = "^ac_[A-Za-z0-9_-]{12}$")]
     pub id: String,
 }
 
