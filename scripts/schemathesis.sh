@@ -8,6 +8,13 @@
 # runs `st run --checks all` with the bootstrap key, prints the number of generated requests and
 # fails on any failure. Installs schemathesis into target/schemathesis-venv on first use.
 #
+# scripts/schemathesis-hooks.py teaches the generator authlink's opaque cursor formats and gives a
+# reused Idempotency-Key with a new body a fresh key (as a client does for a new request);
+# scripts/schemathesis.toml lists the only per-operation overrides, each with why it cannot be
+# otherwise (the OAuth callback's state, the operations refused by design, MCP's Accept header).
+# The server's log, schemathesis's output and its NDJSON report are kept in
+# target/schemathesis/<backend>/ for the next look.
+#
 # Environment: AUTHLINK_BIN (default target/debug/authlink), SCHEMATHESIS_VERSION (default 4.32.5),
 # AUTHLINK_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres), ST_MAX_TIME (seconds, default 110).
 set -euo pipefail
@@ -63,13 +70,22 @@ PID=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 log "st run --checks all, up to $EXAMPLES examples per operation"
+KEEP=$PWD/target/schemathesis/$BACKEND
+rm -rf "$KEEP" && mkdir -p "$KEEP"
+started=$(date +%s)
 set +e
-"$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" --checks all -H "x-api-key: $KEY" \
+# From the work directory: schemathesis writes its cache (.schemathesis/) where it runs.
+(cd "$WORK" && SCHEMATHESIS_HOOKS="$OLDPWD/scripts/schemathesis-hooks.py" "$OLDPWD/$VENV/bin/st" \
+    --config-file "$OLDPWD/scripts/schemathesis.toml" run "http://127.0.0.1:$PORT/openapi.json" --checks all -H "x-api-key: $KEY" \
     --generation-with-security-parameters false --max-examples "$EXAMPLES" --workers 2 --max-time "${ST_MAX_TIME:-110}" --request-timeout 10 \
-    --report ndjson --report-dir "$WORK/report" --no-color </dev/null | tee "$WORK/st.out"
+    --report ndjson --report-dir "$WORK/report" --no-color </dev/null) | tee "$WORK/st.out"
 rc=${PIPESTATUS[0]}
 set -e
+took=$(($(date +%s) - started))
 requests=$(cat "$WORK"/report/*.ndjson 2>/dev/null | grep -o '"request":' | wc -l || true)
-grep -E "5[0-9][0-9] " "$WORK/authlink.log" >/dev/null && log "the server logged 5xx answers"
-log "generated requests: $requests; exit code $rc"
+cp -r "$WORK/st.out" "$WORK/authlink.log" "$WORK/report" "$KEEP/" 2>/dev/null || true
+# The run must not have locked itself out (a stateful DELETE of the key it uses, say).
+curl -fsS -o /dev/null -H "x-api-key: $KEY" "http://127.0.0.1:$PORT/api/v3.1/api_keys" || log "the API key stopped working during the run"
+grep -q '"status":5[0-9][0-9]\|status=5[0-9][0-9]' "$WORK/authlink.log" && log "the server logged 5xx answers (see $KEEP/authlink.log)"
+log "generated requests: $requests in ${took}s; exit code $rc (output in $KEEP)"
 [[ $rc == 0 ]] || die "schemathesis reported failures"

@@ -45,7 +45,10 @@ fn describe() {
         "Time to answer an HTTP request, by method, route and status"
     );
     describe_gauge!("authlink_http_requests_in_flight", "HTTP requests being answered");
-    describe_gauge!("authlink_db_pool_connections", "Database pool connections, by state (in_use, idle)");
+    describe_gauge!(
+        "authlink_db_pool_connections",
+        "Database pool connections by state (in_use, idle), and requests waiting for one (waiting)"
+    );
     describe_gauge!("authlink_db_pool_max_connections", "Largest size of the database pool");
     describe_counter!("authlink_db_unavailable_total", "Requests answered 503 because the database could not be used");
     describe_counter!("authlink_links_created_total", "Links created, by toolkit");
@@ -85,6 +88,7 @@ pub fn in_flight(delta: f64) {
 pub fn pool(stats: crate::store::PoolStats) {
     gauge!("authlink_db_pool_connections", "state" => "in_use").set(f64::from(stats.size.saturating_sub(stats.idle)));
     gauge!("authlink_db_pool_connections", "state" => "idle").set(f64::from(stats.idle));
+    gauge!("authlink_db_pool_connections", "state" => "waiting").set(f64::from(stats.waiting));
     gauge!("authlink_db_pool_max_connections").set(f64::from(stats.max));
 }
 

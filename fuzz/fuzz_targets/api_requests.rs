@@ -37,6 +37,7 @@ fn app() -> &'static axum::Router {
                 callback_allowlist: "https://app.example.com".parse().unwrap(),
                 outbound: OutboundPolicy::new("".parse().unwrap(), false),
                 link_url_allowlist: "".parse().unwrap(),
+                mcp_allowed_origins: "".parse().unwrap(),
             };
             let state = AppState::new(store, Catalog::embedded().unwrap(), Sealer::new(&EncryptionKey([1; 32]), &[]), settings)
                 .with_limits(Limits::new(RateLimitSettings::OFF, ServerSettings::default()));

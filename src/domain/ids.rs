@@ -38,6 +38,11 @@ macro_rules! prefixed_id {
             /// The id's prefix, including the underscore.
             pub const PREFIX: &'static str = $prefix;
 
+            /// The id's shape as an ECMA-262 regular expression, for the OpenAPI document.
+            pub fn pattern() -> String {
+                format!("^{}[A-Za-z0-9_-]{{{NANOID_LEN}}}$", $prefix)
+            }
+
             /// A fresh random id.
             pub fn generate() -> Self {
                 Self(format!("{}{}", $prefix, nanoid()))
@@ -103,6 +108,14 @@ prefixed_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_pattern_is_the_parser() {
+        assert_eq!(SessionId::pattern(), "^trs_[A-Za-z0-9_-]{12}$");
+        assert_eq!(ConnectedAccountId::pattern(), "^ca_[A-Za-z0-9_-]{12}$");
+        assert_eq!(AuthConfigId::pattern(), "^ac_[A-Za-z0-9_-]{12}$");
+        assert_eq!(WebhookSubscriptionId::pattern(), "^ws_[A-Za-z0-9_-]{12}$");
+    }
 
     #[test]
     fn generated_ids_parse_back() {

@@ -61,9 +61,16 @@ impl From<ApiKeyRecord> for ApiKeyResponse {
 /// Body of `POST api_keys`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CreateApiKeyRequest {
-    /// 1 to 128 characters, to tell keys apart.
+    /// 1 to 128 characters, to tell keys apart: not only spaces, no control characters
+    /// (surrounding spaces are trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     /// Days until the key stops working (1 to 3650); never when absent.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
 }
 

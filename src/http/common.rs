@@ -42,15 +42,26 @@ pub fn user_id_items(ids: &[String]) -> Result<(), ValidationError> {
     }
 }
 
+/// What [`user_id_items`] and the length rule take: `null`, or at most 1000 ids of 1..256
+/// characters.
+fn user_ids_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let id = ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(256));
+    let ids = ArrayBuilder::new().items(id).max_items(Some(1000));
+    OneOfBuilder::new().item(ids).item(ObjectBuilder::new().schema_type(Type::Null)).build().into()
+}
+
 /// `acl_config_for_shared` as sent.
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
 pub struct AclInput {
     pub allow_all_users: Option<bool>,
     /// At most 1000 ids, each 1..256 characters.
     #[validate(length(max = 1000), custom(function = "user_id_items"))]
+    #[schema(schema_with = user_ids_schema)]
     pub allowed_user_ids: Option<Vec<String>>,
     /// At most 1000 ids, each 1..256 characters. The deny list always wins.
     #[validate(length(max = 1000), custom(function = "user_id_items"))]
+    #[schema(schema_with = user_ids_schema)]
     pub not_allowed_user_ids: Option<Vec<String>>,
 }
 

@@ -21,9 +21,11 @@ use crate::{
 pub struct CompleteAuthRequest {
     /// The single-use value the verifier URL received as `session_uri`.
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub session_uri: String,
     /// The app's user logged in in the browser that reached the verifier.
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub user_id: String,
 }
 

@@ -29,9 +29,11 @@ fn toolkit_slug(value: &str) -> Result<(), ValidationError> {
 pub struct SessionLinkRequest {
     /// Toolkit slug, matched case-insensitively.
     #[validate(length(min = 1, max = 64), custom(function = "toolkit_slug"))]
+    #[schema(min_length = 1, max_length = 64)]
     pub toolkit: String,
     /// Unique per (user, toolkit) among accounts not deleted.
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub alias: Option<String>,
     /// Where the user lands after the flow; defaults to the session's
     /// `manage_connections.callback_url`. Must match the operator's allowlist.
@@ -44,6 +46,7 @@ pub struct SessionLinkRequest {
     /// `composio.connected_account.recovered` when it was EXPIRED or FAILED. Refused when the
     /// provider reports another identity (`sub` of the `id_token`) than the account had. Not with
     /// `alias` or `experimental`.
+    #[schema(pattern = "^ca_[A-Za-z0-9_-]{12}$")]
     pub connected_account_id: Option<String>,
 }
 
@@ -51,10 +54,13 @@ pub struct SessionLinkRequest {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UserLinkRequest {
     /// `ac_…` id of the auth config to connect with.
+    #[schema(pattern = "^ac_[A-Za-z0-9_-]{12}$")]
     pub auth_config_id: String,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub user_id: String,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub alias: Option<String>,
     pub callback_url: Option<String>,
     /// Pre-filled connection fields; accepted and ignored for OAuth2.
@@ -64,6 +70,7 @@ pub struct UserLinkRequest {
     pub experimental: Option<LinkExperimental>,
     /// authlink extension (reconnect): `ca_…` id of an existing account of this user and auth
     /// config, updated in place on success; see the session link's field of the same name.
+    #[schema(pattern = "^ca_[A-Za-z0-9_-]{12}$")]
     pub connected_account_id: Option<String>,
 }
 

@@ -18,12 +18,14 @@ pub mod links;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;
+mod openapi_params;
 pub mod pages;
 pub mod request_id;
 pub mod session_toolkits;
 pub mod session_tools;
 pub mod sessions;
 pub mod toolkits;
+mod webhook_schemas;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -51,7 +51,7 @@ pub fn base() -> openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-fn operations(item: &mut openapi::PathItem) -> impl Iterator<Item = &mut openapi::path::Operation> {
+pub(super) fn operations(item: &mut openapi::PathItem) -> impl Iterator<Item = &mut openapi::path::Operation> {
     [
         &mut item.get,
         &mut item.put,
@@ -78,6 +78,7 @@ pub fn suffix_operation_ids(doc: &mut openapi::OpenApi, suffix: &str) {
 /// Routes outside `/api` (probes, this document, the end user's pages) take no API key; the MCP
 /// endpoints, also outside `/api`, do.
 pub fn finish(mut doc: openapi::OpenApi) -> openapi::OpenApi {
+    super::openapi_params::constrain(&mut doc);
     for (path, item) in &mut doc.paths.paths {
         if !path.starts_with("/api/") && !super::mcp::is_mcp_path(&path.replace("{session_id}", "trs_x")) {
             for op in operations(item) {
@@ -107,4 +108,28 @@ impl Document {
     responses((status = 200, description = "This document", content_type = "application/json")))]
 pub async fn document(Extension(Document(json)): Extension<Document>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every path parameter says what it accepts: a pattern, an enum, a format or an integer.
+    #[test]
+    fn every_path_parameter_is_constrained() {
+        let doc = serde_json::to_value(super::super::spec()).unwrap();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "path") {
+                    let s = &p["schema"];
+                    let constrained = s.get("pattern").is_some()
+                        || s.get("enum").is_some()
+                        || s.get("format").is_some()
+                        || s["type"] == "integer";
+                    assert!(constrained, "{method} {path}: {} is unconstrained: {s}", p["name"]);
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 40, "only {seen} path parameters");
+    }
 }

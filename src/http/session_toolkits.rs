@@ -49,7 +49,10 @@ pub struct ResolvedAccount {
     pub auth_config: AuthConfigBrief,
 }
 
+/// Its own schema name: `toolkits::ToolkitMeta` (the catalog's, with more fields) has the name
+/// `ToolkitMeta`, and one would replace the other in the document.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SessionToolkitMeta)]
 pub struct ToolkitMeta {
     pub description: String,
     pub logo: String,

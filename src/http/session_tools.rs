@@ -25,7 +25,7 @@ use crate::{
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ToolsQuery {
-    #[param(value_type = Option<i64>)]
+    /// Accepted and ignored (any value): one page holds every tool.
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }
@@ -90,6 +90,7 @@ pub struct SessionToolsResponse {
 pub struct ExecuteRequest {
     /// A meta tool the session serves (`COMPOSIO_MANAGE_CONNECTIONS`, …).
     #[validate(length(min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     pub tool_slug: String,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]

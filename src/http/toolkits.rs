@@ -313,11 +313,13 @@ pub async fn get(
 pub struct MultiRequest {
     /// Only these toolkits (0..=1000 slugs; unknown ones are left out); absent means all.
     #[validate(length(max = 1000))]
+    #[schema(max_items = 1000)]
     pub toolkits: Option<Vec<String>>,
     pub category: Option<String>,
     pub managed_by: Option<String>,
     pub sort_by: Option<String>,
     #[validate(length(max = 256))]
+    #[schema(max_length = 256)]
     pub search: Option<String>,
     /// 1..=1000, default 1000.
     pub limit: Option<f64>,

@@ -13,6 +13,11 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+
+use super::webhook_schemas::{
+    enabled_events_schema, nullable_enabled, nullable_enabled_events, nullable_version, nullable_webhook_url,
+    webhook_url_schema,
+};
 use validator::Validate;
 
 use super::{
@@ -67,20 +72,29 @@ fn respond(state: &AppState, s: SubscriptionRecord) -> ApiResult<SubscriptionRes
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CreateSubscriptionRequest {
     /// https (http only to a loopback host), at most 2048 characters.
+    #[schema(schema_with = webhook_url_schema, required = true)]
     pub webhook_url: Option<String>,
     /// Event types from `GET webhook_subscriptions/event_types`; at least one.
+    #[schema(schema_with = enabled_events_schema, required = true)]
     pub enabled_events: Option<Vec<String>>,
-    /// `V3` (the default; V1 and V2 are refused).
+    /// `V3` (the default, also for `null`; V1 and V2 are refused).
+    #[schema(schema_with = nullable_version)]
     pub version: Option<String>,
 }
 
 /// Body of `PATCH webhook_subscriptions/{id}`; absent fields stay as they are.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct UpdateSubscriptionRequest {
+    /// `null` or absent: unchanged.
+    #[schema(schema_with = nullable_webhook_url)]
     pub webhook_url: Option<String>,
+    #[schema(schema_with = nullable_enabled_events)]
     pub enabled_events: Option<Vec<String>>,
+    #[schema(schema_with = nullable_version)]
     pub version: Option<String>,
-    /// authlink: `true` re-enables a subscription disabled after failing for the horizon.
+    /// authlink: `true` re-enables a subscription disabled after failing for the horizon (only
+    /// `true`: delete the subscription to stop deliveries).
+    #[schema(schema_with = nullable_enabled)]
     pub enabled: Option<bool>,
 }
 
@@ -135,8 +149,8 @@ pub async fn create(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Accepted for Composio's client; every subscription (at most 20) is on one page.
-    #[param(value_type = Option<i64>)]
+    /// Accepted for Composio's client and ignored (any value): every subscription (at most 20)
+    /// is on one page.
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }
@@ -146,6 +160,7 @@ pub struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, body = ListResponse<SubscriptionResponse>),
+        (status = 400, description = "A query value holds NUL", body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
     ))]
 pub async fn list(

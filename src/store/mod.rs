@@ -13,6 +13,7 @@
 pub mod audit_trail;
 pub mod batch;
 pub mod branding;
+pub mod counted;
 pub mod error;
 pub mod paging;
 pub mod postgres;
@@ -436,4 +437,6 @@ pub struct PoolStats {
     pub size: u32,
     pub idle: u32,
     pub max: u32,
+    /// Requests waiting for a connection.
+    pub waiting: u32,
 }

@@ -95,3 +95,55 @@ async fn a_metrics_token_is_required_when_set() {
     assert!(r.text.contains("authlink_db_pool_max_connections"), "{}", r.text);
     app.cleanup().await;
 }
+
+/// `authlink_db_pool_connections{state="waiting"}`: requests waiting for a database connection.
+/// The test takes every connection of the server's pool itself, so the next API request waits;
+/// the gauge says 1 while it does (and the request is answered once they are back), 0 after.
+#[tokio::test]
+async fn the_pool_gauge_counts_requests_waiting_for_a_connection() {
+    let app = TestApp::builder().spawn().await;
+    let waiting = |text: &str| sample(text, r#"authlink_db_pool_connections{state="waiting"}"#);
+    let scrape = || async { send(app.anonymous().request(Method::GET, "/metrics")).await };
+    let before = scrape().await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    assert_eq!(waiting(&before.text), Some(0.0), "{}", before.text);
+
+    // Every connection the pool may open (10, as TestApp connects it), held here.
+    let held = match &app.db {
+        crate::db::Db::Pg(pool) => {
+            let mut held = Vec::new();
+            for _ in 0..pool.options().get_max_connections() {
+                held.push(pool.acquire().await.unwrap());
+            }
+            (held, Vec::new())
+        }
+        crate::db::Db::Lite(pool) => {
+            let mut held = Vec::new();
+            for _ in 0..pool.options().get_max_connections() {
+                held.push(pool.acquire().await.unwrap());
+            }
+            (Vec::new(), held)
+        }
+    };
+    let request = {
+        let rb = app.api().request(Method::GET, "connected_accounts");
+        tokio::spawn(send(rb))
+    };
+    // The store gives up after 800 ms (then answers 503): look well within that.
+    let mut seen = None;
+    for _ in 0..50 {
+        let r = scrape().await;
+        if let Some(n) = waiting(&r.text).filter(|n| *n >= 1.0) {
+            seen = Some(n);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop(held);
+    assert_eq!(seen, Some(1.0), "the waiting request was never counted");
+    let answered = request.await.unwrap();
+    assert!(matches!(answered.status, 200 | 503), "{} {}", answered.status, answered.text);
+    let after = scrape().await;
+    assert_eq!(waiting(&after.text), Some(0.0), "{}", after.text);
+    app.cleanup().await;
+}

@@ -27,8 +27,10 @@ use super::{Scopes, endpoint};
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 pub struct CredentialsUpdate {
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub client_id: Option<String>,
     #[validate(length(min = 1, max = 4096))]
+    #[schema(min_length = 1, max_length = 4096)]
     pub client_secret: Option<String>,
     pub scopes: Option<Scopes>,
     pub authorization_url: Option<String>,
@@ -47,6 +49,7 @@ pub struct UpdateAuthConfigRequest {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub name: Option<String>,
     #[validate(nested)]
     pub credentials: Option<CredentialsUpdate>,

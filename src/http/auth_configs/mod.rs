@@ -61,9 +61,11 @@ impl Scopes {
 pub struct CredentialsInput {
     /// Required for `OAUTH2`; refused on the other schemes (their secrets are per account).
     #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
     pub client_id: Option<String>,
     /// Required for `OAUTH2`; refused on the other schemes.
     #[validate(length(min = 1, max = 4096))]
+    #[schema(min_length = 1, max_length = 4096)]
     pub client_secret: Option<String>,
     pub scopes: Option<Scopes>,
     /// Required for toolkits outside the catalog; overrides the catalog's otherwise.
@@ -89,6 +91,7 @@ pub struct AuthConfigInput {
     #[serde(rename = "authScheme")]
     pub auth_scheme: Option<String>,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub name: Option<String>,
     #[validate(nested)]
     pub credentials: Option<CredentialsInput>,

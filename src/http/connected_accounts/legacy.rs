@@ -22,6 +22,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LegacyAuthConfigRef {
+    #[schema(pattern = "^ac_[A-Za-z0-9_-]{12}$")]
     pub id: String,
 }
 
@@ -29,9 +30,11 @@ pub struct LegacyAuthConfigRef {
 pub struct LegacyConnection {
     #[serde(alias = "entity_id")]
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub user_id: String,
     pub callback_url: Option<String>,
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub alias: Option<String>,
     #[validate(nested)]
     pub experimental: Option<LinkExperimental>,

@@ -19,6 +19,7 @@ pub struct UpdateStatusRequest {
     pub enabled: bool,
     /// Accepted, not stored.
     #[validate(length(max = 1000))]
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
 

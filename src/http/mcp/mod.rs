@@ -65,8 +65,12 @@ pub fn bearer_key(headers: &HeaderMap) -> Option<&str> {
     responses(
         (status = 200, description = "The JSON-RPC response (`application/json`)"),
         (status = 202, description = "A notification or response was accepted"),
+        (status = 400, description = "The body is not a JSON-RPC message: a JSON-RPC error with the envelope as `data`", body = Object),
+        (status = 413, description = "The body is over the size limit: a JSON-RPC error", body = Object),
         (status = 401, body = ErrorEnvelope),
         (status = 403, description = "`Origin` not allowed", body = ErrorEnvelope),
+        (status = 406, description = "`Accept` does not name both `application/json` and `text/event-stream`: a JSON-RPC error", body = Object),
+        (status = 415, description = "The body is not `application/json`: a JSON-RPC error", body = Object),
     ))]
 pub async fn management(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -86,10 +90,13 @@ pub async fn management(State(state): State<AppState>, request: Request) -> Resp
     responses(
         (status = 200, description = "The JSON-RPC response (`application/json`)"),
         (status = 202, description = "A notification or response was accepted"),
-        (status = 400, description = "Malformed session id", body = ErrorEnvelope),
+        (status = 400, description = "Malformed session id (the envelope), or a body that is not a JSON-RPC message (a JSON-RPC error with the envelope as `data`)", body = Object),
+        (status = 413, description = "The body is over the size limit: a JSON-RPC error", body = Object),
         (status = 401, body = ErrorEnvelope),
         (status = 403, description = "`Origin` not allowed", body = ErrorEnvelope),
         (status = 404, description = "Session not found in the key's project (or deleted)", body = ErrorEnvelope),
+        (status = 406, description = "`Accept` does not name both `application/json` and `text/event-stream`: a JSON-RPC error", body = Object),
+        (status = 415, description = "The body is not `application/json`: a JSON-RPC error", body = Object),
     ))]
 pub async fn session_endpoint(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();

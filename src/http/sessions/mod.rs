@@ -57,6 +57,7 @@ pub struct ManageConnectionsInput {
 pub struct MultiAccountInput {
     pub enable: Option<bool>,
     #[validate(range(min = 2, max = 10))]
+    #[schema(minimum = 2, maximum = 10)]
     pub max_accounts_per_toolkit: Option<u8>,
     pub require_explicit_selection: Option<bool>,
 }
@@ -71,6 +72,7 @@ pub struct SessionExperimentalInput {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CreateSessionRequest {
     #[validate(length(min = 1, max = 256))]
+    #[schema(min_length = 1, max_length = 256)]
     pub user_id: String,
     pub toolkits: Option<ToolkitsInput>,
     pub auth_configs: Option<BTreeMap<String, String>>,

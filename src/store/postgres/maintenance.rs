@@ -60,7 +60,12 @@ impl MaintenanceStore for PgStore {
 
     fn pool_stats(&self) -> PoolStats {
         let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
-        PoolStats { size: self.pool.size(), idle, max: self.pool.options().get_max_connections() }
+        PoolStats {
+            size: self.pool.size(),
+            idle,
+            max: self.pool.options().get_max_connections(),
+            waiting: self.pool.waiting(),
+        }
     }
 
     async fn expire_stale_initiations(&self) -> StoreResult<u64> {

@@ -46,7 +46,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
 /// The PostgreSQL implementation of [`Store`](super::Store).
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pool: crate::store::counted::CountedPool<sqlx::Postgres>,
     /// Link creation's group commit (see [`link_batch`]).
     links: link_batch::LinkBatcher,
 }
@@ -62,11 +62,11 @@ impl PgStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         let links = link_batch::batcher(pool.clone(), max_connections);
-        Ok(Self { pool, links })
+        Ok(Self { pool: crate::store::counted::CountedPool::new(pool), links })
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.pool.inner()
     }
 }
 

@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
 use super::audit;
 use crate::{
@@ -17,7 +16,7 @@ use crate::{
 
 /// Locks the account's row in a transaction that the lease keeps open.
 pub(super) async fn begin(
-    pool: &PgPool,
+    pool: &crate::store::counted::CountedPool<sqlx::Postgres>,
     project: ProjectId,
     id: &ConnectedAccountId,
 ) -> StoreResult<Option<Box<dyn RefreshLease>>> {

@@ -65,7 +65,7 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 /// The SQLite implementation of [`Store`](super::Store).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pool: crate::store::counted::CountedPool<sqlx::Sqlite>,
     /// Link creation's group commit (see [`link_batch`]).
     links: link_batch::LinkBatcher,
 }
@@ -104,11 +104,11 @@ impl SqliteStore {
             .await?;
         MIGRATOR.run(&pool).await?;
         let links = link_batch::batcher(pool.clone());
-        Ok(Self { pool, links })
+        Ok(Self { pool: crate::store::counted::CountedPool::new(pool), links })
     }
 
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        self.pool.inner()
     }
 
     /// A transaction that holds the write lock from the start (see the module docs).

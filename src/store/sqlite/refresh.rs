@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::Sqlite;
 use uuid::Uuid;
 
 use super::{BEGIN_WRITE, audit, ts};
@@ -30,7 +30,7 @@ const LEASE_WAIT: Duration = Duration::from_secs(20);
 
 /// Takes the account's lease, polling while another holder has it (up to [`LEASE_WAIT`]).
 pub(super) async fn begin(
-    pool: &SqlitePool,
+    pool: &crate::store::counted::CountedPool<sqlx::Sqlite>,
     project: ProjectId,
     id: &ConnectedAccountId,
 ) -> StoreResult<Option<Box<dyn RefreshLease>>> {
@@ -97,7 +97,7 @@ struct SqliteRefreshLease {
 
 /// Releases the lease when dropped, unless `save` or `expire` already did (`armed` false).
 struct LeaseGuard {
-    pool: SqlitePool,
+    pool: crate::store::counted::CountedPool<sqlx::Sqlite>,
     project: ProjectId,
     id: ConnectedAccountId,
     /// Written into the row when taken; only its owner may release it.
