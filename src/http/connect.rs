@@ -38,7 +38,7 @@ const MAX_BINDINGS: usize = 32;
 
 const STYLESHEET: &str = include_str!("../../assets/authlink.css");
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
@@ -54,7 +54,7 @@ fn escape(s: &str) -> String {
 /// The pages' Content-Security-Policy. `form-action` does not fall back to `default-src`, and
 /// browsers apply it to every redirect after a form's POST too, so the link page (the Continue
 /// form) names the provider's authorization origin beside `'self'`; every other page only `'self'`.
-const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
+pub(crate) const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
 
 /// [`CSP`] letting forms (Continue) also reach `origins`, each an `ascii_serialization` of a
 /// URL origin (scheme, host, port); one carrying anything else (a space, quote or semicolon
@@ -80,7 +80,7 @@ fn security_headers(headers: &mut HeaderMap) {
 }
 
 /// A complete page. `asset_prefix` is the relative path back to the site root.
-fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Response {
+pub(crate) fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -102,7 +102,7 @@ pub(crate) fn notice_page(status: StatusCode, title: &str, message: &str, path: 
 
 /// The status, title and text of the page for each way the flow can stop: this table is the
 /// only place the connect flow's statuses and wording live.
-fn stop_page(stop: Stop, asset_prefix: &str) -> Response {
+pub(crate) fn stop_page(stop: Stop, asset_prefix: &str) -> Response {
     const SIGN_IN: &str = "This sign-in cannot be completed";
     let (status, title, message): (StatusCode, &str, String) = match stop {
         Stop::LinkNotFound => {
@@ -180,14 +180,14 @@ fn binding_prefix(state: &AppState) -> &'static str {
 
 /// The name of a link's binding cookie: the prefix and 72 bits of a digest of the token's hash,
 /// which tells links apart without revealing anything of the token.
-fn binding_name(state: &AppState, token: &LinkToken) -> String {
+pub(crate) fn binding_name(state: &AppState, token: &LinkToken) -> String {
     let digest = sha256(&URL_SAFE_NO_PAD.encode(token.hash()));
     format!("{}{}", binding_prefix(state), URL_SAFE_NO_PAD.encode(&digest[..9]))
 }
 
 /// A link's binding cookie: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` under https, no `Domain`; it
 /// lasts as long as the link and a sign-in started at its end can.
-fn binding_cookie(state: &AppState, name: String, value: String) -> Cookie<'static> {
+pub(crate) fn binding_cookie(state: &AppState, name: String, value: String) -> Cookie<'static> {
     let lifetime = state.settings.link_ttl + std::time::Duration::from_secs(15 * 60);
     Cookie::build((name, value))
         .http_only(true)
@@ -226,6 +226,11 @@ impl PathId for LinkToken {
     ))]
 pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
     let prefix = "../";
+    // A toolkit that takes connection details (API key, basic, bearer, OAuth with fields) gets
+    // the form of `connect_form` instead of the Continue button.
+    if let Some(form) = super::connect_form::intercept(&state, &jar, &token).await {
+        return form;
+    }
     let LinkPage { provider, toolkit, return_host, authorization_origin, callback_origin } =
         match connect::link_page(&state, token.as_str()).await {
             Ok(ready) => ready,
@@ -355,7 +360,7 @@ async fn finish_callback(
     }
 }
 
-fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(location: &str) -> Response {
     let mut response = StatusCode::FOUND.into_response();
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);

@@ -38,6 +38,7 @@ mod helpers;
 mod hostile;
 mod idempotency;
 mod isolation;
+mod link_form;
 mod link_page;
 mod links;
 mod listings;
