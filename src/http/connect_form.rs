@@ -314,9 +314,8 @@ pub async fn submit(
     if !is_form_type(&headers) {
         return close(notice(StatusCode::UNSUPPORTED_MEDIA_TYPE, t.wrong_type_title, t.wrong_type_body));
     }
-    let bytes = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return close(notice(StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body)),
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return close(notice(StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body));
     };
     let Some(binding) = jar.get(&binding_name(&state, &token)).map(|c| c.value().to_owned()) else {
         // The link's own state first (a used or expired link says so), else that cookies are needed.

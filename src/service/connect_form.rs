@@ -167,12 +167,16 @@ fn collect(pairs: Vec<(String, String)>) -> (BTreeMap<String, String>, Vec<Field
     let mut values = BTreeMap::new();
     let mut errors: Vec<FieldError> = Vec::new();
     for (name, value) in pairs {
-        if values.contains_key(&name) {
-            if !errors.iter().any(|e| e.field == name) {
-                errors.push(FieldError { field: shown(&name), message: "was sent more than once".into() });
+        match values.entry(name) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(value);
             }
-        } else {
-            values.insert(name, value);
+            std::collections::btree_map::Entry::Occupied(taken) => {
+                let field = shown(taken.key());
+                if !errors.iter().any(|e| e.field == field) {
+                    errors.push(FieldError { field, message: "was sent more than once".into() });
+                }
+            }
         }
     }
     (values, errors)
@@ -281,7 +285,7 @@ fn invalid(
     Submitted::Invalid { view: view(ctx, link, provider), errors, kept }
 }
 
-/// API_KEY / BEARER_TOKEN / BASIC: the sealed credential on the account, ACTIVE, the link spent.
+/// `API_KEY` / `BEARER_TOKEN` / `BASIC`: the sealed credential on the account, ACTIVE, the link spent.
 async fn complete(
     ctx: &ServiceContext,
     link: &LinkView,
