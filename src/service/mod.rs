@@ -13,6 +13,7 @@ pub mod completion;
 pub mod connect;
 pub mod connect_form;
 pub mod context;
+pub mod credentials;
 pub mod links;
 pub mod meta_tools;
 pub mod oauth;

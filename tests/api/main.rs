@@ -54,6 +54,7 @@ mod refresh_lease;
 mod replicas;
 mod retention;
 mod rotation;
+mod schemes;
 mod server_limits;
 mod sessions;
 mod shared_accounts;
