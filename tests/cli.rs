@@ -559,7 +559,7 @@ fn catalog_check_validates_a_directory_without_starting() {
         ("token_url: https://acme.example/oauth/token", "token_url: http://acme.example/oauth/token", 6, "`token_url`"),
         ("    source: https://acme.example/docs/oauth\n", "", 2, "source"),
         ("client_auth: client_secret_post", "client_auth: private_key_jwt", 10, "`client_auth`"),
-        ("oauth/token", "{tenant}/oauth/token", 6, "required_fields"),
+        ("oauth/token", "{tenant}/oauth/token", 6, "not one of the entry's fields"),
         ("pkce: true", "pkce: false", 9, "`pkce_off_reason`"),
         ("default_scopes: [read]", "default_scopes: [read]\n    scopes: [x]", 8, "scopes"),
     ];

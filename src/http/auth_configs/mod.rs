@@ -318,6 +318,16 @@ async fn create_for_scheme(
     creds: Option<CredentialsInput>,
     mut errors: Vec<FieldError>,
 ) -> ApiResult<(StatusCode, Json<CreateAuthConfigResponse>)> {
+    if let Some(slug) = &toolkit {
+        let actual = state.catalog.get(slug).map_or(AuthScheme::OAuth2, |p| p.auth_scheme);
+        if actual != scheme {
+            errors.push(FieldError::new(
+                "auth_config.authScheme",
+                format!("toolkit {slug} uses {actual}, not {scheme}: create the auth config with authScheme {actual}"),
+            ));
+            return Err(ApiError::Validation(errors));
+        }
+    }
     if let Some(c) = creds {
         let sent = [
             ("client_id", c.client_id.is_some()),
