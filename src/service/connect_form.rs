@@ -233,8 +233,12 @@ async fn oauth_start(
     _validated: &ValidatedFields,
     _binding: &str,
 ) -> Result<Outcome, FormError> {
-    // Needs the account's stored connection values (helper A's model); wired after the merge.
-    Err(FormError::Stop(Stop::CannotStart("OAuth connection fields are not supported yet.".into())))
+    // The values must stay with the account for the code exchange and every refresh
+    // (`oauth::provider_with_fields`), which the store cannot keep yet: refuse clearly rather than
+    // send the user to a sign-in whose callback could not use them.
+    Err(FormError::Stop(Stop::CannotStart(
+        "Signing in with connection details such as a subdomain is not available on this server yet.".into(),
+    )))
 }
 
 /// Why a valid submission still did not go through.

@@ -459,3 +459,38 @@ async fn a_plain_oauth_link_takes_no_form() {
     assert!(posted.html.contains("This connection takes no details"), "{}", posted.html);
     app.cleanup().await;
 }
+
+/// An OAuth toolkit with a templated host (Zendesk's `{subdomain}`) gets the form: its CSP lets
+/// the POST's redirect reach any tenant host of the provider's domain, and values that would move
+/// the URL off that domain come back inline. Starting the sign-in with the values is not wired
+/// yet (the values must be kept on the account for the code exchange and every refresh): a valid
+/// post gets a clear page and changes nothing.
+#[tokio::test]
+async fn an_oauth_toolkit_with_a_templated_host_asks_for_the_subdomain() {
+    let app = form_app().await;
+    app.create_auth_config("zendesk").await;
+    let session = app.create_session(json!({"user_id": "u1", "toolkits": {"enable": ["zendesk"]}})).await;
+    let r =
+        app.link(&session, json!({"toolkit": "zendesk", "callback_url": "https://app.example.com/cb?from=t"})).await;
+    let body = r.expect(201, "link");
+    let (url, id) =
+        (body["redirect_url"].as_str().unwrap().to_owned(), body["connected_account_id"].as_str().unwrap().to_owned());
+    let opened = open(&url).await;
+    assert_eq!(
+        opened.csp,
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self' https://*.zendesk.com https://app.example.com"
+    );
+    assert!(input_tag(&opened.html, "subdomain").contains("type=\"text\""), "{}", opened.html);
+    assert!(opened.html.contains("<button type=\"submit\">Continue to Zendesk</button>"), "{}", opened.html);
+    for breaker in ["evil.com/", "a.b", "acme#", "x@evil", "acme:443", &"a".repeat(64)] {
+        let posted = submit(&url, &opened, &[("subdomain", breaker)]).await;
+        assert_eq!(posted.status, 400, "{breaker}: {}", posted.html);
+        assert!(input_tag(&posted.html, "subdomain").contains("aria-invalid=\"true\""), "{breaker}");
+        assert_eq!(account(&app, &id).await["status"], "INITIATED", "{breaker}");
+    }
+    let posted = submit(&url, &opened, &[("subdomain", "acme")]).await;
+    assert_eq!(posted.status, 400, "{}", posted.html);
+    assert!(posted.html.contains("This connection cannot start"), "{}", posted.html);
+    assert_eq!(account(&app, &id).await["status"], "INITIATED");
+    app.cleanup().await;
+}
