@@ -59,6 +59,13 @@ toolkits:
         required: false
 "#;
 
+/// Toolkit, scheme, posted pairs, the secret, the expected `state.val`.
+type SchemeCase<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str, Value);
+/// Case, posted pairs, the field blamed, the rule named.
+type FieldCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+/// Case, cookie, content type, body, status, text of the page.
+type PageCase<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Vec<u8>, u16, &'a str);
+
 pub const KEY: &str = "fk-abcdefghijklmnop0123";
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -221,7 +228,7 @@ pub fn input_tag<'a>(html: &'a str, name: &str) -> &'a str {
 #[tokio::test]
 async fn api_key_bearer_and_basic_forms_connect_the_account() {
     let app = form_app().await;
-    let cases: [(&str, &str, Vec<(&str, &str)>, &str, Value); 3] = [
+    let cases: [SchemeCase<'_>; 3] = [
         ("formkey", "API_KEY", vec![("api_key", KEY)], KEY, json!({"status": "ACTIVE", "api_key": KEY})),
         (
             "formbearer",
@@ -278,7 +285,7 @@ async fn bad_values_come_back_inline_without_echoing_secrets() {
         pairs
     };
     let long: &'static str = Box::leak(long_secret.into_boxed_str());
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<FieldCase<'_>> = vec![
         ("missing username", with("username", ""), "username", "is required"),
         ("missing password", good[..2].to_vec(), "password", "is required"),
         ("oversize password", with("password", long), "password", "is longer than 8192 bytes"),
@@ -346,7 +353,7 @@ async fn posts_that_are_not_the_form_are_refused_with_a_page() {
         b.extend(std::iter::repeat_n(b'a', 33 * 1024));
         b
     };
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<PageCase<'_>> = vec![
         ("no cookie", None, form, valid(&opened.csrf), 400, "Cookies are needed"),
         ("no _csrf", Some(&opened.cookie), form, encode(&[("api_key", KEY)]), 400, "This form cannot be accepted"),
         ("wrong _csrf", Some(&opened.cookie), form, valid("forged"), 400, "This form cannot be accepted"),
