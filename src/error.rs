@@ -120,6 +120,10 @@ pub enum ApiError {
     /// No such delivery of that subscription.
     #[error("Webhook delivery {0} not found.")]
     WebhookDeliveryNotFound(String),
+    /// No such link-page asset: an unknown project, colour, or a logo that is not the project's
+    /// current one (authlink's own code).
+    #[error("Link page asset {0} not found.")]
+    LinkAssetNotFound(String),
     /// The fallback of the router: no route has this path.
     #[error("No route for {0}.")]
     RouteNotFound(String),
@@ -227,6 +231,7 @@ impl ApiError {
             Self::AuthConfigNotFound(_) => (S::NOT_FOUND, 1903, "AuthConfig_NotFound"),
             Self::ToolkitNotFound(_) => (S::NOT_FOUND, 1551, "Toolkit_NotFound"),
             Self::RouteNotFound(_) => (S::NOT_FOUND, 404, "HTTP_NotFound"),
+            Self::LinkAssetNotFound(_) => (S::NOT_FOUND, 2304, "LinkPage_AssetNotFound"),
             Self::WebhookSubscriptionNotFound(_) => (S::NOT_FOUND, 2203, "WebhookSubscription_NotFound"),
             Self::WebhookDeliveryNotFound(_) => (S::NOT_FOUND, 2204, "WebhookDelivery_NotFound"),
             Self::CompletionSessionNotFound => (S::NOT_FOUND, 1807, "ConnectedAccount_CompleteAuthSessionNotFound"),

@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod i18n;
 pub mod outbound;
 pub mod service;
 pub mod store;

@@ -7,18 +7,22 @@ use axum::{
         Path, Query, State,
         rejection::{PathRejection, QueryRejection},
     },
-    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
-use super::extract::{IdPath, PathId};
+use super::{
+    extract::{IdPath, PathId},
+    pages::{CSP, PageLang, View, branding, escape, message_page, page, security_headers, stop_page},
+};
 use crate::{
     AppState,
     crypto::sha256,
     domain::LinkToken,
+    i18n::Lang,
     service::{
         connect::{self, CallbackParams, LinkPage, Outcome, Stop},
         oauth::random_secret,
@@ -38,24 +42,6 @@ const MAX_BINDINGS: usize = 32;
 
 const STYLESHEET: &str = include_str!("../../assets/authlink.css");
 
-pub(crate) fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
-/// The pages' Content-Security-Policy. `form-action` does not fall back to `default-src`, and
-/// browsers apply it to every redirect after a form's POST too, so the link page (the Continue
-/// form) names the provider's authorization origin beside `'self'`; every other page only `'self'`.
-pub(crate) const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'";
-
 /// [`CSP`] letting forms (Continue) also reach `origins`, each an `ascii_serialization` of a
 /// URL origin (scheme, host, port); one carrying anything else (a space, quote or semicolon
 /// could add directives) is left out.
@@ -70,104 +56,6 @@ fn csp_with_form_targets<'a>(origins: impl IntoIterator<Item = &'a str>) -> Head
         }
     }
     HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(CSP))
-}
-
-fn security_headers(headers: &mut HeaderMap) {
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-}
-
-/// A complete page. `asset_prefix` is the relative path back to the site root.
-pub(crate) fn page(status: StatusCode, title: &str, body: &str, asset_prefix: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · authlink</title><link rel=\"stylesheet\" href=\"{asset_prefix}assets/authlink.css\"></head>\
-         <body><main>{body}</main></body></html>\n",
-        title = escape(title)
-    );
-    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
-    security_headers(response.headers_mut());
-    response
-}
-
-/// A page with a title and one paragraph, for answers given outside the connect flow (the rate
-/// limiter's 429). `path` is the request's, from which the way back to the site root follows.
-pub(crate) fn notice_page(status: StatusCode, title: &str, message: &str, path: &str) -> Response {
-    let asset_prefix = "../".repeat(path.matches('/').count().saturating_sub(1));
-    page(status, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)), &asset_prefix)
-}
-
-/// The status, title and text of the page for each way the flow can stop: this table is the
-/// only place the connect flow's statuses and wording live.
-pub(crate) fn stop_page(stop: Stop, asset_prefix: &str) -> Response {
-    const SIGN_IN: &str = "This sign-in cannot be completed";
-    let (status, title, message): (StatusCode, &str, String) = match stop {
-        Stop::LinkNotFound => {
-            (StatusCode::NOT_FOUND, "Link not found", "This link does not exist. Ask the app for a new one.".into())
-        }
-        Stop::LinkExpired => (
-            StatusCode::GONE,
-            "This link has expired",
-            "The connection was not completed in time. Ask the app for a new link.".into(),
-        ),
-        Stop::LinkUsed => (
-            StatusCode::GONE,
-            "This link was already used",
-            "Each link works once. Ask the app for a new link if you need one.".into(),
-        ),
-        Stop::CannotStart(reason) => (StatusCode::BAD_REQUEST, "This connection cannot start", reason),
-        Stop::MissingState => {
-            (StatusCode::BAD_REQUEST, SIGN_IN, "The provider did not send back a state parameter.".into())
-        }
-        Stop::UnknownState => (
-            StatusCode::BAD_REQUEST,
-            SIGN_IN,
-            "This sign-in attempt is unknown. Start again from the app's link.".into(),
-        ),
-        Stop::StateUsed => (StatusCode::BAD_REQUEST, SIGN_IN, "This sign-in attempt was already completed.".into()),
-        Stop::StateExpired => (
-            StatusCode::BAD_REQUEST,
-            SIGN_IN,
-            "This sign-in attempt has expired. Start again from the app's link.".into(),
-        ),
-        Stop::ForeignBrowser => (
-            StatusCode::BAD_REQUEST,
-            SIGN_IN,
-            "This sign-in was started in a different browser. Open the link again here.".into(),
-        ),
-        Stop::ConnectionGone => {
-            (StatusCode::BAD_REQUEST, SIGN_IN, "The connection this sign-in belongs to no longer exists.".into())
-        }
-        Stop::WrongCallback => (
-            StatusCode::BAD_REQUEST,
-            SIGN_IN,
-            "The provider sent this sign-in to the wrong address. The app's OAuth settings must name the \
-             redirect URI authlink gave for its project."
-                .into(),
-        ),
-        Stop::BadAttempt(reason) => (StatusCode::BAD_REQUEST, SIGN_IN, reason),
-        Stop::Failed(reason) => (StatusCode::BAD_REQUEST, "The connection failed", reason),
-        Stop::Unavailable => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again in a moment",
-            "authlink cannot reach its database right now. Reload this page in a moment.".into(),
-        ),
-        Stop::Internal => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "authlink could not complete this step. Please try again later.".into(),
-        ),
-    };
-    let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
-    let mut response =
-        page(status, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(&message)), asset_prefix);
-    if unavailable {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::error::RETRY_AFTER_SECS));
-    }
-    response
 }
 
 fn is_https(state: &AppState) -> bool {
@@ -188,7 +76,7 @@ pub(crate) fn binding_name(state: &AppState, token: &LinkToken) -> String {
 /// A link's binding cookie: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` under https, no `Domain`; it
 /// lasts as long as the link and a sign-in started at its end can.
 pub(crate) fn binding_cookie(state: &AppState, name: String, value: String) -> Cookie<'static> {
-    let lifetime = state.settings.link_ttl + std::time::Duration::from_secs(15 * 60);
+    let lifetime = cookie_lifetime(state);
     Cookie::build((name, value))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -196,6 +84,11 @@ pub(crate) fn binding_cookie(state: &AppState, name: String, value: String) -> C
         .path("/")
         .max_age(time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
         .build()
+}
+
+/// How long the flow's cookies last: the link's lifetime and the longest sign-in started at its end.
+fn cookie_lifetime(state: &AppState) -> std::time::Duration {
+    state.settings.link_ttl + std::time::Duration::from_secs(15 * 60)
 }
 
 /// The values of every binding cookie the browser sent (one per link it opened).
@@ -209,9 +102,7 @@ fn bindings<'a>(state: &AppState, jar: &'a CookieJar) -> Vec<&'a str> {
 impl PathId for LinkToken {
     fn from_path(_: &str, raw: Option<&str>, parts: &Parts) -> Result<Self, Response> {
         raw.and_then(LinkToken::parse).ok_or_else(|| {
-            // The page's relative way back to the site root: one `../` per directory level.
-            let depth = parts.uri.path().matches('/').count().saturating_sub(1);
-            stop_page(Stop::LinkNotFound, &"../".repeat(depth))
+            stop_page(Stop::LinkNotFound, &View::for_path(PageLang::from_parts(parts), parts.uri.path()))
         })
     }
 }
@@ -224,35 +115,62 @@ impl PathId for LinkToken {
         (status = 404, description = "Unknown or malformed link", content_type = "text/html"),
         (status = 410, description = "Expired or already used link", content_type = "text/html"),
     ))]
-pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
-    let prefix = "../";
+pub async fn link_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    lang: PageLang,
+    IdPath(token): IdPath<LinkToken>,
+) -> Response {
+    let mut view = View::new(lang, "../");
     // A toolkit that takes connection details (API key, basic, bearer, OAuth with fields) gets
     // the form of `connect_form` instead of the Continue button.
-    if let Some(form) = super::connect_form::intercept(&state, &jar, &token).await {
+    if let Some(form) = super::connect_form::intercept(&state, &jar, &token, &view).await {
         return form;
     }
-    let LinkPage { provider, toolkit, return_host, authorization_origin, callback_origin } =
+    let LinkPage { project, provider, toolkit: _, scopes, return_host, authorization_origin, callback_origin } =
         match connect::link_page(&state, token.as_str()).await {
             Ok(ready) => ready,
             // Only a usable link binds the browser: error pages set no cookie.
-            Err(stop) => return stop_page(stop, prefix),
+            Err(stop) => return stop_page(stop, &view),
         };
     let name = binding_name(&state, &token);
     let jar = if jar.get(&name).is_some() { jar } else { jar.add(binding_cookie(&state, name, random_secret())) };
-    let provider = escape(&provider);
+    let jar = match lang.cookie(cookie_lifetime(&state), is_https(&state)) {
+        Some(cookie) => jar.add(cookie),
+        None => jar,
+    };
+    let brand = branding::brand_for(&state, project).await;
+    view.switcher = true;
+    let provider_html = format!("<strong>{}</strong>", escape(&provider));
+    let app_html = format!("<strong>{}</strong>", escape(&brand.app_name));
     let back = match return_host {
-        Some(h) => format!("Afterwards you will be sent back to <strong>{}</strong>.", escape(&h)),
-        None => "Afterwards you can close this window.".to_owned(),
+        Some(h) => view.html("link.back_to", &[("host", &format!("<strong>{}</strong>", escape(&h)))]),
+        None => view.html("link.close", &[]),
+    };
+    let scopes_html = if scopes.is_empty() {
+        format!("<p>{}</p>", view.html("link.no_scopes", &[]))
+    } else {
+        let items: String = scopes.iter().map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
+        format!("<ul class=\"scopes\">{items}</ul>")
     };
     let body = format!(
-        "<h1>Connect your {provider} account</h1>\
-         <p>You will sign in at {provider} and approve access for <code>{toolkit}</code>. {back}</p>\
-         <form method=\"post\" action=\"{token}/continue\"><button type=\"submit\">Continue to {provider}</button></form>\
-         <p class=\"fine\">This link works once and expires soon. Only continue if you asked to connect this account.</p>",
-        toolkit = escape(&toolkit),
+        "<h1>{heading}</h1><p>{intro}{sep}{back}</p>\
+         <h2>{scopes_title}</h2>{scopes_html}\
+         <form method=\"post\" action=\"{token}/continue{lang}\"><button type=\"submit\">{button}</button></form>\
+         <p class=\"fine\">{fine}</p>",
+        heading = view.html("link.heading", &[("provider", &escape(&provider))]),
+        // Japanese and Chinese put no space between sentences.
+        sep = if matches!(lang.lang, Lang::Ja | Lang::Zh) { "" } else { " " },
+        intro = view.html("link.intro", &[("app", &app_html), ("provider", &provider_html)]),
+        scopes_title = view.html("link.scopes", &[]),
         token = escape(token.as_str()),
+        lang = lang.query_suffix(),
+        button = view.html("link.continue", &[("provider", &escape(&provider))]),
+        fine = view.html("link.fine", &[]),
     );
-    let mut response = page(StatusCode::OK, &format!("Connect {provider}"), &body, prefix);
+    view.brand = Some(brand);
+    let title = view.t("link.title").replace("{provider}", &provider);
+    let mut response = page(StatusCode::OK, &view, &title, &body);
     // Continue's navigation: the provider, and when it asks nothing, back through authlink to the app.
     let csp = csp_with_form_targets(authorization_origin.iter().chain(&callback_origin).map(String::as_str));
     response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
@@ -268,25 +186,26 @@ pub async fn link_page(State(state): State<AppState>, jar: CookieJar, IdPath(tok
         (status = 404, description = "Unknown or malformed link", content_type = "text/html"),
         (status = 410, description = "Expired or already used link", content_type = "text/html"),
     ))]
-pub async fn start(State(state): State<AppState>, jar: CookieJar, IdPath(token): IdPath<LinkToken>) -> Response {
-    let prefix = "../../";
+pub async fn start(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    lang: PageLang,
+    IdPath(token): IdPath<LinkToken>,
+) -> Response {
+    let view = View::new(lang, "../../");
     let Some(binding) = jar.get(&binding_name(&state, &token)).map(|c| c.value().to_owned()) else {
         // Without the cookie nothing starts; the page says why: the link's own state first (a used
         // or expired link says so), else that cookies are needed.
         return match connect::link_page(&state, token.as_str()).await {
-            Ok(_) => page(
-                StatusCode::BAD_REQUEST,
-                "Cookies are needed",
-                "<h1>Cookies are needed</h1><p>Open the link again in this browser with cookies enabled, then press \
-                 Continue.</p>",
-                prefix,
-            ),
-            Err(stop) => stop_page(stop, prefix),
+            Ok(_) => {
+                message_page(StatusCode::BAD_REQUEST, &view, view.t("cookies.title"), &view.html("cookies.body", &[]))
+            }
+            Err(stop) => stop_page(stop, &view),
         };
     };
     match connect::start(&state, token.as_str(), &binding).await {
         Ok(url) => redirect(url.as_str()),
-        Err(stop) => stop_page(stop, prefix),
+        Err(stop) => stop_page(stop, &view),
     }
 }
 
@@ -307,9 +226,10 @@ pub async fn start(State(state): State<AppState>, jar: CookieJar, IdPath(token):
 pub async fn callback(
     State(state): State<AppState>,
     jar: CookieJar,
+    lang: PageLang,
     query: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    finish_callback(&state, &jar, query, None, "../").await
+    finish_callback(&state, &jar, query, None, &View::new(lang, "../")).await
 }
 
 /// A project's own OAuth redirect URI: a provider sends codes of that project's OAuth clients
@@ -332,11 +252,13 @@ pub async fn callback(
 pub async fn callback_for_project(
     State(state): State<AppState>,
     jar: CookieJar,
+    lang: PageLang,
     redirect_key: Result<Path<String>, PathRejection>,
     query: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    let Ok(Path(redirect_key)) = redirect_key else { return stop_page(Stop::WrongCallback, "../../") };
-    finish_callback(&state, &jar, query, Some(&redirect_key), "../../").await
+    let view = View::new(lang, "../../");
+    let Ok(Path(redirect_key)) = redirect_key else { return stop_page(Stop::WrongCallback, &view) };
+    finish_callback(&state, &jar, query, Some(&redirect_key), &view).await
 }
 
 async fn finish_callback(
@@ -344,7 +266,7 @@ async fn finish_callback(
     jar: &CookieJar,
     query: Result<Query<CallbackParams>, QueryRejection>,
     redirect_key: Option<&str>,
-    prefix: &str,
+    view: &View,
 ) -> Response {
     let params = query.map(|q| q.0).unwrap_or_default();
     let bindings = bindings(state, jar);
@@ -352,11 +274,15 @@ async fn finish_callback(
         Ok(Outcome::Redirect(url)) => redirect(url.as_str()),
         Ok(Outcome::Done { provider }) => page(
             StatusCode::OK,
-            "Connected",
-            &format!("<h1>Your {} account is connected</h1><p>You can close this window.</p>", escape(&provider)),
-            prefix,
+            view,
+            view.t("connected.title"),
+            &format!(
+                "<h1>{}</h1><p>{}</p>",
+                view.html("connected.heading", &[("provider", &escape(&provider))]),
+                view.html("connected.body", &[])
+            ),
         ),
-        Err(stop) => stop_page(stop, prefix),
+        Err(stop) => stop_page(stop, view),
     }
 }
 
@@ -380,7 +306,7 @@ pub async fn stylesheet() -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{CSP, csp_with_form_targets, escape};
+    use super::{CSP, csp_with_form_targets};
 
     #[test]
     fn form_targets_are_appended_only_when_they_are_plain_origins() {
@@ -402,10 +328,5 @@ mod tests {
             assert_eq!(csp_with_form_targets([bad]), CSP, "{bad}");
         }
         assert_eq!(csp_with_form_targets([]), CSP);
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     }
 }

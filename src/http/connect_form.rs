@@ -19,8 +19,9 @@ use axum_extra::extract::cookie::CookieJar;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{
-    connect::{CSP, binding_cookie, binding_name, escape, page, redirect, stop_page},
+    connect::{binding_cookie, binding_name, redirect},
     extract::IdPath,
+    pages::{CSP, PageLang, View, escape, page, stop_page},
 };
 use crate::{
     AppState,
@@ -100,11 +101,16 @@ fn csrf_value(binding: &str) -> String {
 
 /// For `GET /link/{token}`: the form page when the link takes details, its stop page when it
 /// cannot be used, `None` for a plain OAuth link (the Continue page).
-pub(crate) async fn intercept(state: &AppState, jar: &CookieJar, token: &LinkToken) -> Option<Response> {
+pub(crate) async fn intercept(
+    state: &AppState,
+    jar: &CookieJar,
+    token: &LinkToken,
+    page_view: &View,
+) -> Option<Response> {
     let view = match connect_form::form_page(state, token.as_str()).await {
         Ok(Some(view)) => view,
         Ok(None) => return None,
-        Err(stop) => return Some(stop_page(stop, "../")),
+        Err(stop) => return Some(stop_page(stop, page_view)),
     };
     let name = binding_name(state, token);
     let (jar, binding) = match jar.get(&name) {
@@ -115,7 +121,7 @@ pub(crate) async fn intercept(state: &AppState, jar: &CookieJar, token: &LinkTok
         }
     };
     let form = Form { view: &view, action: format!("{}/fields", token.as_str()), csrf: csrf_value(&binding) };
-    let response = form.render(StatusCode::OK, &[], &Default::default(), "../");
+    let response = form.render(StatusCode::OK, &[], &Default::default(), page_view);
     Some((jar, response).into_response())
 }
 
@@ -133,7 +139,7 @@ impl Form<'_> {
         status: StatusCode,
         errors: &[FieldError],
         kept: &std::collections::BTreeMap<String, String>,
-        asset_prefix: &str,
+        page_view: &View,
     ) -> Response {
         let t = &EN;
         let view = self.view;
@@ -205,7 +211,7 @@ impl Form<'_> {
         } else {
             format!("{}Connect {}", t.error_title_prefix, view.provider)
         };
-        let mut response = page(status, &title, &body, asset_prefix);
+        let mut response = page(status, page_view, &title, &body);
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, form_csp(&view.form_targets));
         response
     }
@@ -257,8 +263,8 @@ fn form_csp(sources: &[String]) -> HeaderValue {
     HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(CSP))
 }
 
-fn notice(status: StatusCode, title: &str, message: &str) -> Response {
-    page(status, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)), "../../")
+fn notice(view: &View, status: StatusCode, title: &str, message: &str) -> Response {
+    page(status, view, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)))
 }
 
 fn is_form_type(headers: &HeaderMap) -> bool {
@@ -302,51 +308,53 @@ pub async fn submit(
     State(state): State<AppState>,
     jar: CookieJar,
     headers: HeaderMap,
+    lang: PageLang,
     IdPath(token): IdPath<LinkToken>,
     body: Body,
 ) -> Response {
     let t = &EN;
+    let pv = View::new(lang, "../../");
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_FORM_BYTES) {
-        return close(notice(StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body));
+        return close(notice(&pv, StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body));
     }
     if !is_form_type(&headers) {
-        return close(notice(StatusCode::UNSUPPORTED_MEDIA_TYPE, t.wrong_type_title, t.wrong_type_body));
+        return close(notice(&pv, StatusCode::UNSUPPORTED_MEDIA_TYPE, t.wrong_type_title, t.wrong_type_body));
     }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return close(notice(StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body));
+        return close(notice(&pv, StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body));
     };
     let Some(binding) = jar.get(&binding_name(&state, &token)).map(|c| c.value().to_owned()) else {
         // The link's own state first (a used or expired link says so), else that cookies are needed.
         return match connect_form::form_page(&state, token.as_str()).await {
-            Ok(_) => notice(StatusCode::BAD_REQUEST, t.cookies_title, t.cookies_body),
-            Err(stop) => stop_page(stop, "../../"),
+            Ok(_) => notice(&pv, StatusCode::BAD_REQUEST, t.cookies_title, t.cookies_body),
+            Err(stop) => stop_page(stop, &pv),
         };
     };
     let Some(mut pairs) = parse_pairs(&bytes) else {
-        return notice(StatusCode::BAD_REQUEST, t.unreadable_title, t.unreadable_body);
+        return notice(&pv, StatusCode::BAD_REQUEST, t.unreadable_title, t.unreadable_body);
     };
     let csrf = csrf_value(&binding);
     let sent: Vec<String> = pairs.iter().filter(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.clone()).collect();
     if sent.len() != 1 || sha256(&sent[0]) != sha256(&csrf) {
         tracing::warn!("link form posted without its anti-forgery value");
-        return notice(StatusCode::BAD_REQUEST, t.forged_title, t.forged_body);
+        return notice(&pv, StatusCode::BAD_REQUEST, t.forged_title, t.forged_body);
     }
     pairs.retain(|(k, _)| k != CSRF_FIELD);
     match connect_form::submit(&state, token.as_str(), &binding, pairs).await {
         Ok(Submitted::Outcome(Outcome::Redirect(url))) => redirect(url.as_str()),
         Ok(Submitted::Outcome(Outcome::Done { provider })) => page(
             StatusCode::OK,
+            &pv,
             "Connected",
             &format!("<h1>Your {} account is connected</h1><p>You can close this window.</p>", escape(&provider)),
-            "../../",
         ),
         Ok(Submitted::Invalid { view, errors, kept }) => {
             let form = Form { view: &view, action: "fields".to_owned(), csrf };
-            form.render(StatusCode::BAD_REQUEST, &errors, &kept, "../../")
+            form.render(StatusCode::BAD_REQUEST, &errors, &kept, &pv)
         }
-        Err(stop) => stop_page(stop, "../../"),
+        Err(stop) => stop_page(stop, &pv),
     }
 }
 

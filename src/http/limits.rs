@@ -399,16 +399,7 @@ async fn page(limits: &Limits, ip: Option<IpAddr>, link: Option<[u8; 32]>, reque
         Some(item) => {
             crate::telemetry::rate_limited(item.name);
             items.push(item);
-            let message = format!(
-                "There were too many attempts from this network or with this link. Wait {} seconds, then reload this page.",
-                item.reset_secs
-            );
-            let mut response = super::connect::notice_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many requests",
-                &message,
-                request.uri().path(),
-            );
+            let mut response = super::pages::rate_limited_page(request.uri(), request.headers(), item.reset_secs);
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(item.reset_secs));
             response
         }

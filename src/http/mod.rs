@@ -19,6 +19,7 @@ pub mod links;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod request_id;
 pub mod session_toolkits;
 pub mod session_tools;
@@ -88,6 +89,8 @@ fn api_routes(version: ApiVersion) -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::rotate_secret))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::replay))
+        .routes(routes!(pages::branding::get, pages::branding::update))
+        .routes(routes!(pages::branding::put_logo, pages::branding::delete_logo))
         .layer(Extension(version))
 }
 
@@ -105,6 +108,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(connect::callback))
         .routes(routes!(connect::callback_for_project))
         .routes(routes!(connect::stylesheet))
+        .routes(routes!(pages::assets::accent))
+        .routes(routes!(pages::assets::logo))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(openapi::document))
@@ -125,6 +130,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 /// The whole application. Shared by `main` and the tests.
 pub fn app(state: AppState) -> Router {
     crate::telemetry::init();
+    crate::i18n::load();
     let (router, doc) = routes().split_for_parts();
     let document = openapi::Document::new(&openapi::finish(doc));
     router

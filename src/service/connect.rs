@@ -25,8 +25,12 @@ const STATE_TTL_MINUTES: i64 = 10;
 /// What the page of a usable link shows.
 #[derive(Debug)]
 pub struct LinkPage {
+    /// The link's project, whose branding the page shows.
+    pub project: crate::store::ProjectId,
     pub provider: String,
     pub toolkit: String,
+    /// The access asked for: the catalog's default scopes, then the auth config's.
+    pub scopes: Vec<String>,
     /// Host (and port) of the app's callback URL, so the user knows where they will land.
     pub return_host: Option<String>,
     /// Origin of the provider's authorization endpoint (`https://idp.example`), where Continue
@@ -141,9 +145,22 @@ pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, St
         .and_then(|u| Url::parse(&u).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .map(|u| u.origin().ascii_serialization());
+    let mut scopes: Vec<String> = ctx
+        .catalog
+        .get(&link.auth_config.toolkit)
+        .and_then(|p| p.oauth())
+        .map(|o| o.default_scopes.clone())
+        .unwrap_or_default();
+    for s in &link.auth_config.scopes {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
     Ok(LinkPage {
+        project: link.project,
         provider,
         toolkit: link.auth_config.toolkit.to_string(),
+        scopes,
         return_host,
         authorization_origin,
         callback_origin,

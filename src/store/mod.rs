@@ -11,6 +11,7 @@
 //! by the database and reported as [`StoreError::Conflict`] with the [`Constraint`] it broke.
 
 pub mod audit_trail;
+pub mod branding;
 pub mod error;
 pub mod paging;
 pub mod postgres;
@@ -26,6 +27,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::{
     audit_trail::*,
+    branding::{BrandingPatch, BrandingStore, LinkBranding, LogoMeta, NewLogo},
     error::{Constraint, StoreError, StoreResult},
     paging::{Cursor, OrderBy, Page},
     records::*,
@@ -340,6 +342,7 @@ pub trait Store:
     + LifecycleStore
     + IdempotencyStore
     + WebhookStore
+    + BrandingStore
     + 'static
 {
 }
@@ -356,6 +359,7 @@ impl<T> Store for T where
         + LifecycleStore
         + IdempotencyStore
         + WebhookStore
+        + BrandingStore
         + 'static
 {
 }

@@ -99,7 +99,7 @@ async fn the_link_page_names_the_provider_and_the_return_site_and_loads_nothing_
     assert!(html.contains("GitHub"), "provider not named: {html}");
     assert!(html.contains("app.example.com"), "return site not named: {html}");
     assert!(html.contains("Continue to GitHub"), "no Continue button: {html}");
-    assert!(html.contains("<html lang=\"en\">"), "no document language: {html}");
+    assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"), "no document language: {html}");
     assert!(!html.contains("<script"), "the page needs JavaScript: {html}");
     for attr in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "url(http"] {
         assert!(!html.contains(attr), "a third-party resource ({attr}): {html}");

@@ -89,6 +89,8 @@ const API_ROUTES: &[(&str, &[&str])] = &[
     ("webhook_subscriptions/{id}/rotate_secret", &["post"]),
     ("webhook_subscriptions/{id}/deliveries", &["get"]),
     ("webhook_deliveries/{id}/replay", &["post"]),
+    ("link_page", &["get", "patch"]),
+    ("link_page/logo", &["put", "delete"]),
 ];
 
 /// The routes outside /api, which take no API key.
@@ -99,6 +101,8 @@ const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/oauth/callback"),
     ("get", "/oauth/callback/{redirect_key}"),
     ("get", "/assets/authlink.css"),
+    ("get", "/link-assets/accent/{color}"),
+    ("get", "/link-assets/logo/{project}/{sha256}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -119,6 +119,23 @@ async fn each_class_answers_429_with_retry_after_and_the_ratelimit_fields_past_i
             assert!(r.header("content-type").unwrap_or("").starts_with("text/html"), "[{}]", case.name);
             assert_eq!(r.header("cache-control"), Some("no-store"), "[{}]", case.name);
             assert!(r.text.contains("Too many requests"), "[{}]: {}", case.name, r.text);
+            // The page speaks the user's language (`?lang=` or Accept-Language).
+            let de = match case.policy {
+                "page-ip" => send(app.client.get(format!("{}/link/ln_unknown9?lang=de", app.base))).await,
+                _ => {
+                    let rb = app.client.post(format!("{}/link/ln_same/continue", app.base));
+                    send(rb.header("accept-language", "de-CH, en;q=0.5")).await
+                }
+            };
+            assert_eq!(de.status, 429, "[{}]", case.name);
+            assert!(de.text.contains("<html lang=\"de\""), "[{}]: {}", case.name, de.text);
+            assert!(de.text.contains("<h1>Zu viele Anfragen</h1>"), "[{}]: {}", case.name, de.text);
+            assert!(
+                de.text.contains("Warten Sie 20 Sekunden") || de.text.contains("Warten Sie 19 Sekunden"),
+                "[{}]: {}",
+                case.name,
+                de.text
+            );
         }
         let retry_after: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
         assert!((19..=20).contains(&retry_after), "[{}] Retry-After {retry_after}", case.name);

@@ -142,19 +142,28 @@ async fn list_filters_pages_and_counts() {
     assert_eq!(
         crm_slugs,
         [
+            "affinity",
+            "apollo",
             "attio",
+            "capsule_crm",
             "close",
+            "copper",
+            "freshsales",
             "gong",
             "highlevel",
             "hubspot",
+            "hunter",
             "keap",
+            "outreach",
             "pipedrive",
             "salesforce",
             "salesloft",
             "shopify",
             "teamleader",
             "zendesk",
-            "zoho"
+            "zendesk_sell",
+            "zoho",
+            "zoho_bigin"
         ]
     );
     let found = app.get("toolkits?search=CALENDAR").await.expect(200, "search").clone();
@@ -246,6 +255,7 @@ async fn categories_list_those_of_the_catalog() {
     assert_eq!(
         ids,
         [
+            "ai",
             "analytics",
             "cloud",
             "communication",
@@ -262,7 +272,8 @@ async fn categories_list_those_of_the_catalog() {
             "video"
         ]
     );
-    assert_eq!(body["items"][3], json!({"id": "crm", "name": "CRM"}));
+    assert_eq!(body["items"][0], json!({"id": "ai", "name": "AI & Machine Learning"}));
+    assert_eq!(body["items"][4], json!({"id": "crm", "name": "CRM"}));
     assert_eq!((body["total_pages"].clone(), body["next_cursor"].clone()), (json!(1), Value::Null));
     assert_error(&app.anonymous().get("toolkits/categories").await, 401, "Auth_NoAuthProvided");
     app.cleanup().await;

@@ -26,7 +26,9 @@
 # phase 2 (tests/e2e/final/*.test.mjs) dumps the whole database and the servers' logs and checks
 # that none of the secrets the providers issued or were configured with appear in clear.
 #
-# Artifacts (kept after the run): tests/e2e/artifacts/{link-page.png,authlink.log,authlink-short.log}.
+# Artifacts (kept after the run): tests/e2e/artifacts/{link-page.png,authlink.log,authlink-short.log}, and
+# target/e2e-artifacts/pages/{state}-{lang}-{desktop,mobile}.png: every page state the axe-core check
+# (tests/pages-a11y.test.mjs) visited.
 set -euo pipefail
 
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -109,6 +111,17 @@ if [[ ! -x $CHROMIUM ]]; then
     apt-get install -y -qq --no-install-recommends chromium </dev/null >>"$TMP/apt.log" 2>&1 \
         || { cat "$TMP/apt.log" >&2; die "apt-get install chromium failed"; }
     [[ -x $CHROMIUM ]] || die "chromium installed but $CHROMIUM is missing"
+fi
+# Japanese and Chinese glyphs for the pages' screenshots (pages-a11y.test.mjs); without them the
+# CJK screenshots show boxes (the axe checks do not depend on fonts).
+if command -v fc-list >/dev/null && [[ -z $(fc-list :lang=ja 2>/dev/null) ]]; then
+    if [[ $(id -u) -eq 0 ]]; then
+        log "installing Debian's fonts-noto-cjk"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk </dev/null >>"$TMP/apt.log" 2>&1 \
+            || log "warning: apt-get install fonts-noto-cjk failed; CJK screenshots will show boxes"
+    else
+        log "warning: no CJK font (apt-get install fonts-noto-cjk); CJK screenshots will show boxes"
+    fi
 fi
 
 log "npm ci"
@@ -246,6 +259,7 @@ API_KEY=$(printf '%s\n' "$key_out" | tail -n 1 | tr -d '[:space:]')
 
 mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/authlink*.log "$ARTIFACTS"/link-page.png
+rm -rf "$ROOT/target/e2e-artifacts/pages"
 MAIN_LOG=$ARTIFACTS/authlink.log
 SHORT_LOG=$ARTIFACTS/authlink-short.log
 
@@ -273,6 +287,7 @@ log "authlink on $BASE_URL (TTL 600 s) and $SHORT_BASE_URL (TTL 30 s)"
 export AUTHLINK_E2E_BASE_URL=$BASE_URL
 export AUTHLINK_E2E_SHORT_BASE_URL=$SHORT_BASE_URL
 export AUTHLINK_E2E_API_KEY=$API_KEY
+export AUTHLINK_E2E_PAGE_ARTIFACTS=$ROOT/target/e2e-artifacts/pages
 export AUTHLINK_E2E_STATE_DIR=$TMP/state
 export AUTHLINK_E2E_PYTHON=$E2E_PY
 export AUTHLINK_E2E_ARTIFACTS=$ARTIFACTS

@@ -97,7 +97,9 @@ await step('toolkits.get({}) lists the catalog; category filter', async () => {
   assert.ok(all.length >= 40, `${all.length} toolkits`);
   const slugs = all.map((t) => t.slug);
   assert.deepEqual(slugs, [...slugs].sort());
-  assert.ok(all.every((t) => t.authSchemes?.[0] === 'OAUTH2' && t.noAuth === false));
+  const schemes = ['OAUTH2', 'API_KEY', 'BEARER_TOKEN', 'BASIC'];
+  assert.ok(all.every((t) => schemes.includes(t.authSchemes?.[0]) && t.noAuth === false));
+  assert.equal(all.find((t) => t.slug === 'openai')?.authSchemes?.[0], 'API_KEY');
   const crm = await composio.toolkits.get({ category: 'crm' });
   assert.deepEqual(crm.map((t) => t.slug), [
     'attio', 'close', 'gong', 'highlevel', 'hubspot', 'keap', 'pipedrive', 'salesforce', 'salesloft', 'shopify',
@@ -339,6 +341,32 @@ await step('connectedAccounts.revoke: RFC 7009 at the provider, REVOKED, idempot
 await step('session.authorize for a toolkit without an auth config: the clear 400', async () => {
   const s = await composio.create(USER, { toolkits: ['github'] });
   await rejects(s.authorize('github'), 'BadRequestError', 'ToolRouterV2_NoManagedAuth');
+});
+
+await step('API key, bearer and basic accounts: created through the API, get keeps the zod-checked state', async () => {
+  const headers = { 'x-api-key': process.env.AUTHLINK_API_KEY, 'content-type': 'application/json' };
+  const post = async (p, body) => {
+    const r = await fetch(`${BASE}/api/v3.1/${p}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    assert.equal(r.status, 201, await r.clone().text());
+    return r.json();
+  };
+  const cases = [
+    ['openai', 'API_KEY', { api_key: 'sk-tsJourneyKey0123456789abcdef' }],
+    ['huggingface', 'BEARER_TOKEN', { token: 'hf_tsJourneyToken0123456789' }],
+    ['twilio', 'BASIC', { username: `AC${'0123456789abcdef'.repeat(2)}`, password: 'ts-auth-token' }],
+  ];
+  for (const [slug, scheme, val] of cases) {
+    const ac = await post('auth_configs', { toolkit: { slug }, auth_config: { type: 'use_custom_auth', authScheme: scheme } });
+    const created = await post('connected_accounts', {
+      auth_config: { id: ac.auth_config.id },
+      connection: { user_id: USER, state: { authScheme: scheme, val } },
+    });
+    const a = await composio.connectedAccounts.get(created.id);
+    assert.equal(a.status, 'ACTIVE');
+    assert.deepEqual(a.state, { authScheme: scheme, val: { status: 'ACTIVE', ...val } }, `state kept: ${JSON.stringify(a.state)}`);
+    await composio.connectedAccounts.delete(created.id);
+    await composio.authConfigs.delete(ac.auth_config.id);
+  }
 });
 
 await step('authConfigs.delete takes its accounts with it', async () => {

@@ -20,6 +20,7 @@
 mod accounts;
 mod audit;
 mod auth_configs;
+mod branding;
 mod completion;
 pub(crate) mod events;
 mod idempotency;
