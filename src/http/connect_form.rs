@@ -21,13 +21,14 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use super::{
     connect::{binding_cookie, binding_name, redirect},
     extract::IdPath,
-    pages::{CSP, PageLang, View, escape, page, stop_page},
+    pages::{CSP, PageLang, View, escape, message_page, page, stop_page},
 };
 use crate::{
     AppState,
     catalog::{AuthScheme, FieldError},
     crypto::sha256,
     domain::LinkToken,
+    i18n::Lang,
     service::{
         connect::Outcome,
         connect_form::{self, FormView, Submitted},
@@ -40,59 +41,6 @@ pub const MAX_FORM_BYTES: usize = 32 * 1024;
 
 /// Name of the form's hidden anti-forgery input (not a valid field name, so never a field).
 const CSRF_FIELD: &str = "_csrf";
-
-/// The form's English text, all in one place so that the translations can take it over.
-/// `{provider}` and `{host}` are replaced (already escaped) where they appear.
-pub(crate) struct FormText {
-    pub title: &'static str,
-    pub intro_credentials: &'static str,
-    pub intro_oauth: &'static str,
-    pub back_host: &'static str,
-    pub back_close: &'static str,
-    pub optional: &'static str,
-    pub submit_credentials: &'static str,
-    pub submit_oauth: &'static str,
-    pub error_title_prefix: &'static str,
-    pub error_summary: &'static str,
-    pub secrets_cleared: &'static str,
-    pub fine: &'static str,
-    pub cookies_title: &'static str,
-    pub cookies_body: &'static str,
-    pub forged_title: &'static str,
-    pub forged_body: &'static str,
-    pub too_large_title: &'static str,
-    pub too_large_body: &'static str,
-    pub wrong_type_title: &'static str,
-    pub wrong_type_body: &'static str,
-    pub unreadable_title: &'static str,
-    pub unreadable_body: &'static str,
-}
-
-pub(crate) const EN: FormText = FormText {
-    title: "Connect your {provider} account",
-    intro_credentials: "Enter the details from your {provider} account. authlink stores them encrypted for the app that \
-                        sent you here.",
-    intro_oauth: "Tell {provider} which account to use; you will then sign in at {provider} and approve access.",
-    back_host: "Afterwards you will be sent back to <strong>{host}</strong>.",
-    back_close: "Afterwards you can close this window.",
-    optional: "(optional)",
-    submit_credentials: "Connect {provider}",
-    submit_oauth: "Continue to {provider}",
-    error_title_prefix: "Error: ",
-    error_summary: "Please correct the following",
-    secrets_cleared: "For your security, secret values are not shown again: please enter them once more.",
-    fine: "This link works once and expires soon. Only continue if you asked to connect this account.",
-    cookies_title: "Cookies are needed",
-    cookies_body: "Open the link again in this browser with cookies enabled, then send the form.",
-    forged_title: "This form cannot be accepted",
-    forged_body: "It was not sent from the page authlink showed in this browser. Open the link again.",
-    too_large_title: "This form is too large",
-    too_large_body: "The values sent are larger than authlink accepts. Open the link again and check what you entered.",
-    wrong_type_title: "This form cannot be read",
-    wrong_type_body: "It must be sent by the page's own Connect button. Open the link again.",
-    unreadable_title: "This form cannot be read",
-    unreadable_body: "Its values are not valid UTF-8 form data. Open the link again and enter them once more.",
-};
 
 /// The form's hidden anti-forgery value for a binding cookie value.
 fn csrf_value(binding: &str) -> String {
@@ -120,7 +68,11 @@ pub(crate) async fn intercept(
             (jar.clone().add(binding_cookie(state, name, value.clone())), value)
         }
     };
-    let form = Form { view: &view, action: format!("{}/fields", token.as_str()), csrf: csrf_value(&binding) };
+    let form = Form {
+        view: &view,
+        action: format!("{}/fields{}", token.as_str(), page_view.lang.query_suffix()),
+        csrf: csrf_value(&binding),
+    };
     let response = form.render(StatusCode::OK, &[], &Default::default(), page_view);
     Some((jar, response).into_response())
 }
@@ -128,7 +80,7 @@ pub(crate) async fn intercept(
 /// One rendering of the form.
 struct Form<'a> {
     view: &'a FormView,
-    /// Relative to the page's URL.
+    /// Relative to the page's URL; keeps an explicitly picked language (`?lang=`).
     action: String,
     csrf: String,
 }
@@ -141,19 +93,21 @@ impl Form<'_> {
         kept: &std::collections::BTreeMap<String, String>,
         page_view: &View,
     ) -> Response {
-        let t = &EN;
+        let t = page_view;
         let view = self.view;
         let provider = escape(&view.provider);
-        let fill = |s: &str| s.replace("{provider}", &provider);
+        let fill = |key: &str| t.html(key, &[("provider", &provider)]);
         let oauth = view.scheme == AuthScheme::OAuth2;
         let back = match &view.return_host {
-            Some(h) => t.back_host.replace("{host}", &escape(h)),
-            None => t.back_close.to_owned(),
+            Some(h) => t.html("link.back_to", &[("host", &format!("<strong>{}</strong>", escape(h)))]),
+            None => t.html("link.close", &[]),
         };
+        // Japanese and Chinese put no space between sentences.
+        let sep = if matches!(t.lang.lang, Lang::Ja | Lang::Zh) { "" } else { " " };
         let mut body = format!(
-            "<h1>{}</h1><p>{} {back}</p>",
-            fill(t.title),
-            fill(if oauth { t.intro_oauth } else { t.intro_credentials })
+            "<h1>{}</h1><p>{}{sep}{back}</p>",
+            fill("form.heading"),
+            fill(if oauth { "form.intro_oauth" } else { "form.intro_credentials" })
         );
         if !errors.is_empty() {
             body.push_str(&error_summary(view, errors, t));
@@ -166,7 +120,7 @@ impl Form<'_> {
             let mut html = format!("<div class=\"field{}\">", if error.is_some() { " invalid" } else { "" });
             html.push_str(&format!("<label for=\"{id}\">{}", escape(&field.label)));
             if !field.required {
-                html.push_str(&format!(" <span class=\"optional\">{}</span>", t.optional));
+                html.push_str(&format!(" <span class=\"optional\">({})</span>", t.html("form.optional", &[])));
             }
             html.push_str("</label>");
             if !field.help.is_empty() {
@@ -203,14 +157,12 @@ impl Form<'_> {
             "<input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{}\"><button type=\"submit\">{}</button></form>\
              <p class=\"fine\">{}</p>",
             escape(&self.csrf),
-            fill(if oauth { t.submit_oauth } else { t.submit_credentials }),
-            t.fine
+            fill(if oauth { "link.continue" } else { "form.submit_credentials" }),
+            t.html("link.fine", &[])
         ));
-        let title = if errors.is_empty() {
-            format!("Connect {}", view.provider)
-        } else {
-            format!("{}Connect {}", t.error_title_prefix, view.provider)
-        };
+        // Plain text: `page` escapes the title.
+        let title = t.t("link.title").replace("{provider}", &view.provider);
+        let title = if errors.is_empty() { title } else { t.t("form.error_title").replace("{title}", &title) };
         let mut response = page(status, page_view, &title, &body);
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, form_csp(&view.form_targets));
         response
@@ -219,7 +171,7 @@ impl Form<'_> {
 
 /// The summary above the form: every error, each linking to its input (errors of names that
 /// are not inputs, such as an unknown field, appear here only).
-fn error_summary(view: &FormView, errors: &[FieldError], t: &FormText) -> String {
+fn error_summary(view: &FormView, errors: &[FieldError], t: &View) -> String {
     let mut items = String::new();
     for e in errors {
         match view.fields.iter().find(|f| f.name == e.field) {
@@ -232,12 +184,15 @@ fn error_summary(view: &FormView, errors: &[FieldError], t: &FormText) -> String
             None => items.push_str(&format!("<li><code>{}</code> {}</li>", escape(&e.field), escape(&e.message))),
         }
     }
-    let secrets =
-        if view.fields.iter().any(|f| f.secret) { format!("<p>{}</p>", t.secrets_cleared) } else { String::new() };
+    let secrets = if view.fields.iter().any(|f| f.secret) {
+        format!("<p>{}</p>", t.html("form.secrets_cleared", &[]))
+    } else {
+        String::new()
+    };
     format!(
         "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\" tabindex=\"-1\">\
          <h2 id=\"error-summary-title\">{}</h2><ul>{items}</ul>{secrets}</div>",
-        t.error_summary
+        t.html("form.errors", &[])
     )
 }
 
@@ -263,8 +218,9 @@ fn form_csp(sources: &[String]) -> HeaderValue {
     HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static(CSP))
 }
 
-fn notice(view: &View, status: StatusCode, title: &str, message: &str) -> Response {
-    page(status, view, title, &format!("<h1>{}</h1><p>{}</p>", escape(title), escape(message)))
+/// A page of one title key and one body key.
+fn notice(view: &View, status: StatusCode, title: &str, body: &str) -> Response {
+    message_page(status, view, view.t(title), &view.html(body, &[]))
 }
 
 fn is_form_type(headers: &HeaderMap) -> bool {
@@ -312,34 +268,33 @@ pub async fn submit(
     IdPath(token): IdPath<LinkToken>,
     body: Body,
 ) -> Response {
-    let t = &EN;
     let pv = View::new(lang, "../../");
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_FORM_BYTES) {
-        return close(notice(&pv, StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body));
+        return close(notice(&pv, StatusCode::PAYLOAD_TOO_LARGE, "form.too_large.title", "form.too_large.body"));
     }
     if !is_form_type(&headers) {
-        return close(notice(&pv, StatusCode::UNSUPPORTED_MEDIA_TYPE, t.wrong_type_title, t.wrong_type_body));
+        return close(notice(&pv, StatusCode::UNSUPPORTED_MEDIA_TYPE, "form.unreadable.title", "form.wrong_type.body"));
     }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return close(notice(&pv, StatusCode::PAYLOAD_TOO_LARGE, t.too_large_title, t.too_large_body));
+        return close(notice(&pv, StatusCode::PAYLOAD_TOO_LARGE, "form.too_large.title", "form.too_large.body"));
     };
     let Some(binding) = jar.get(&binding_name(&state, &token)).map(|c| c.value().to_owned()) else {
         // The link's own state first (a used or expired link says so), else that cookies are needed.
         return match connect_form::form_page(&state, token.as_str()).await {
-            Ok(_) => notice(&pv, StatusCode::BAD_REQUEST, t.cookies_title, t.cookies_body),
+            Ok(_) => notice(&pv, StatusCode::BAD_REQUEST, "cookies.title", "form.cookies.body"),
             Err(stop) => stop_page(stop, &pv),
         };
     };
     let Some(mut pairs) = parse_pairs(&bytes) else {
-        return notice(&pv, StatusCode::BAD_REQUEST, t.unreadable_title, t.unreadable_body);
+        return notice(&pv, StatusCode::BAD_REQUEST, "form.unreadable.title", "form.unreadable.body");
     };
     let csrf = csrf_value(&binding);
     let sent: Vec<String> = pairs.iter().filter(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.clone()).collect();
     if sent.len() != 1 || sha256(&sent[0]) != sha256(&csrf) {
         tracing::warn!("link form posted without its anti-forgery value");
-        return notice(&pv, StatusCode::BAD_REQUEST, t.forged_title, t.forged_body);
+        return notice(&pv, StatusCode::BAD_REQUEST, "form.forged.title", "form.forged.body");
     }
     pairs.retain(|(k, _)| k != CSRF_FIELD);
     match connect_form::submit(&state, token.as_str(), &binding, pairs).await {
@@ -347,11 +302,15 @@ pub async fn submit(
         Ok(Submitted::Outcome(Outcome::Done { provider })) => page(
             StatusCode::OK,
             &pv,
-            "Connected",
-            &format!("<h1>Your {} account is connected</h1><p>You can close this window.</p>", escape(&provider)),
+            pv.t("connected.title"),
+            &format!(
+                "<h1>{}</h1><p>{}</p>",
+                pv.html("connected.heading", &[("provider", &escape(&provider))]),
+                pv.html("connected.body", &[])
+            ),
         ),
         Ok(Submitted::Invalid { view, errors, kept }) => {
-            let form = Form { view: &view, action: "fields".to_owned(), csrf };
+            let form = Form { view: &view, action: format!("fields{}", pv.lang.query_suffix()), csrf };
             form.render(StatusCode::BAD_REQUEST, &errors, &kept, &pv)
         }
         Err(stop) => stop_page(stop, &pv),

@@ -189,7 +189,7 @@ async fn the_form_has_a_labelled_input_per_field_and_no_script() {
     let token = url.rsplit('/').next().unwrap();
     let html = &opened.html;
     assert!(html.contains(&format!("<form method=\"post\" action=\"{token}/fields\" class=\"fields\">")), "{html}");
-    assert!(html.contains("<h1>Connect your Form Basic account</h1>"), "{html}");
+    assert!(html.contains("<h1>Enter your Form Basic details</h1>"), "{html}");
     assert!(html.contains("sent back to <strong>app.example.com</strong>"), "{html}");
     for (name, label, kind) in
         [("subdomain", "Subdomain", "text"), ("username", "Username", "text"), ("password", "Password", "password")]
@@ -499,5 +499,62 @@ async fn an_oauth_toolkit_with_a_templated_host_asks_for_the_subdomain() {
     assert_eq!(posted.status, 400, "{}", posted.html);
     assert!(posted.html.contains("This connection cannot start"), "{}", posted.html);
     assert_eq!(account(&app, &id).await["status"], "INITIATED");
+    app.cleanup().await;
+}
+
+/// The form and its pages speak the browser's language: `?lang=de` on the link gives the German
+/// heading and button and keeps the language on the POST (its error page German too);
+/// `Accept-Language: ja` gives a Japanese error page, and the notice pages are translated.
+#[tokio::test]
+async fn the_form_and_its_pages_are_translated() {
+    let app = form_app().await;
+    let (url, _) = form_link(&app, "formbasic", "BASIC").await;
+    let opened = open(&format!("{url}?lang=de")).await;
+    let html = &opened.html;
+    let token = url.rsplit('/').next().unwrap();
+    assert!(html.contains("<html lang=\"de\""), "{html}");
+    assert!(html.contains("<h1>Ihre Form Basic-Zugangsdaten eingeben</h1>"), "{html}");
+    assert!(html.contains("<button type=\"submit\">Form Basic verbinden</button>"), "{html}");
+    assert!(html.contains("<span class=\"optional\">(optional)</span>"), "{html}");
+    assert!(html.contains("zurückgeleitet") && html.contains("<strong>app.example.com</strong>"), "{html}");
+    assert!(html.contains(&format!("action=\"{token}/fields?lang=de\"")), "{html}");
+    assert!(!html.contains("Connect"), "no English left: {html}");
+
+    // The POST keeps `?lang=de` (the form comes back in German with its errors); with
+    // `Accept-Language: ja` instead, in Japanese; a refused post's page too.
+    let post = |query: &str, accept: &str, body: Vec<u8>| {
+        browser()
+            .post(format!("{url}/fields{query}"))
+            .header("accept-language", accept.to_owned())
+            .header("cookie", opened.cookie.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let bad = encode(&[("subdomain", "acme"), ("username", ""), ("password", PASSWORD), ("_csrf", &opened.csrf)]);
+    let r = post("?lang=de", "en", bad.clone()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<title>Fehler: Form Basic verbinden · authlink</title>"), "{html}");
+    assert!(html.contains("<h2 id=\"error-summary-title\">Bitte korrigieren Sie die unten markierten Felder.</h2>"));
+    assert!(html.contains("Zu Ihrer Sicherheit werden geheime Werte nicht erneut angezeigt"), "{html}");
+    assert!(html.contains("<button type=\"submit\">Form Basic verbinden</button>"), "{html}");
+    assert!(html.contains("action=\"fields?lang=de\""), "{html}");
+
+    let r = post("", "ja", bad).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<html lang=\"ja\""), "{html}");
+    assert!(html.contains("<title>エラー: Form Basic と連携 · authlink</title>"), "{html}");
+    assert!(html.contains("<h1>Form Basic の情報を入力</h1>"), "{html}");
+    assert!(html.contains("<h2 id=\"error-summary-title\">以下の項目を修正してください。</h2>"), "{html}");
+    assert!(html.contains("<button type=\"submit\">Form Basic を連携する</button>"), "{html}");
+    assert!(html.contains("action=\"fields\""), "{html}");
+
+    let r = post("", "ja", encode(&[("username", "alice"), ("_csrf", "forged")])).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<h1>このフォームは受け付けられません</h1>"), "{html}");
+    assert!(html.contains("<p>authlink がこのブラウザで表示したページから送信されていません。"), "{html}");
     app.cleanup().await;
 }
