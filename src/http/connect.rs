@@ -68,14 +68,14 @@ fn binding_prefix(state: &AppState) -> &'static str {
 
 /// The name of a link's binding cookie: the prefix and 72 bits of a digest of the token's hash,
 /// which tells links apart without revealing anything of the token.
-fn binding_name(state: &AppState, token: &LinkToken) -> String {
+pub(crate) fn binding_name(state: &AppState, token: &LinkToken) -> String {
     let digest = sha256(&URL_SAFE_NO_PAD.encode(token.hash()));
     format!("{}{}", binding_prefix(state), URL_SAFE_NO_PAD.encode(&digest[..9]))
 }
 
 /// A link's binding cookie: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` under https, no `Domain`; it
 /// lasts as long as the link and a sign-in started at its end can.
-fn binding_cookie(state: &AppState, name: String, value: String) -> Cookie<'static> {
+pub(crate) fn binding_cookie(state: &AppState, name: String, value: String) -> Cookie<'static> {
     let lifetime = cookie_lifetime(state);
     Cookie::build((name, value))
         .http_only(true)
@@ -122,6 +122,11 @@ pub async fn link_page(
     IdPath(token): IdPath<LinkToken>,
 ) -> Response {
     let mut view = View::new(lang, "../");
+    // A toolkit that takes connection details (API key, basic, bearer, OAuth with fields) gets
+    // the form of `connect_form` instead of the Continue button.
+    if let Some(form) = super::connect_form::intercept(&state, &jar, &token, &view).await {
+        return form;
+    }
     let LinkPage { project, provider, toolkit: _, scopes, return_host, authorization_origin, callback_origin } =
         match connect::link_page(&state, token.as_str()).await {
             Ok(ready) => ready,
@@ -281,7 +286,7 @@ async fn finish_callback(
     }
 }
 
-fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(location: &str) -> Response {
     let mut response = StatusCode::FOUND.into_response();
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);

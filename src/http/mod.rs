@@ -8,6 +8,7 @@ pub mod auth_configs;
 pub mod common;
 pub mod completion;
 pub mod connect;
+pub mod connect_form;
 pub mod connected_accounts;
 pub mod docs;
 pub mod extract;
@@ -105,6 +106,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .nest("/api/v3", v3)
         .routes(routes!(connect::link_page))
         .routes(routes!(connect::start))
+        .routes(routes!(connect_form::submit))
         .routes(routes!(connect::callback))
         .routes(routes!(connect::callback_for_project))
         .routes(routes!(connect::stylesheet))

@@ -92,14 +92,14 @@ pub enum Outcome {
     Done { provider: String },
 }
 
-async fn find_link(ctx: &ServiceContext, token: &str) -> Result<Option<LinkView>, StoreError> {
+pub(super) async fn find_link(ctx: &ServiceContext, token: &str) -> Result<Option<LinkView>, StoreError> {
     match LinkToken::parse(token) {
         Some(t) => ctx.store.link_by_token(&t.hash()).await,
         None => Ok(None),
     }
 }
 
-fn usability(link: &LinkView) -> Result<(), Stop> {
+pub(super) fn usability(link: &LinkView) -> Result<(), Stop> {
     if link.account_deleted {
         return Err(Stop::LinkNotFound);
     }

@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod auth_configs;
 pub mod completion;
 pub mod connect;
+pub mod connect_form;
 pub mod context;
 pub mod credentials;
 pub mod links;

@@ -44,11 +44,21 @@ fn every_locale_has_exactly_the_keys_and_placeholders_of_english() {
         want.sort();
         assert_eq!(keys, want, "{code}");
     }
-    // The form's strings the API-key form uses exist.
+    // The form's strings the hosted form uses exist.
     for key in [
         "form.heading",
-        "form.submit",
-        "form.required",
+        "form.intro_credentials",
+        "form.intro_oauth",
+        "form.submit_credentials",
+        "form.optional",
+        "form.errors",
+        "form.error_title",
+        "form.secrets_cleared",
+        "form.cookies.body",
+        "form.forged.title",
+        "form.too_large.title",
+        "form.unreadable.title",
+        "form.wrong_type.body",
         "form.error.missing",
         "form.error.pattern",
         "form.error.too_long",

@@ -41,6 +41,7 @@ mod i18n;
 mod idempotency;
 mod isolation;
 mod link_branding;
+mod link_form;
 mod link_page;
 mod links;
 mod listings;

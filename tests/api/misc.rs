@@ -97,6 +97,7 @@ const API_ROUTES: &[(&str, &[&str])] = &[
 const OTHER_ROUTES: &[(&str, &str)] = &[
     ("get", "/link/{token}"),
     ("post", "/link/{token}/continue"),
+    ("post", "/link/{token}/fields"),
     ("get", "/oauth/callback"),
     ("get", "/oauth/callback/{redirect_key}"),
     ("get", "/assets/authlink.css"),

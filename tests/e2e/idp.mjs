@@ -22,6 +22,7 @@
 // them).
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 
 import Provider from 'oidc-provider';
 
@@ -51,14 +52,26 @@ function send(res, status, body, type = 'text/html; charset=utf-8') {
  * @param {{authlinkCallback: string, port?: number}} options authlink's fixed
  *   `{AUTHLINK_PUBLIC_URL}/oauth/callback`, registered as the only redirect URI of both clients.
  */
-export async function startIdp({ authlinkCallback, port = 0 } = {}) {
+export async function startIdp({ authlinkCallback, port = 0, frontChannel } = {}) {
   if (!authlinkCallback) throw new Error('startIdp needs authlinkCallback');
   const server = http.createServer();
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);
   });
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const backChannel = `http://127.0.0.1:${server.address().port}`;
+  // With `frontChannel` ({host, port, key, cert}) the browser-facing side (issuer, authorization
+  // endpoint, interactions) is https on a host name such as `tenant.localhost` (Chromium resolves
+  // every *.localhost to loopback), while authlink's token requests use the plain http listener.
+  let tlsServer;
+  if (frontChannel) {
+    tlsServer = https.createServer({ key: frontChannel.key, cert: frontChannel.cert });
+    await new Promise((resolve, reject) => {
+      tlsServer.once('error', reject);
+      tlsServer.listen(frontChannel.port ?? 0, '127.0.0.1', resolve);
+    });
+  }
+  const issuer = tlsServer ? `https://${frontChannel.host}:${tlsServer.address().port}` : backChannel;
 
   const clients = {
     basic: { client_id: 'basic-client', client_secret: `basic-secret-${randomBytes(16).toString('hex')}` },
@@ -234,7 +247,7 @@ export async function startIdp({ authlinkCallback, port = 0 } = {}) {
     return send(res, 404, page('Not found', ''));
   }
 
-  server.on('request', (req, res) => {
+  const onRequest = (req, res) => {
     const { pathname } = new URL(req.url, issuer);
     const m = /^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/.exec(pathname);
     if (m) {
@@ -246,7 +259,9 @@ export async function startIdp({ authlinkCallback, port = 0 } = {}) {
       return;
     }
     providerHandler(req, res);
-  });
+  };
+  server.on('request', onRequest);
+  tlsServer?.on('request', onRequest);
 
   /** Revoke a token at the revocation endpoint, authenticating as the client that owns it. */
   async function revoke(token, client = clients.basic, hint = 'refresh_token') {
@@ -259,21 +274,24 @@ export async function startIdp({ authlinkCallback, port = 0 } = {}) {
       const user = `${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`;
       headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`;
     }
-    const res = await fetch(`${issuer}/token/revocation`, { method: 'POST', headers, body });
+    const res = await fetch(`${backChannel}/token/revocation`, { method: 'POST', headers, body });
     if (res.status !== 200) throw new Error(`revocation answered ${res.status}: ${await res.text()}`);
   }
 
   async function close() {
-    server.closeAllConnections?.();
-    await new Promise((resolve) => server.close(() => resolve()));
+    for (const s of [server, tlsServer].filter(Boolean)) {
+      s.closeAllConnections?.();
+      await new Promise((resolve) => s.close(() => resolve()));
+    }
   }
 
   return {
     issuer,
     url: issuer,
     authorizationUrl: `${issuer}/auth`,
-    tokenUrl: `${issuer}/token`,
-    revocationUrl: `${issuer}/token/revocation`,
+    tokenUrl: `${backChannel}/token`,
+    revocationUrl: `${backChannel}/token/revocation`,
+    backChannel,
     clients,
     counters,
     issued,

@@ -62,6 +62,7 @@ command -v node >/dev/null || die "node not found (Node.js >= 20 is needed)"
 command -v npm >/dev/null || die "npm not found"
 command -v curl >/dev/null || die "curl not found"
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found"
+command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
 if [[ $BACKEND == postgres ]]; then
     command -v psql >/dev/null || die "psql not found (apt-get install postgresql-client)"
     command -v pg_dump >/dev/null || die "pg_dump not found (apt-get install postgresql-client)"
@@ -197,6 +198,45 @@ IDP_PORTS=$(node -e '
   })();' "$PORT" "$SHORT_PORT")
 [[ -n $IDP_PORTS ]] || die "could not pick ports for the test providers"
 export AUTHLINK_E2E_IDP_PORTS=$IDP_PORTS
+
+# The form tests' toolkits (tests/e2e/catalog/*.yaml), loaded beside the embedded catalog, and
+# one OAuth toolkit whose endpoints are templated on a tenant subdomain,
+# https://{subdomain}.localhost:$TENANT_PORT (Chromium resolves every *.localhost to loopback).
+# Its provider (tests/form-oauth-subdomain.test.mjs) serves the browser over https with a
+# throwaway self-signed certificate for tenant-e2e.localhost; authlink's token requests go to its
+# plain-http listener on an allowlisted 127.0.0.1 port, named by the auth config's token_url.
+TENANT_PORT=$(free_port)
+while [[ $TENANT_PORT == "$PORT" || $TENANT_PORT == "$SHORT_PORT" || ,$IDP_PORTS, == *,$TENANT_PORT,* ]]; do
+    TENANT_PORT=$(free_port)
+done
+mkdir -p "$TMP/catalog" "$TMP/tls"
+cp "$E2E_DIR"/catalog/*.yaml "$TMP/catalog/"
+cat >"$TMP/catalog/zz-tenant.yaml" <<YAML
+toolkits:
+  - slug: e2e_tenant
+    name: E2E Tenant IdP
+    categories: [analytics]
+    description: An OAuth provider with one host per tenant, of the end-to-end tests.
+    source: https://tenant.e2e.example/docs/oauth
+    authorization_url: https://{subdomain}.localhost:$TENANT_PORT/auth
+    token_url: https://{subdomain}.localhost:$TENANT_PORT/token
+    default_scopes: [openid, offline_access]
+    scope_separator: " "
+    pkce: true
+    client_auth: client_secret_basic
+    fields:
+      - name: subdomain
+        display_name: Your tenant
+        description: "The first part of your sign-in address: the acme of acme.localhost."
+        pattern: "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+YAML
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=tenant-e2e.localhost \
+    -addext subjectAltName=DNS:tenant-e2e.localhost \
+    -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" </dev/null >"$TMP/tls/openssl.log" 2>&1 \
+    || { cat "$TMP/tls/openssl.log" >&2; die "openssl could not make the tenant provider's certificate"; }
+export AUTHLINK_CATALOG_DIR=$TMP/catalog
+export AUTHLINK_E2E_TENANT_PORT=$TENANT_PORT
+export AUTHLINK_E2E_TLS_DIR=$TMP/tls
 
 export DATABASE_URL
 export AUTHLINK_PUBLIC_URL=$BASE_URL

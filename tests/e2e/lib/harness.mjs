@@ -98,7 +98,7 @@ const observed = { linkTokens: new Set(), states: new Set(), bindings: new Set()
  * Writes, for the final clear-text check, every secret the provider issued or was configured
  * with and every one observed here, then stops the provider.
  */
-export async function stopIdp(idp, name) {
+export async function stopIdp(idp, name, { bindings = [] } = {}) {
   if (!idp) return;
   mkdirSync(env.stateDir, { recursive: true });
   const file = path.join(env.stateDir, `secrets-${name}-${process.pid}.json`);
@@ -114,9 +114,35 @@ export async function stopIdp(idp, name) {
     idTokens: pick(all, 'idToken'),
     linkTokens: [...observed.linkTokens],
     states: [...observed.states],
-    bindings: [...observed.bindings],
+    bindings: [...observed.bindings, ...bindings],
   }));
   await idp.close();
+}
+
+/**
+ * For test files that run no provider (the hosted forms): writes the secrets they typed into
+ * forms (`formSecrets`) and the link tokens, states and bindings observed, for the final
+ * clear-text check.
+ */
+export function saveSecrets(name, { formSecrets = [], bindings = [] } = {}) {
+  mkdirSync(env.stateDir, { recursive: true });
+  const file = path.join(env.stateDir, `secrets-${name}-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify({
+    name,
+    formSecrets,
+    linkTokens: [...observed.linkTokens],
+    states: [...observed.states],
+    bindings: [...observed.bindings, ...bindings],
+  }));
+}
+
+/** An auth config of a non-OAuth scheme (API_KEY, BEARER_TOKEN, BASIC) for a catalog toolkit. */
+export async function createSchemeConfig(slug, scheme, opts) {
+  const body = await apiOk('POST', '/auth_configs', {
+    toolkit: { slug },
+    auth_config: { type: 'use_custom_auth', authScheme: scheme },
+  }, opts);
+  return { slug, authConfigId: body.auth_config.id };
 }
 
 /**

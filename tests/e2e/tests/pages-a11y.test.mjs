@@ -1,5 +1,6 @@
-// Every page state of the connect flow, in Chromium, checked with axe-core against WCAG 2.2 AA
-// (tags wcag2a, wcag2aa, wcag21a, wcag21aa, wcag22aa, plus the landmark and heading rules) in
+// Every page state of the connect flow (the hosted credential form too, empty and with errors),
+// in Chromium, checked with axe-core against WCAG 2.2 AA (tags wcag2a, wcag2aa, wcag21a, wcag21aa,
+// wcag22aa, plus the landmark and heading rules) in
 // English, Japanese and Simplified Chinese (the browser's locale, so Accept-Language picks the language), at a
 // desktop size and at a 375 px wide viewport, where nothing may scroll sideways. The link pages
 // belong to a project of their own with full branding (name, logo, accent colour, support link).
@@ -223,6 +224,26 @@ for (const loc of LOCALES) {
     await page.waitForLoadState();
     assert.match(page.url(), /\/continue$/);
     await check(t, page, 'cookies', loc, {});
+
+    // The hosted form of a basic-auth toolkit (tests/e2e/catalog/forms.yaml): empty, then sent
+    // with a subdomain its pattern refuses (the form again, 400, errors inline and summarised).
+    const basic = await ok('POST', '/auth_configs', {
+      toolkit: { slug: 'e2e_basic' }, auth_config: { type: 'use_custom_auth', authScheme: 'BASIC' },
+    });
+    response = await page.goto(await newLink({ slug: 'e2e_basic', id: basic.auth_config.id }));
+    await check(t, page, 'form', loc, { status: 200, response });
+    assert.equal(await page.locator('form.fields input[type=password]').count(), 1, 'the password input');
+    await page.locator('#f-subdomain').fill('acme.evil');
+    await page.locator('#f-username').fill('alice');
+    await page.locator('#f-password').fill('correct horse');
+    [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/fields')),
+      page.locator('button[type=submit]').click(),
+    ]);
+    await page.waitForLoadState();
+    await check(t, page, 'form-errors', loc, { status: 400, response });
+    assert.equal(await page.locator('.error-summary li').count(), 1, 'one error in the summary');
+    assert.equal(await page.locator('#f-subdomain').getAttribute('aria-invalid'), 'true');
 
     // Unknown link, the callback's errors.
     response = await page.goto(`${env.baseUrl}/link/ln_${'A'.repeat(32)}`);
