@@ -240,7 +240,7 @@ mod tests {
             params.iter().find(|(o, n, _)| o == op && n == name).map(|(_, _, p)| p["schema"].clone()).unwrap()
         };
         let list = "get /api/v3.1/connected_accounts";
-        assert_eq!(schema(list, "order_direction")["enum"], serde_json::json!(["asc", "desc"]));
+        assert_eq!(schema(list, "order_direction")["enum"], serde_json::json!(["asc", "desc", ""]));
         assert_eq!(schema(list, "cursor")["format"], "authlink-cursor");
         let statuses = regex::Regex::new(schema(list, "statuses")["pattern"].as_str().unwrap()).unwrap();
         for ok in ["ACTIVE", "ACTIVE,FAILED", " ACTIVE , EXPIRED,", ""] {
