@@ -1054,6 +1054,10 @@ toolkits:
             assert!(p.oauth().is_none() && p.fields.iter().any(|f| f.secret), "{s}");
         }
         assert_eq!(embedded.get(&slug("openai")).unwrap().credential_field().unwrap().name, "api_key");
+        // BASIC with the API key as the username: the username is the secret.
+        let freshdesk = embedded.get(&slug("freshdesk")).unwrap();
+        assert_eq!(freshdesk.auth_scheme, AuthScheme::Basic);
+        assert!(freshdesk.field("username").unwrap().secret);
         assert_eq!(AuthScheme::parse("BEARER_TOKEN"), Some(AuthScheme::BearerToken));
         assert_eq!(AuthScheme::parse("oauth2"), None);
     }

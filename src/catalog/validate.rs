@@ -380,10 +380,11 @@ fn check_fields(provider: &Provider) -> Result<BTreeSet<&str>, String> {
         return Err(format!("{} entries need at least one secret field", provider.auth_scheme));
     }
     if provider.auth_scheme == AuthScheme::Basic {
-        let username = provider.field("username").is_some_and(|f| !f.secret);
-        let password = provider.field("password").is_some_and(|f| f.secret);
-        if !(username && password) {
-            return Err("BASIC entries need a `username` field (not secret) and a `password` field (secret)".into());
+        // Usually the password is the secret; providers that take an API key as the username
+        // (Freshdesk, Greenhouse, Toggl, ...) mark the username secret instead, and the
+        // secret-field check above makes sure one of the two is.
+        if provider.field("username").is_none() || provider.field("password").is_none() {
+            return Err("BASIC entries need a `username` field and a `password` field".into());
         }
     }
     if let Some(c) = &provider.credential {
