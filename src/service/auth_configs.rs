@@ -4,7 +4,7 @@
 use url::Url;
 
 use crate::{
-    catalog::ClientAuth,
+    catalog::{AuthScheme, ClientAuth},
     domain::{AuthConfigId, ToolkitSlug},
     error::{ApiError, ApiResult, FieldError},
     outbound::OutboundPolicy,
@@ -91,6 +91,15 @@ pub async fn create(
         return Err(ApiError::Validation(errors));
     }
     let provider = ctx.catalog.get(&new.toolkit);
+    if let Some(p) = provider.filter(|p| !p.auth_scheme.is_oauth()) {
+        return Err(ApiError::field(
+            "auth_config.authScheme",
+            format!(
+                "toolkit {} uses {}, not OAUTH2: create the auth config with authScheme {}",
+                p.slug, p.auth_scheme, p.auth_scheme
+            ),
+        ));
+    }
     if provider.is_none() && policy.tenant_endpoints_forbidden() {
         return Err(ApiError::InvalidAuthConfig(format!(
             "toolkit {} is not in authlink's catalog, and this server uses only the catalog's provider endpoints",
@@ -120,6 +129,38 @@ pub async fn create(
         client_auth: new.client_auth.map(|c| c.as_str().to_owned()),
         issuer: new.issuer,
         revocation_url: new.revocation_url,
+    };
+    Ok(ctx.store.insert_auth_config(project, &record, Some(actor)).await?)
+}
+
+/// Creates an API key, bearer token or basic auth config for a catalog toolkit of that scheme:
+/// no client credentials (each connected account brings its own secret).
+pub async fn create_for_scheme(
+    ctx: &ServiceContext,
+    project: ProjectId,
+    toolkit: ToolkitSlug,
+    scheme: AuthScheme,
+    name: Option<String>,
+    actor: ApiKeyId,
+) -> ApiResult<AuthConfigRecord> {
+    let provider =
+        ctx.catalog.get(&toolkit).filter(|p| p.auth_scheme == scheme).ok_or_else(|| {
+            ApiError::field("auth_config.authScheme", format!("toolkit {toolkit} does not use {scheme}"))
+        })?;
+    let id = AuthConfigId::generate();
+    let record = NewAuthConfig {
+        id,
+        name: name.unwrap_or_else(|| format!("{} ({})", provider.name, scheme)),
+        toolkit,
+        auth_scheme: scheme.as_str().to_owned(),
+        client_id: String::new(),
+        client_secret_sealed: None,
+        scopes: Vec::new(),
+        authorization_url: None,
+        token_url: None,
+        client_auth: None,
+        issuer: None,
+        revocation_url: None,
     };
     Ok(ctx.store.insert_auth_config(project, &record, Some(actor)).await?)
 }

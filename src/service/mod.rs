@@ -12,6 +12,7 @@ pub mod auth_configs;
 pub mod completion;
 pub mod connect;
 pub mod context;
+pub mod credentials;
 pub mod links;
 pub mod meta_tools;
 pub mod oauth;

@@ -79,12 +79,27 @@ pub enum ProviderError {
     MissingEndpoints(String),
     #[error("toolkit {0} needs per-tenant fields ({1}) that this link does not provide")]
     NeedsFields(String, String),
+    #[error("toolkit {0}: field {1}")]
+    BadField(String, crate::catalog::FieldError),
     #[error("the auth config's client secret cannot be opened: {0}")]
     Secret(#[from] crate::crypto::SealError),
 }
 
 /// Combines the catalog entry (if any) with the auth config's own settings, which win.
 pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<ProviderConfig, ProviderError> {
+    provider_with_fields(ctx, ac, None)
+}
+
+/// [`provider_for`] for a connection that supplied field values (a tenant `subdomain`): the
+/// catalog's `{field}` URL templates are filled in with [`expand_template`], which checks each
+/// value against its field and keeps every URL on the template's host.
+///
+/// [`expand_template`]: crate::catalog::expand_template
+pub fn provider_with_fields(
+    ctx: &ServiceContext,
+    ac: &AuthConfigRecord,
+    fields: Option<&std::collections::BTreeMap<String, String>>,
+) -> Result<ProviderConfig, ProviderError> {
     let catalogued = ctx.catalog.get(&ac.toolkit);
     let entry = catalogued.and_then(crate::catalog::Provider::oauth);
     let authorization_url = ac
@@ -97,6 +112,21 @@ pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<Provi
         .clone()
         .or_else(|| entry.map(|p| p.token_url.clone()))
         .ok_or_else(|| ProviderError::MissingEndpoints(ac.toolkit.to_string()))?;
+    let (authorization_url, token_url, catalog_revocation) = match (fields, catalogued) {
+        (Some(values), Some(p)) => {
+            let expand = |url: String| -> Result<String, ProviderError> {
+                if !url.contains('{') {
+                    return Ok(url);
+                }
+                crate::catalog::expand_template(&url, values, &p.fields)
+                    .map(String::from)
+                    .map_err(|e| ProviderError::BadField(ac.toolkit.to_string(), e))
+            };
+            let revocation = entry.and_then(|o| o.revocation_url.clone()).map(expand).transpose()?;
+            (expand(authorization_url)?, expand(token_url)?, revocation)
+        }
+        _ => (authorization_url, token_url, entry.and_then(|o| o.revocation_url.clone())),
+    };
     if authorization_url.contains('{') || token_url.contains('{') {
         let fields = catalogued.map(|p| p.template_fields().join(", ")).unwrap_or_default();
         return Err(ProviderError::NeedsFields(ac.toolkit.to_string(), fields));
@@ -129,7 +159,7 @@ pub fn provider_for(ctx: &ServiceContext, ac: &AuthConfigRecord) -> Result<Provi
         client_id: ac.client_id.clone(),
         client_secret,
         issuer,
-        revocation_url: ac.revocation_url.clone().or_else(|| entry.and_then(|p| p.revocation_url.clone())),
+        revocation_url: ac.revocation_url.clone().or(catalog_revocation).filter(|u| !u.contains('{')),
         token_response: entry.map(TokenResponseQuirks::of).unwrap_or_default(),
     })
 }

@@ -25,7 +25,12 @@ fn expiring(account: &AccountRecord) -> bool {
 }
 
 /// The sealed token set of an account, opened.
+/// API key, bearer and basic accounts hold a field set there instead (`service::credentials`):
+/// they have no token set.
 pub fn open(ctx: &ServiceContext, account: &AccountRecord) -> ApiResult<Option<TokenSet>> {
+    if super::credentials::is_field_scheme(&account.auth_scheme) {
+        return Ok(None);
+    }
     let Some(sealed) = &account.tokens_sealed else { return Ok(None) };
     let bytes = ctx.sealer.open(account.id.as_str(), sealed).map_err(ApiError::internal)?;
     serde_json::from_slice(&bytes).map(Some).map_err(ApiError::internal)
@@ -40,6 +45,15 @@ pub async fn read(
     force: bool,
 ) -> ApiResult<(AccountRecord, Option<TokenSet>)> {
     let account = super::accounts::get(ctx, project, id).await?;
+    if super::credentials::is_field_scheme(&account.auth_scheme) {
+        if force {
+            return Err(ApiError::BadRequest(format!(
+                "Connected account {id} is an {} account: its credential does not expire and has nothing to refresh; replace it with PATCH connected_accounts/{id} (connection.val)",
+                account.auth_scheme
+            )));
+        }
+        return Ok((account, None));
+    }
     if account.status != AccountStatus::Active {
         if force {
             return Err(ApiError::AccountNotActive(account.status.as_str().to_owned()));

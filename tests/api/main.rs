@@ -53,6 +53,7 @@ mod refresh_lease;
 mod replicas;
 mod retention;
 mod rotation;
+mod schemes;
 mod server_limits;
 mod sessions;
 mod shared_accounts;

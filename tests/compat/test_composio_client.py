@@ -855,3 +855,54 @@ def test_concurrent_duplicate_alias_yields_one_account(client: Composio, make_se
         assert_error(exc, 409)
     listed = client.connected_accounts.list(user_ids=[session.config.user_id])
     assert ids_of(listed.items) == [created[0].connected_account_id]
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 15: API key, bearer and basic accounts created through the API, read with the client
+# --------------------------------------------------------------------------------------------
+
+SCHEME_CASES = [
+    ("openai", "API_KEY", {"api_key": "sk-compatTestKey0123456789abcdef"}),
+    ("huggingface", "BEARER_TOKEN", {"token": "hf_compatTestToken0123456789"}),
+    ("twilio", "BASIC", {"username": "AC" + "0123456789abcdef" * 2, "password": "compat-auth-token"}),
+]
+
+
+@pytest.mark.parametrize(("toolkit", "scheme", "val"), SCHEME_CASES)
+def test_scheme_account_created_active_and_read_back(client: Composio, toolkit: str, scheme: str,
+                                                     val: dict[str, str]) -> None:
+    created_config = client.auth_configs.create(
+        toolkit={"slug": toolkit}, auth_config={"type": "use_custom_auth", "authScheme": scheme})  # type: ignore[arg-type]
+    assert created_config.auth_config.auth_scheme == scheme
+    assert created_config.toolkit.slug == toolkit
+    user_id = new_user_id()
+    raw = client.connected_accounts.with_raw_response.create(
+        auth_config={"id": created_config.auth_config.id},
+        connection={"user_id": user_id, "state": {"authScheme": scheme, "val": {"status": "ACTIVE", **val}}},  # type: ignore[typeddict-item]
+    )
+    assert raw.status_code == 201
+    created = raw.parse()
+    assert ACCOUNT_ID_RE.match(created.id), created.id
+    assert created.status == "ACTIVE"
+    account = client.connected_accounts.retrieve(created.id)
+    assert account.status == "ACTIVE"
+    assert account.auth_config.auth_scheme == scheme
+    assert account.toolkit.slug == toolkit
+    assert account.user_id == user_id
+    body = client.connected_accounts.with_raw_response.retrieve(created.id).http_response.json()
+    assert body["state"] == {"authScheme": scheme, "val": {"status": "ACTIVE", **val}}, body
+    assert body["data"] == {"status": "ACTIVE", **val}, body
+    assert ids_of(list_all(client, user_ids=[user_id])) == [created.id]
+
+
+def test_scheme_account_with_a_bad_field_is_rejected_by_name(client: Composio) -> None:
+    created_config = client.auth_configs.create(
+        toolkit={"slug": "openai"}, auth_config={"type": "use_custom_auth", "authScheme": "API_KEY"})  # type: ignore[arg-type]
+    with pytest.raises(BadRequestError) as excinfo:
+        client.connected_accounts.create(
+            auth_config={"id": created_config.auth_config.id},
+            connection={"user_id": new_user_id(), "state": {"authScheme": "API_KEY", "val": {"api_key": "nope"}}},  # type: ignore[typeddict-item]
+        )
+    err = assert_error(excinfo.value, 400, slug="ToolRouterV2_BadRequest")
+    assert mentions(err, "connection.state.val.api_key"), err
+    assert "nope" not in str(err), err

@@ -459,6 +459,26 @@ def _():
         pass
 
 
+@step("API key account: auth_configs.create(API_KEY), initiate(config=auth_scheme.api_key) -> ACTIVE, get")
+def _():
+    from composio.types import auth_scheme
+
+    ac = composio.auth_configs.create("openai", {"type": "use_custom_auth", "auth_scheme": "API_KEY"})
+    expect(ac.id.startswith("ac_") and ac.auth_scheme == "API_KEY", str(ac))
+    key = "sk-sdkJourneyKey0123456789abcdef"
+    req = composio.connected_accounts.initiate(USER, ac.id, config=auth_scheme.api_key({"api_key": key}))
+    expect(req.id.startswith("ca_") and req.status == "ACTIVE", str(req))
+    acc = composio.connected_accounts.get(req.id)
+    expect(acc.status == "ACTIVE" and acc.toolkit.slug == "openai" and acc.auth_config.auth_scheme == "API_KEY", str(acc))
+    raw = httpx.get(f"{BASE}/api/v3.1/connected_accounts/{req.id}", headers={"x-api-key": KEY}).json()
+    expect(raw["state"] == {"authScheme": "API_KEY", "val": {"status": "ACTIVE", "api_key": key}}, str(raw["state"]))
+    composio.connected_accounts.update(req.id, connection={"authScheme": "API_KEY", "val": {"api_key": key + "x"}})
+    raw = httpx.get(f"{BASE}/api/v3.1/connected_accounts/{req.id}", headers={"x-api-key": KEY}).json()
+    expect(raw["state"]["val"]["api_key"] == key + "x", str(raw["state"]))
+    composio.connected_accounts.delete(req.id)
+    composio.auth_configs.delete(ac.id)
+
+
 @step("session.delete")
 def _():
     r = state["session"].delete()

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     AppState,
-    catalog::ClientAuth,
+    catalog::{AuthScheme, ClientAuth},
     domain::{AuthConfigId, ToolkitSlug},
     error::{ApiError, ApiResult, ErrorEnvelope, FieldError},
     outbound::OutboundPolicy,
@@ -59,10 +59,12 @@ impl Scopes {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CredentialsInput {
+    /// Required for `OAUTH2`; refused on the other schemes (their secrets are per account).
     #[validate(length(min = 1, max = 512))]
-    pub client_id: String,
+    pub client_id: Option<String>,
+    /// Required for `OAUTH2`; refused on the other schemes.
     #[validate(length(min = 1, max = 4096))]
-    pub client_secret: String,
+    pub client_secret: Option<String>,
     pub scopes: Option<Scopes>,
     /// Required for toolkits outside the catalog; overrides the catalog's otherwise.
     pub authorization_url: Option<String>,
@@ -82,7 +84,8 @@ pub struct AuthConfigInput {
     /// Only `use_custom_auth`: authlink manages no OAuth apps of its own.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Only `OAUTH2` (camelCase key, as Composio's wire format).
+    /// `OAUTH2`, `API_KEY`, `BEARER_TOKEN` or `BASIC`: the toolkit's scheme in the catalog
+    /// (custom toolkits are `OAUTH2`). camelCase key, as Composio's wire format.
     #[serde(rename = "authScheme")]
     pub auth_scheme: Option<String>,
     #[validate(length(min = 1, max = 256))]
@@ -250,13 +253,23 @@ pub async fn create(
             "only use_custom_auth is supported: authlink manages no OAuth apps",
         ));
     }
-    if input.auth_scheme.as_deref() != Some("OAUTH2") {
-        errors.push(FieldError::new("auth_config.authScheme", "only OAUTH2 is supported"));
+    let scheme = input.auth_scheme.as_deref().and_then(AuthScheme::parse);
+    let Some(scheme) = scheme else {
+        errors.push(FieldError::new("auth_config.authScheme", "must be one of OAUTH2, API_KEY, BEARER_TOKEN, BASIC"));
+        return Err(ApiError::Validation(errors));
+    };
+    if !scheme.is_oauth() {
+        return create_for_scheme(&state, project, key, toolkit, scheme, input.name, input.credentials, errors).await;
     }
     let Some(creds) = input.credentials else {
         errors.push(FieldError::new("auth_config.credentials", "is required"));
         return Err(ApiError::Validation(errors));
     };
+    for (name, value) in [("client_id", &creds.client_id), ("client_secret", &creds.client_secret)] {
+        if value.is_none() {
+            errors.push(FieldError::new(format!("auth_config.credentials.{name}"), "is required"));
+        }
+    }
     let policy = &state.settings.outbound;
     let (authorization_url, token_url, issuer) = (
         endpoint(
@@ -271,14 +284,16 @@ pub async fn create(
     );
     let revocation_url =
         endpoint(&mut errors, policy, "auth_config.credentials.revocation_url", creds.revocation_url, Endpoint);
-    let (Some(toolkit), true) = (toolkit, errors.is_empty()) else {
+    let (Some(toolkit), Some(client_id), Some(client_secret), true) =
+        (toolkit, creds.client_id, creds.client_secret, errors.is_empty())
+    else {
         return Err(ApiError::Validation(errors));
     };
     let new = NewOAuth2Config {
         toolkit,
         name: input.name,
-        client_id: creds.client_id,
-        client_secret: creds.client_secret,
+        client_id,
+        client_secret,
         scopes: creds.scopes.map(Scopes::into_vec).unwrap_or_default(),
         authorization_url,
         token_url,
@@ -287,8 +302,60 @@ pub async fn create(
         revocation_url,
     };
     let created = auth_configs::create(&state, project, new, key).await?;
-    tracing::info!(auth_config_id = %created.id, toolkit = %created.toolkit, "auth config created");
-    Ok((
+    Ok(created_response(created))
+}
+
+/// An `API_KEY` / `BEARER_TOKEN` / `BASIC` auth config: no credentials (each connected account
+/// brings its own secret), so any OAuth credential sent is refused by name.
+#[expect(clippy::too_many_arguments, reason = "the create handler's parsed parts, passed on once")]
+async fn create_for_scheme(
+    state: &AppState,
+    project: crate::store::ProjectId,
+    key: crate::store::ApiKeyId,
+    toolkit: Option<ToolkitSlug>,
+    scheme: AuthScheme,
+    name: Option<String>,
+    creds: Option<CredentialsInput>,
+    mut errors: Vec<FieldError>,
+) -> ApiResult<(StatusCode, Json<CreateAuthConfigResponse>)> {
+    if let Some(slug) = &toolkit {
+        let actual = state.catalog.get(slug).map_or(AuthScheme::OAuth2, |p| p.auth_scheme);
+        if actual != scheme {
+            errors.push(FieldError::new(
+                "auth_config.authScheme",
+                format!("toolkit {slug} uses {actual}, not {scheme}: create the auth config with authScheme {actual}"),
+            ));
+            return Err(ApiError::Validation(errors));
+        }
+    }
+    if let Some(c) = creds {
+        let sent = [
+            ("client_id", c.client_id.is_some()),
+            ("client_secret", c.client_secret.is_some()),
+            ("scopes", c.scopes.is_some()),
+            ("authorization_url", c.authorization_url.is_some()),
+            ("token_url", c.token_url.is_some()),
+            ("client_auth", c.client_auth.is_some()),
+            ("issuer", c.issuer.is_some()),
+            ("revocation_url", c.revocation_url.is_some()),
+        ];
+        for (field, _) in sent.into_iter().filter(|(_, s)| *s) {
+            errors.push(FieldError::new(
+                format!("auth_config.credentials.{field}"),
+                format!("is an OAuth 2.0 credential: {scheme} auth configs take none (each connected account supplies its own secret)"),
+            ));
+        }
+    }
+    let (Some(toolkit), true) = (toolkit, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let created = auth_configs::create_for_scheme(state, project, toolkit, scheme, name, key).await?;
+    Ok(created_response(created))
+}
+
+fn created_response(created: AuthConfigRecord) -> (StatusCode, Json<CreateAuthConfigResponse>) {
+    tracing::info!(auth_config_id = %created.id, toolkit = %created.toolkit, scheme = %created.auth_scheme, "auth config created");
+    (
         StatusCode::CREATED,
         Json(CreateAuthConfigResponse {
             toolkit: ToolkitSlugOut { slug: created.toolkit.to_string() },
@@ -299,7 +366,7 @@ pub async fn create(
                 restrict_to_following_tools: Vec::new(),
             },
         }),
-    ))
+    )
 }
 
 /// Reads one auth config (without its secret).

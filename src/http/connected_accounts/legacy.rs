@@ -13,8 +13,11 @@ use crate::http::{
 use crate::{
     AppState,
     domain::{AccountStatus, AuthConfigId},
-    error::{ApiResult, ErrorEnvelope},
-    service::links::{self, LinkRequest},
+    error::{ApiError, ApiResult, ErrorEnvelope},
+    service::{
+        credentials::{self, DirectAccount},
+        links::{self, LinkRequest},
+    },
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -32,6 +35,14 @@ pub struct LegacyConnection {
     pub alias: Option<String>,
     #[validate(nested)]
     pub experimental: Option<LinkExperimental>,
+    /// `{authScheme, val}`: for an `API_KEY` / `BEARER_TOKEN` / `BASIC` auth config, `val` holds
+    /// the account's fields (`api_key`, `token`, `username` and `password`, `subdomain`, ...) and
+    /// the account is created ACTIVE at once, with no page.
+    #[schema(value_type = Option<Object>)]
+    pub state: Option<serde_json::Value>,
+    /// The older form of `state.val`.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
 }
 
 /// Body of the legacy `POST connected_accounts` (what `toolkits.authorize` / `initiate` send).
@@ -57,8 +68,9 @@ pub struct LegacyCreateResponse {
     #[serde(rename = "connectionData")]
     pub connection_data: ConnectionData,
     pub status: AccountStatus,
-    pub redirect_url: String,
-    pub redirect_uri: String,
+    /// The link for OAuth 2.0; `null` for an account created ACTIVE from its fields.
+    pub redirect_url: Option<String>,
+    pub redirect_uri: Option<String>,
 }
 
 /// The legacy initiate call: the same as `connected_accounts/link`, in the older request and
@@ -80,6 +92,36 @@ pub async fn legacy_create(
     let auth_config_id = AuthConfigId::parse(&body.auth_config.id)?;
     let c = body.connection;
     let (account_type, acl) = LinkExperimental::resolve(c.experimental)?;
+    let auth_config = credentials::enabled_auth_config(&state, project, &auth_config_id).await?;
+    if credentials::is_field_scheme(&auth_config.auth_scheme) {
+        let (path, val) = match (c.state, c.data) {
+            (Some(s), _) => ("connection.state.val", s.get("val").cloned()),
+            (None, Some(d)) => ("connection.data", Some(d)),
+            (None, None) => ("connection.state.val", None),
+        };
+        let Some(serde_json::Value::Object(val)) = val else {
+            return Err(ApiError::field(
+                path,
+                format!("is required: a {} account is created from its fields", auth_config.auth_scheme),
+            ));
+        };
+        let direct = DirectAccount { user_id: c.user_id, alias: c.alias, account_type, acl, path, val };
+        let account = credentials::connect(&state, project, &auth_config, direct).await?;
+        let fields = credentials::open(&state, &account)?.unwrap_or_default();
+        let mut val = serde_json::Map::new();
+        val.insert("status".into(), account.status.as_str().into());
+        val.extend(fields.into_iter().map(|(k, v)| (k, v.into())));
+        return Ok((
+            StatusCode::CREATED,
+            Json(LegacyCreateResponse {
+                id: account.id.to_string(),
+                connection_data: ConnectionData { auth_scheme: account.auth_scheme.clone(), val: val.into() },
+                status: account.status,
+                redirect_url: None,
+                redirect_uri: None,
+            }),
+        ));
+    }
     let callback_url =
         callback(&state.settings.callback_allowlist, "connection.callback_url", c.callback_url.as_deref())?;
     let request = LinkRequest { alias: c.alias, callback_url, account_type, acl, reconnect: None };
@@ -94,8 +136,8 @@ pub async fn legacy_create(
                 val: serde_json::json!({"status": status.as_str(), "redirectUrl": link.redirect_url}),
             },
             status,
-            redirect_uri: link.redirect_url.clone(),
-            redirect_url: link.redirect_url,
+            redirect_uri: Some(link.redirect_url.clone()),
+            redirect_url: Some(link.redirect_url),
         }),
     ))
 }

@@ -17,7 +17,7 @@ use crate::{
     AppState,
     domain::{AccountStatus, AccountType, AuthConfigId, ConnectedAccountId, ToolkitSlug},
     error::{ApiError, ApiResult, ErrorEnvelope},
-    service::{accounts, oauth::TokenSet, tokens},
+    service::{accounts, credentials, oauth::TokenSet, tokens},
     store::{AccountFilter, AccountRecord, Cursor, OrderBy},
 };
 
@@ -86,9 +86,19 @@ impl AccountResponse {
             ),
             _ => None,
         };
+        // API key, bearer and basic accounts: `val` carries the fields (secrets included, as the
+        // read path returns OAuth tokens to the owner), and the legacy `data` the same.
+        let fields = match a.status {
+            AccountStatus::Active => credentials::open(state, &a)?,
+            _ => None,
+        };
         let mut response = Self::with_tokens(a, tokens);
         if let (Some(url), serde_json::Value::Object(map)) = (redirect_url, &mut response.state.val) {
             map.insert("redirectUrl".into(), url.into());
+        }
+        if let (Some(fields), serde_json::Value::Object(map)) = (fields, &mut response.state.val) {
+            map.extend(fields.into_iter().map(|(k, v)| (k, v.into())));
+            response.data = response.state.val.clone();
         }
         Ok(response)
     }
@@ -234,7 +244,8 @@ pub struct UpdateAccountRequest {
     pub alias: Option<Option<String>>,
     #[validate(nested)]
     pub experimental: Option<UpdateAccountExperimental>,
-    /// Credential updates (`{authScheme, val}`): refused, see [`update`].
+    /// Credential updates (`{authScheme, val}`): API key, bearer and basic accounts take new field
+    /// values (validated, sealed; fields not sent keep theirs); OAuth 2.0 accounts refuse them.
     #[schema(value_type = Option<Object>)]
     pub connection: Option<serde_json::Value>,
 }
@@ -327,13 +338,14 @@ pub async fn list(
     Ok(Json(ListResponse::from_page(page, filter.limit, |a| a)))
 }
 
-/// Changes the alias or, for SHARED accounts, the ACL.
+/// Changes the alias, for SHARED accounts the ACL, and for API key, bearer and basic accounts
+/// the credential (`connection.val`).
 #[utoipa::path(patch, path = "/connected_accounts/{id}", tag = "connected_accounts", operation_id = "update_connected_account",
     params(("id" = String, Path, description = "`ca_…` id")),
     request_body = UpdateAccountRequest,
     responses(
         (status = 200, body = UpdateAccountResponse),
-        (status = 400, description = "Invalid body, an ACL on a PRIVATE account, or a credential update (`connection`), which authlink does not take", body = ErrorEnvelope),
+        (status = 400, description = "Invalid body, an ACL on a PRIVATE account, invalid credential fields (`connection.val`, each error naming its field), or a credential update of an OAuth 2.0 account, whose tokens come only from the provider", body = ErrorEnvelope),
         (status = 401, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 409, description = "Alias taken", body = ErrorEnvelope),
@@ -344,12 +356,26 @@ pub async fn update(
     IdPath(id): IdPath<ConnectedAccountId>,
     ValidatedJson(body): ValidatedJson<UpdateAccountRequest>,
 ) -> ApiResult<Json<UpdateAccountResponse>> {
-    // A credential update carries `val` (`{authScheme, val}`); other keys are ignored like any
-    // unknown ones.
-    if body.connection.as_ref().is_some_and(|c| c.get("val").is_some()) {
-        return Err(ApiError::Unsupported(
-            "connection: authlink's connected accounts are OAuth 2.0, and their tokens come only from the provider (connect flow, refresh); to replace them, connect again (connected_accounts/link or session.authorize)".into(),
-        ));
+    // A credential update carries `val` (`{authScheme, val}`, or `state.val`); other keys are
+    // ignored like any unknown ones. API key, bearer and basic accounts take it; OAuth accounts
+    // get their tokens only from the provider.
+    let val = body.connection.as_ref().and_then(|c| {
+        c.get("val")
+            .map(|v| ("connection.val", v))
+            .or_else(|| c.pointer("/state/val").map(|v| ("connection.state.val", v)))
+    });
+    let replaced = match val {
+        None => None,
+        Some((path, serde_json::Value::Object(val))) => {
+            Some(credentials::replace(&state, project, &id, val, path).await?)
+        }
+        Some((path, _)) => return Err(ApiError::field(path, "must be an object of field values")),
+    };
+    if let Some(account) = replaced
+        && body.alias.is_none()
+        && body.experimental.is_none()
+    {
+        return Ok(Json(UpdateAccountResponse { id: account.id.to_string(), status: account.status, success: true }));
     }
     // An empty alias clears it, as Composio documents.
     let alias = body.alias.map(|a| a.filter(|s| !s.is_empty()));
