@@ -158,7 +158,16 @@ pub fn app(state: AppState) -> Router {
 async fn api_headers(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let api = path == "/api" || path.starts_with("/api/");
+    let has_body = request.headers().contains_key(header::TRANSFER_ENCODING)
+        || request.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
     let mut response = next.run(request).await;
+    // A request refused before its body was read (a malformed path id, a missing key, a limit)
+    // leaves hyper unable to reuse the connection, and it closes it after the answer. Saying so
+    // keeps a client from sending its next request down that dying connection (it would see
+    // "server disconnected" instead of an answer).
+    if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if api {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -53,6 +53,10 @@ async fn malformed_path_ids_are_400_envelopes_naming_the_parameter() {
                     continue;
                 }
                 assert_error_ctx(&r, 400, "ToolRouterV2_BadRequest", &case);
+                // Refused before its body was read: the client is told the connection ends.
+                if r.header("connection") != Some("close") {
+                    failures.push(format!("[{case}] no `Connection: close` on an early refusal with a body"));
+                }
                 let errors = r.body["error"]["errors"].as_array().cloned().unwrap_or_default();
                 let named = errors.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with(&format!("{param}: "))));
                 if !named || !error_text(&r).contains(prefix) {
@@ -70,5 +74,15 @@ async fn a_malformed_id_in_the_path_is_checked_after_the_api_key() {
     let app = spawn_app().await;
     let r = app.anonymous().get("connected_accounts/ca_%FF").await;
     assert_error_ctx(&r, 401, "Auth_NoAuthProvided", "no key, bad id");
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn only_refusals_of_requests_with_a_body_close_the_connection() {
+    let app = spawn_app().await;
+    let r = send(app.api().request(Method::GET, "connected_accounts/ca_%FF")).await;
+    assert_eq!((r.status, r.header("connection")), (400, None), "no body: the connection stays open");
+    let r = send(app.api().request(Method::GET, "connected_accounts")).await;
+    assert_eq!((r.status, r.header("connection")), (200, None), "a success keeps the connection");
     app.cleanup().await;
 }
