@@ -102,8 +102,9 @@ await step('toolkits.get({}) lists the catalog; category filter', async () => {
   assert.equal(all.find((t) => t.slug === 'openai')?.authSchemes?.[0], 'API_KEY');
   const crm = await composio.toolkits.get({ category: 'crm' });
   assert.deepEqual(crm.map((t) => t.slug), [
-    'attio', 'close', 'gong', 'highlevel', 'hubspot', 'keap', 'pipedrive', 'salesforce', 'salesloft', 'shopify',
-    'teamleader', 'zendesk', 'zoho',
+    'affinity', 'apollo', 'attio', 'capsule_crm', 'close', 'copper', 'freshsales', 'gong', 'highlevel', 'hubspot',
+    'hunter', 'keap', 'outreach', 'pipedrive', 'salesforce', 'salesloft', 'shopify', 'teamleader', 'zendesk',
+    'zendesk_sell', 'zoho', 'zoho_bigin',
   ]);
   assert.deepEqual(crm[0].meta.categories, [{ slug: 'crm', name: 'CRM' }]);
 });
@@ -115,7 +116,7 @@ await step('toolkits.getMany', async () => {
 
 await step('toolkits.listCategories', async () => {
   const cats = await composio.toolkits.listCategories();
-  assert.deepEqual(cats.items.slice(2, 4), [{ id: 'communication', name: 'Communication' }, { id: 'crm', name: 'CRM' }]);
+  assert.deepEqual(cats.items.slice(3, 5), [{ id: 'communication', name: 'Communication' }, { id: 'crm', name: 'CRM' }]);
   assert.equal(cats.nextCursor, null);
   assert.equal(cats.totalPages, 1);
 });
