@@ -5,7 +5,7 @@
 use crate::{
     domain::{AccountStatus, ConnectedAccountId},
     error::{ApiError, ApiResult},
-    service::{context::ServiceContext, oauth::provider_for, tokens},
+    service::{context::ServiceContext, oauth_fields::provider_for_account, tokens},
     store::{AccountRecord, ProjectId},
 };
 
@@ -52,7 +52,10 @@ pub async fn revoke(ctx: &ServiceContext, project: ProjectId, id: &ConnectedAcco
         && let Some(set) = tokens::open(ctx, &account)?
     {
         let auth_config = ctx.store.auth_config(project, &account.auth_config_id).await?;
-        let provider = auth_config.as_ref().map(|ac| provider_for(ctx, ac)).transpose().map_err(ApiError::internal)?;
+        let provider = match &auth_config {
+            Some(ac) => Some(provider_for_account(ctx, project, id, ac).await?),
+            None => None,
+        };
         if let Some(provider) = provider
             && let Some(url) = provider.revocation_url.clone()
         {

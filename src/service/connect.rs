@@ -10,7 +10,10 @@ use url::Url;
 
 use super::{
     completion::{self, VerifierError},
-    oauth::{TokenSet, authorize_url, issuer_matches, provider_for, random_secret},
+    oauth::{
+        ProviderConfig, TokenSet, authorize_url, issuer_matches, provider_for, provider_with_fields, random_secret,
+    },
+    oauth_fields,
 };
 use crate::{
     crypto::sha256,
@@ -177,10 +180,24 @@ pub async fn start(ctx: &ServiceContext, token: &str, binding: &str) -> Result<U
         tracing::warn!(error = %e, "provider not usable");
         Stop::CannotStart(e.to_string())
     })?;
+    start_with(ctx, &link, &provider, None, binding).await
+}
+
+/// The start of a sign-in at `provider`, shared by Continue and the hosted form (whose values
+/// filled the provider's templated endpoints, passed as `fields`): a fresh state bound to the
+/// browser, a PKCE verifier, and the authorization URL. The state keeps the sealed `fields`, so
+/// its callback exchanges the code at the endpoint this authorization request used.
+pub async fn start_with(
+    ctx: &ServiceContext,
+    link: &LinkView,
+    provider: &ProviderConfig,
+    fields: Option<&oauth_fields::FieldValues>,
+    binding: &str,
+) -> Result<Url, Stop> {
     let state_value = random_secret();
     let verifier = provider.pkce.then(random_secret);
     let redirect_uri = ctx.settings.callback_uri(link.redirect_key.as_deref());
-    let url = authorize_url(&provider, &redirect_uri, &state_value, verifier.as_deref())
+    let url = authorize_url(provider, &redirect_uri, &state_value, verifier.as_deref())
         .ok_or_else(|| Stop::CannotStart("The provider's authorization URL is invalid.".to_owned()))?;
     let record = OAuthStateRecord {
         state_hash: sha256(&state_value),
@@ -189,6 +206,7 @@ pub async fn start(ctx: &ServiceContext, token: &str, binding: &str) -> Result<U
         account_id: link.account.id.clone(),
         binding_hash: sha256(binding),
         verifier_sealed: verifier.as_deref().map(|v| ctx.sealer.seal(link.account.id.as_str(), v.as_bytes())),
+        fields_sealed: fields.map(|f| oauth_fields::seal(ctx, &link.account.id, f)),
         expires_at: (Utc::now() + Duration::minutes(STATE_TTL_MINUTES)).min(link.expires_at + Duration::minutes(1)),
         used_at: None,
     };
@@ -250,7 +268,16 @@ pub async fn callback(
     // A link that ran out while the user was at the provider already reads EXPIRED to the app,
     // so it must not turn ACTIVE now.
     usability(&link).map_err(|stop| if matches!(stop, Stop::LinkExpired) { stop } else { Stop::LinkUsed })?;
-    let provider = provider_for(ctx, &link.auth_config).map_err(|e| Stop::BadAttempt(e.to_string()))?;
+    // The fields the sign-in started with (a tenant `subdomain`), for the endpoints it used.
+    let fields = match &st.fields_sealed {
+        Some(sealed) => Some(
+            oauth_fields::open(ctx, &link.account.id, sealed)
+                .map_err(|e| Stop::BadAttempt(format!("The sign-in attempt cannot be read: {e}")))?,
+        ),
+        None => None,
+    };
+    let provider =
+        provider_with_fields(ctx, &link.auth_config, fields.as_ref()).map_err(|e| Stop::BadAttempt(e.to_string()))?;
 
     if let Some(iss) = params.iss.as_deref() {
         if !issuer_matches(&provider.issuer, iss) {
@@ -309,6 +336,7 @@ pub async fn callback(
         }
     };
     let (sealed, expires_at) = seal_tokens(ctx, &link.account.id, &tokens);
+    // A reconnect keeps the account's fields (`oauth_fields::keep_on_account` refused others).
     if link.reconnect {
         return super::reconnect::complete(ctx, &link, &tokens, sealed, expires_at, verifier.is_some(), provider.name)
             .await;
@@ -316,6 +344,9 @@ pub async fn callback(
     if let Some(verifier) = verifier {
         return match completion::defer(ctx, &link, &verifier, sealed, expires_at).await? {
             Some(url) => {
+                if let Some(fields) = &fields {
+                    oauth_fields::confirm_on_account(ctx, &link, fields).await?;
+                }
                 crate::telemetry::link_completed(link.auth_config.toolkit.as_str(), "pending_verification");
                 Ok(Outcome::Redirect(url))
             }
@@ -326,6 +357,9 @@ pub async fn callback(
         // The exchange can take seconds: the link may have expired meanwhile (the tokens are
         // dropped, never stored) or another callback may have won.
         return Err(if link.expires_at <= Utc::now() { Stop::LinkExpired } else { Stop::LinkUsed });
+    }
+    if let Some(fields) = &fields {
+        oauth_fields::confirm_on_account(ctx, &link, fields).await?;
     }
     tracing::info!(connected_account_id = %link.account.id, "account connected");
     crate::telemetry::link_completed(link.auth_config.toolkit.as_str(), "active");

@@ -225,20 +225,17 @@ pub async fn submit(
     }
 }
 
-/// OAuth with fields: the values fill the templated endpoints, then the provider's sign-in.
+/// OAuth with fields: the values fill the templated endpoints (each URL re-checked to stay on
+/// its host), are sealed onto the account for the code exchange and every refresh, and the user
+/// goes on to the provider's sign-in exactly as with Continue (`connect::start_with`).
 async fn oauth_start(
-    _ctx: &ServiceContext,
-    _link: &LinkView,
+    ctx: &ServiceContext,
+    link: &LinkView,
     _provider: &Provider,
-    _validated: &ValidatedFields,
-    _binding: &str,
+    validated: &ValidatedFields,
+    binding: &str,
 ) -> Result<Outcome, FormError> {
-    // The values must stay with the account for the code exchange and every refresh
-    // (`oauth::provider_with_fields`), which the store cannot keep yet: refuse clearly rather than
-    // send the user to a sign-in whose callback could not use them.
-    Err(FormError::Stop(Stop::CannotStart(
-        "Signing in with connection details such as a subdomain is not available on this server yet.".into(),
-    )))
+    super::oauth_fields::start_form(ctx, link, validated.values(), binding).await
 }
 
 /// Why a valid submission still did not go through.

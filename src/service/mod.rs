@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod links;
 pub mod meta_tools;
 pub mod oauth;
+pub mod oauth_fields;
 pub mod reconnect;
 pub mod refresher;
 pub mod resolution;

@@ -8,7 +8,8 @@ use chrono::{Duration, Utc};
 
 use super::{
     connect::seal_tokens,
-    oauth::{TokenError, TokenSet, provider_for},
+    oauth::{TokenError, TokenSet},
+    oauth_fields::provider_for_account,
 };
 use crate::{
     domain::{AccountStatus, ConnectedAccountId},
@@ -81,7 +82,7 @@ pub async fn read(
         .auth_config(project, &account.auth_config_id)
         .await?
         .ok_or_else(|| ApiError::internal(std::io::Error::other("account's auth config is missing")))?;
-    let provider = provider_for(ctx, &auth_config).map_err(ApiError::internal)?;
+    let provider = provider_for_account(ctx, project, id, &auth_config).await?;
 
     let lease = ctx
         .store
@@ -180,7 +181,7 @@ pub async fn refresh_ahead(
     let Some(auth_config) = ctx.store.auth_config(project, &account.auth_config_id).await? else {
         return Ok(AheadOutcome::Skipped);
     };
-    let provider = provider_for(ctx, &auth_config).map_err(ApiError::internal)?;
+    let provider = provider_for_account(ctx, project, id, &auth_config).await?;
     let Some(lease) = ctx.store.begin_refresh(project, id).await? else { return Ok(AheadOutcome::Skipped) };
     let locked = lease.account().clone();
     if locked.status != AccountStatus::Active || locked.token_expires_at.is_none_or(|at| at >= before) {

@@ -10,6 +10,7 @@
 //! a key of project A can never read, change or detect project B's rows. Uniqueness is enforced
 //! by the database and reported as [`StoreError::Conflict`] with the [`Constraint`] it broke.
 
+pub mod account_fields;
 pub mod audit_trail;
 pub mod batch;
 pub mod branding;
@@ -28,6 +29,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use self::{
+    account_fields::AccountFieldsStore,
     audit_trail::*,
     branding::{BrandingPatch, BrandingStore, LinkBranding, LogoMeta, NewLogo},
     error::{Constraint, StoreError, StoreResult},
@@ -345,6 +347,7 @@ pub trait Store:
     + IdempotencyStore
     + WebhookStore
     + BrandingStore
+    + AccountFieldsStore
     + 'static
 {
 }
@@ -362,6 +365,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + WebhookStore
         + BrandingStore
+        + AccountFieldsStore
         + 'static
 {
 }

@@ -147,6 +147,9 @@ pub struct OAuthStateRecord {
     pub account_id: ConnectedAccountId,
     pub binding_hash: Vec<u8>,
     pub verifier_sealed: Option<String>,
+    /// The connection fields the authorization request's endpoints were filled in with, sealed
+    /// for the account: the callback exchanges the code where the sign-in started.
+    pub fields_sealed: Option<String>,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
 }

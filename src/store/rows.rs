@@ -217,7 +217,7 @@ pub(crate) fn link_view(
 }
 
 pub(crate) const OAUTH_STATE_SELECT: &str = "select state_hash, project_id, link_token_hash, connected_account_id,
-        binding_hash, verifier_sealed, expires_at, used_at
+        binding_hash, verifier_sealed, fields_sealed, expires_at, used_at
      from oauth_state";
 
 pub(crate) fn oauth_state(row: &impl Columns) -> StoreResult<OAuthStateRecord> {
@@ -228,6 +228,7 @@ pub(crate) fn oauth_state(row: &impl Columns) -> StoreResult<OAuthStateRecord> {
         account_id: ConnectedAccountId::parse(&row.text("connected_account_id")?).map_err(corrupt)?,
         binding_hash: row.bytes("binding_hash")?,
         verifier_sealed: row.opt_text("verifier_sealed")?,
+        fields_sealed: row.opt_text("fields_sealed")?,
         expires_at: row.time("expires_at")?,
         used_at: row.opt_time("used_at")?,
     })

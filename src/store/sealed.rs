@@ -15,6 +15,11 @@ pub enum SealedColumn {
     WebhookSecret,
     /// A webhook subscription's secret before its last rotation.
     WebhookPreviousSecret,
+    /// The connection fields of an OAuth account with templated endpoints
+    /// (`connected_account.fields_sealed`, a tenant `subdomain`).
+    AccountFields,
+    /// The connection fields an OAuth sign-in attempt started with (`oauth_state.fields_sealed`).
+    StateFields,
 }
 
 /// One sealed value and the row that owns it (`owner` is also its associated data).
@@ -38,6 +43,8 @@ impl SealedColumn {
             Self::IdempotencyResponse => "ik",
             Self::WebhookSecret => "ws",
             Self::WebhookPreviousSecret => "wp",
+            Self::AccountFields => "cf",
+            Self::StateFields => "sf",
         }
     }
 
@@ -50,6 +57,8 @@ impl SealedColumn {
             Self::IdempotencyResponse,
             Self::WebhookSecret,
             Self::WebhookPreviousSecret,
+            Self::AccountFields,
+            Self::StateFields,
         ]
         .into_iter()
         .find(|c| c.tag() == tag)
@@ -81,12 +90,19 @@ pub(crate) fn listing_sql(hex_state_hash: &str) -> String {
          select '{ik}', {hex_key_hash}, {hex_key_hash}, response_sealed
            from idempotency_key where response_sealed is not null
          union all
+         select '{cf}', id, id, fields_sealed from connected_account where fields_sealed is not null
+         union all
+         select '{sf}', {hex_state_hash}, connected_account_id, fields_sealed
+           from oauth_state where fields_sealed is not null
+         union all
          select '{ws}', id, id, secret_sealed from webhook_subscription
          union all
          select '{wp}', id, id, previous_secret_sealed from webhook_subscription
            where previous_secret_sealed is not null",
         ws = SealedColumn::WebhookSecret.tag(),
         wp = SealedColumn::WebhookPreviousSecret.tag(),
+        cf = SealedColumn::AccountFields.tag(),
+        sf = SealedColumn::StateFields.tag(),
     )
 }
 
@@ -116,6 +132,12 @@ pub(crate) const fn replace_sql(column: SealedColumn) -> &'static str {
             "update webhook_subscription set previous_secret_sealed = $3
              where id = $1 and previous_secret_sealed = $2"
         }
+        SealedColumn::AccountFields => {
+            "update connected_account set fields_sealed = $3 where id = $1 and fields_sealed = $2"
+        }
+        SealedColumn::StateFields => {
+            "update oauth_state set fields_sealed = $3 where state_hash = $1 and fields_sealed = $2"
+        }
     }
 }
 
@@ -127,7 +149,8 @@ impl SealedValue {
         Ok(Self { column, row, owner, value })
     }
 
-    /// The state hash addressed by a [`SealedColumn::StateVerifier`] value, or the key hash of a
+    /// The state hash addressed by a [`SealedColumn::StateVerifier`] or
+    /// [`SealedColumn::StateFields`] value, or the key hash of a
     /// [`SealedColumn::IdempotencyResponse`] (their rows are hex).
     pub fn state_hash(&self) -> super::StoreResult<Vec<u8>> {
         unhex(&self.row).ok_or_else(|| super::error::corrupt(format!("state hash `{}`", self.row)))
@@ -169,6 +192,8 @@ mod tests {
             SealedColumn::IdempotencyResponse,
             SealedColumn::WebhookSecret,
             SealedColumn::WebhookPreviousSecret,
+            SealedColumn::AccountFields,
+            SealedColumn::StateFields,
         ] {
             assert_eq!(SealedColumn::from_tag(c.tag()), Some(c));
         }

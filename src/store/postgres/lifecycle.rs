@@ -143,7 +143,7 @@ impl LifecycleStore for PgStore {
             return Ok(None);
         }
         let accounts: Vec<String> = sqlx::query_scalar(
-            "update connected_account set deleted_at = now(), updated_at = now(), tokens_sealed = null,
+            "update connected_account set deleted_at = now(), updated_at = now(), tokens_sealed = null, fields_sealed = null,
                     link_url_sealed = null, token_expires_at = null
              where project_id = $1 and auth_config_id = $2 and deleted_at is null
              returning id",

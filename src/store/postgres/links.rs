@@ -84,8 +84,8 @@ impl LinkStore for PgStore {
     async fn insert_oauth_state(&self, st: &OAuthStateRecord) -> StoreResult<()> {
         sqlx::query(
             "insert into oauth_state (state_hash, project_id, link_token_hash, connected_account_id, binding_hash,
-                                      verifier_sealed, expires_at)
-             values ($1, $2, $3, $4, $5, $6, $7)",
+                                      verifier_sealed, fields_sealed, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&st.state_hash)
         .bind(st.project.0)
@@ -93,6 +93,7 @@ impl LinkStore for PgStore {
         .bind(st.account_id.as_str())
         .bind(&st.binding_hash)
         .bind(&st.verifier_sealed)
+        .bind(&st.fields_sealed)
         .bind(st.expires_at)
         .execute(&self.pool)
         .await?;

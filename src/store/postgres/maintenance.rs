@@ -110,10 +110,13 @@ impl MaintenanceStore for PgStore {
     async fn replace_sealed(&self, old: &SealedValue, new_value: &str) -> StoreResult<bool> {
         let query = sqlx::query(sealed::replace_sql(old.column));
         let query = match old.column {
-            SealedColumn::StateVerifier | SealedColumn::IdempotencyResponse => query.bind(old.state_hash()?),
+            SealedColumn::StateVerifier | SealedColumn::StateFields | SealedColumn::IdempotencyResponse => {
+                query.bind(old.state_hash()?)
+            }
             SealedColumn::AuthConfigSecret
             | SealedColumn::AccountTokens
             | SealedColumn::AccountLinkUrl
+            | SealedColumn::AccountFields
             | SealedColumn::WebhookSecret
             | SealedColumn::WebhookPreviousSecret => query.bind(old.row.as_str()),
         };

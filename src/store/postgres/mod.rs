@@ -1,6 +1,7 @@
 //! The PostgreSQL store, one file per resource. Runtime-checked queries (`sqlx::query`) so one
 //! SQL text per operation stays readable and the crate builds without a database.
 
+mod account_fields;
 mod accounts;
 mod audit;
 mod auth_configs;

@@ -192,6 +192,7 @@ impl AccountStore for SqliteStore {
         // The sealed tokens go at once; the row stays (soft-deleted) until retention purges it.
         let done = sqlx::query(
             "update connected_account set deleted_at = $3, updated_at = $3, tokens_sealed = null, link_url_sealed = null,
+                    fields_sealed = null,
                     token_expires_at = null
              where project_id = $1 and id = $2 and deleted_at is null",
         )

@@ -152,7 +152,7 @@ impl LifecycleStore for SqliteStore {
         }
         let now = ts(Utc::now());
         let accounts: Vec<String> = sqlx::query_scalar(
-            "update connected_account set deleted_at = $3, updated_at = $3, tokens_sealed = null,
+            "update connected_account set deleted_at = $3, updated_at = $3, tokens_sealed = null, fields_sealed = null,
                     link_url_sealed = null, token_expires_at = null
              where project_id = $1 and auth_config_id = $2 and deleted_at is null
              returning id",

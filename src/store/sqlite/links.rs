@@ -91,8 +91,8 @@ impl LinkStore for SqliteStore {
     async fn insert_oauth_state(&self, st: &OAuthStateRecord) -> StoreResult<()> {
         sqlx::query(
             "insert into oauth_state (state_hash, project_id, link_token_hash, connected_account_id, binding_hash,
-                                      verifier_sealed, expires_at, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                      verifier_sealed, fields_sealed, expires_at, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&st.state_hash)
         .bind(st.project.0.to_string())
@@ -100,6 +100,7 @@ impl LinkStore for SqliteStore {
         .bind(st.account_id.as_str())
         .bind(&st.binding_hash)
         .bind(&st.verifier_sealed)
+        .bind(&st.fields_sealed)
         .bind(ts(st.expires_at))
         .bind(ts(Utc::now()))
         .execute(&self.pool)

@@ -17,6 +17,7 @@
 //!
 //! [`Constraint::from_sqlite`]: crate::store::Constraint::from_sqlite
 
+mod account_fields;
 mod accounts;
 mod audit;
 mod auth_configs;
