@@ -49,6 +49,7 @@ mod long_filters;
 mod mcp;
 mod metrics;
 mod misc;
+mod oauth_fields;
 mod oauth_flow;
 mod path_ids;
 mod rate_limits;

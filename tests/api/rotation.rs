@@ -126,3 +126,47 @@ async fn rotate_keys_reseals_stored_idempotent_responses() {
     assert_eq!(serde_json::from_str::<Value>(body).unwrap(), r.body);
     app.cleanup().await;
 }
+
+/// The connection fields of an OAuth account (a tenant `subdomain`), on the account and on the
+/// sign-in attempt's state, move to the new key too and open to the same values.
+#[tokio::test]
+async fn rotate_keys_reseals_oauth_connection_fields() {
+    let app = spawn_app().await;
+    let old_sealer = Sealer::new(&EncryptionKey(OLD), &[]);
+    let new_only = Sealer::new(&EncryptionKey(NEW), &[]);
+    app.create_auth_config("github").await;
+    let session = app.create_session(json!({"user_id": "u1", "toolkits": {"enable": ["github"]}})).await;
+    let link = app.link(&session, json!({"toolkit": "github"})).await.expect(201, "link").clone();
+    let account = link["connected_account_id"].as_str().unwrap().to_owned();
+    let token = link["link_token"].as_str().unwrap();
+    let (project, _) = app.store.project_for_key(&sha256(&app.api_key)).await.unwrap().expect("project");
+    let id = ConnectedAccountId::parse(&account).unwrap();
+    let fields = br#"{"subdomain":"rotate-tenant"}"#;
+    let sealed = old_sealer.seal(&account, fields);
+    assert!(app.store.set_account_fields(project, &id, &sealed, true).await.unwrap());
+    let state = authlink::store::OAuthStateRecord {
+        state_hash: sha256("state-of-the-rotation-test"),
+        project,
+        link_token_hash: sha256(token),
+        account_id: id.clone(),
+        binding_hash: sha256("binding"),
+        verifier_sealed: None,
+        fields_sealed: Some(old_sealer.seal(&account, fields)),
+        expires_at: chrono::Utc::now() + chrono::Duration::minutes(10),
+        used_at: None,
+    };
+    app.store.insert_oauth_state(&state).await.unwrap();
+
+    let (ok, _, stderr) = rotate(&app.database.url, NEW, &[OLD]);
+    assert!(ok, "rotate-keys failed: {stderr}");
+    let on_account: String =
+        app.db.scalar("select fields_sealed from connected_account where id = $1", [&account]).await;
+    let on_state: String = app.db.scalar("select fields_sealed from oauth_state", NO_ARGS).await;
+    for (what, value) in [("account", &on_account), ("state", &on_state)] {
+        assert_eq!(Sealer::key_id_of(value), Some(new_only.current_key_id()), "{what}");
+        assert_eq!(new_only.open(&account, value).expect("opens with the new key"), fields, "{what}");
+    }
+    let (ok, stdout, _) = rotate(&app.database.url, NEW, &[OLD]);
+    assert!(ok && stdout.contains("re-sealed 0 value(s)"), "{stdout}");
+    app.cleanup().await;
+}
