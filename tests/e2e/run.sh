@@ -244,7 +244,11 @@ export AUTHLINK_PUBLIC_URL=$BASE_URL
 export AUTHLINK_ENCRYPTION_KEY=ZTJlLXRlc3Qta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE=
 export AUTHLINK_CALLBACK_ALLOWLIST=
 AUTHLINK_ENDPOINT_ALLOWLIST=$(IFS=,; for p in $IDP_PORTS; do printf 'http://127.0.0.1:%s,' "$p"; done)
-export AUTHLINK_ENDPOINT_ALLOWLIST=${AUTHLINK_ENDPOINT_ALLOWLIST%,}
+# The tenant provider's https origin (tests/form-oauth-subdomain.test.mjs): a `*.localhost` name,
+# which authlink refuses as written unless the operator allowlists the exact origin, the
+# documented escape hatch (here: its issuer, which authlink compares but never calls).
+AUTHLINK_ENDPOINT_ALLOWLIST+="https://tenant-e2e.localhost:$TENANT_PORT"
+export AUTHLINK_ENDPOINT_ALLOWLIST
 export AUTHLINK_TENANT_ENDPOINTS=allowed
 export AUTHLINK_LOG_FORMAT=text
 # Debug level on purpose: the log check then covers what an operator sees when debugging.

@@ -27,7 +27,7 @@ const KINDS = ['clientSecrets', 'codes', 'verifiers', 'accessTokens', 'refreshTo
 // Every phase-1 file records its secrets; a missing one means the check would be incomplete.
 const FILES = ['connect-basic', 'connect-post', 'consent-denied', 'reused-link', 'state-reused', 'state-tampered',
   'state-foreign-cookie', 'expired-link', 'refresh-rotation', 'invalid-grant', 'concurrent-refresh', 'double-continue',
-  'browser', 'forms'];
+  'browser', 'forms', 'form-oauth-subdomain'];
 
 // Set by run.sh when extra arguments (a test filter) were passed to phase 1.
 const PARTIAL = process.env.AUTHLINK_E2E_PARTIAL === '1';
