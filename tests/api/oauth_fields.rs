@@ -281,6 +281,9 @@ async fn another_tenants_issuer_fails_the_sign_in() {
     t.cleanup().await;
 }
 
+/// Case, posted pairs, the rule the error names.
+type BadCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// Table: values a template refuses come back inline (400), and nothing is stored: no fields on
 /// the account, no OAuth state, no request to the provider; the link still works afterwards.
 #[tokio::test]
@@ -289,7 +292,7 @@ async fn bad_values_store_nothing() {
     let (url, id) = t.new_link().await;
     let opened = open(&url).await;
     let long = "a".repeat(64);
-    let cases: [(&str, &[(&str, &str)], &str); 8] = [
+    let cases: [BadCase<'_>; 8] = [
         ("path breaker", &[("subdomain", "evil.com/")], "does not match the pattern"),
         ("dot", &[("subdomain", "a.b")], "does not match the pattern"),
         ("fragment", &[("subdomain", "acme#")], "does not match the pattern"),
