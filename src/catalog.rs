@@ -42,7 +42,7 @@ pub mod nango;
 mod scheme;
 mod validate;
 
-pub use scheme::{AuthScheme, Credential, CredentialIn};
+pub use scheme::{AuthScheme, Credential, CredentialIn, Placements};
 
 pub use fields::{FieldError, FieldSpec, ValidatedFields, expand_template, validate_fields};
 use validate::{find_line, find_nango_line, parse_entry, validate};
@@ -62,8 +62,9 @@ pub struct Provider {
     pub auth_scheme: AuthScheme,
     /// The OAuth 2.0 facts: `Some` exactly when [`Provider::auth_scheme`] is `OAUTH2`.
     pub oauth: Option<OAuthFacts>,
-    /// Where an `API_KEY` / `BEARER_TOKEN` secret goes on API calls (never on `OAUTH2`).
-    pub credential: Option<Credential>,
+    /// Where the values of an `API_KEY` / `BEARER_TOKEN` entry go on API calls, one placement
+    /// per value (empty on `OAUTH2` and `BASIC` entries, and where the catalog names none).
+    pub credential: Vec<Credential>,
     /// The API's base URL; may contain `{field}` templates.
     pub base_url: Option<String>,
     /// What is supplied per connection (by the user on the hosted form, or by the app through
@@ -98,6 +99,17 @@ pub struct OAuthFacts {
     /// The member of the token response holding the tokens when the top level has no
     /// `access_token` (Slack's `authed_user` for user tokens).
     pub token_response_nested: Option<String>,
+    /// The name the provider gives the client id parameter, on the authorization URL and in
+    /// every token-endpoint and revocation form (TikTok's `client_key`); `None` is RFC 6749's
+    /// `client_id`. See [`OAuthFacts::client_id_param`].
+    pub client_id_param: Option<String>,
+}
+
+impl OAuthFacts {
+    /// The client id parameter's name: `client_id`, or the entry's `client_id_param`.
+    pub fn client_id_param(&self) -> &str {
+        self.client_id_param.as_deref().unwrap_or("client_id")
+    }
 }
 
 impl Provider {
@@ -131,13 +143,30 @@ impl Provider {
         urls
     }
 
-    /// The field holding the credential of an `API_KEY` / `BEARER_TOKEN` entry: `credential.field`,
-    /// else the first secret field.
+    /// Each placement with the field whose value it carries (`field`, else the first secret
+    /// field), in catalog order: what an app or proxy needs to build the provider's API calls.
+    /// The validator guarantees every named field exists, so nothing is dropped for a valid entry.
+    pub fn placements(&self) -> Vec<(&Credential, &FieldSpec)> {
+        self.credential
+            .iter()
+            .filter_map(|c| {
+                let field = match c.field.as_deref() {
+                    Some(name) => self.field(name),
+                    None => self.fields.iter().find(|f| f.secret),
+                };
+                field.map(|f| (c, f))
+            })
+            .collect()
+    }
+
+    /// The field holding the key of an `API_KEY` / `BEARER_TOKEN` entry (what Composio's
+    /// `generic_api_key` means): the first placed secret, else the first secret field.
     pub fn credential_field(&self) -> Option<&FieldSpec> {
-        match self.credential.as_ref().and_then(|c| c.field.as_deref()) {
-            Some(name) => self.field(name),
-            None => self.fields.iter().find(|f| f.secret),
-        }
+        self.placements()
+            .into_iter()
+            .map(|(_, f)| f)
+            .find(|f| f.secret)
+            .or_else(|| self.fields.iter().find(|f| f.secret))
     }
 }
 
@@ -424,7 +453,8 @@ impl Catalog {
 mod tests {
     use super::*;
 
-    const REQUIRED: [&str; 73] = [
+    const REQUIRED: [&str; 74] = [
+        "tiktok",
         "github",
         "gitlab",
         "gmail",
@@ -659,6 +689,10 @@ toolkits:
         assert_eq!(catalog.get(&slug("zendesk")).unwrap().template_fields(), ["subdomain"]);
         assert!(get("zendesk").authorization_url.contains("{subdomain}"));
         assert!(!get("linkedin").pkce);
+        // TikTok names its client `client_key`; everyone else keeps RFC 6749's `client_id`.
+        assert_eq!(get("tiktok").client_id_param(), "client_key");
+        assert_eq!(get("tiktok").scope_separator, ",");
+        assert_eq!(get("github").client_id_param(), "client_id");
     }
 
     #[test]
@@ -758,7 +792,11 @@ toolkits:
             .map(|p| (p.slug.to_string(), p.oauth().unwrap().pkce_off_reason.clone().unwrap_or_default()))
             .collect();
         let slugs: Vec<&str> = off.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(slugs, ["linkedin", "slack", "slackbot"], "PKCE off elsewhere than the documented exceptions");
+        assert_eq!(
+            slugs,
+            ["linkedin", "slack", "slackbot", "tiktok"],
+            "PKCE off elsewhere than the documented exceptions"
+        );
         for (slug, reason) in &off {
             assert!(reason.len() >= 40, "{slug}: pkce_off_reason too thin: {reason:?}");
         }
@@ -1043,7 +1081,7 @@ toolkits:
         assert!(keyed.oauth().is_none());
         assert_eq!(keyed.template_fields(), ["region"]);
         assert_eq!(keyed.credential_field().unwrap().name, "api_key");
-        let c = keyed.credential.as_ref().unwrap();
+        let [c] = keyed.credential.as_slice() else { panic!("one placement: {:?}", keyed.credential) };
         assert_eq!((c.location, c.name.as_str(), c.prefix.as_deref()), (CredentialIn::Header, "X-Api-Key", None));
         let embedded = catalog();
         for (s, scheme) in
@@ -1082,7 +1120,7 @@ toolkits:
             ("        pattern: \"[a-z]{2}[0-9]\"\n", "", "fields", "needs a pattern"),
             ("      - name: api_key\n", "      - name: region\n", "fields", "twice"),
             ("      - name: api_key\n", "      - name: Api-Key\n", "fields", "[a-z]"),
-            ("name: X-Api-Key}", "name: X-Api-Key, field: region}", "fields", "secret field"),
+            ("name: X-Api-Key}", "name: X-Api-Key, field: region}", "credential", "placed by none"),
             ("{region}.keyed", "{tenant}.keyed", "base_url", "not one of the entry's fields"),
             ("auth_scheme: API_KEY", "auth_scheme: BASIC", "fields", "username"),
         ];
@@ -1095,12 +1133,136 @@ toolkits:
                 "{to}: {message}"
             );
         }
-        // OAUTH2 entries take no credential, and all their fields need host-label patterns.
+        // OAUTH2 entries take no credential (in either form), and all their fields need
+        // host-label patterns.
+        let message = err(&format!("{VALID}    credential: [{{in: header, name: X, field: org}}]\n"));
+        assert!(message.contains("`credential`") && message.contains("OAUTH2"), "{message}");
         let message = err(&format!("{VALID}    credential: {{in: header, name: X}}\n"));
         assert!(message.contains("`credential`") && message.contains("OAUTH2"), "{message}");
         let message = err(&format!("{VALID}    fields:\n      - name: org\n        display_name: Org\n"));
         assert!(message.contains("`fields`") && message.contains("OAUTH2"), "{message}");
         let message = err(&VALID.replace("    pkce: true\n", ""));
         assert!(message.contains("`pkce`") && message.contains("required on OAUTH2"), "{message}");
+    }
+
+    /// `KEYED` with a second secret (`app_key`) and `credential` replaced by `placements`.
+    fn two_secrets(placements: &str) -> String {
+        KEYED.replace("    credential: {in: header, name: X-Api-Key}\n", placements).replace(
+            "        secret: true\n",
+            "        secret: true\n      - name: app_key\n        display_name: App key\n        secret: true\n",
+        )
+    }
+
+    /// The list form places every value, in order, each with its field; the single form keeps
+    /// working (and still defaults to the first secret field).
+    #[test]
+    fn credential_takes_one_placement_or_a_list() {
+        let text = two_secrets(
+            "    credential:\n      - {in: header, name: X-Api-Key, field: api_key}\n      - {in: query, name: app, prefix: \"k:\", field: app_key}\n",
+        );
+        let parsed = Catalog::from_yaml(&text).unwrap();
+        let keyed = parsed.get(&slug("keyed")).unwrap();
+        let placed: Vec<(CredentialIn, &str, Option<&str>, &str)> = keyed
+            .placements()
+            .into_iter()
+            .map(|(c, f)| (c.location, c.name.as_str(), c.prefix.as_deref(), f.name.as_str()))
+            .collect();
+        assert_eq!(
+            placed,
+            [(CredentialIn::Header, "X-Api-Key", None, "api_key"), (CredentialIn::Query, "app", Some("k:"), "app_key")]
+        );
+        assert_eq!(keyed.credential_field().unwrap().name, "api_key");
+        let single = Catalog::from_yaml(KEYED).unwrap();
+        let placed: Vec<&str> =
+            single.get(&slug("keyed")).unwrap().placements().iter().map(|(_, f)| f.name.as_str()).collect();
+        assert_eq!(placed, ["api_key"]);
+
+        // The three entries of issue 16 whose second value was placed by nothing.
+        let embedded = catalog();
+        for (s, expected) in [
+            ("trello", &[("query", "key", "api_key"), ("query", "token", "token")]),
+            ("datadog", &[("header", "DD-API-KEY", "api_key"), ("header", "DD-APPLICATION-KEY", "application_key")]),
+            ("plaid", &[("header", "PLAID-CLIENT-ID", "client_id"), ("header", "PLAID-SECRET", "secret")]),
+        ] {
+            let p = embedded.get(&slug(s)).unwrap();
+            let got: Vec<(&str, &str, &str)> = p
+                .placements()
+                .into_iter()
+                .map(|(c, f)| (c.location.as_str(), c.name.as_str(), f.name.as_str()))
+                .collect();
+            assert_eq!(got, expected, "{s}");
+        }
+        assert_eq!(embedded.get(&slug("plaid")).unwrap().credential_field().unwrap().name, "secret");
+    }
+
+    /// Table: each rule of the placements refuses the entry naming `credential` and the rule.
+    #[test]
+    fn refuses_bad_placements() {
+        let one =
+            |extra: &str| format!("    credential:\n      - {{in: header, name: X-Api-Key, field: api_key}}\n{extra}");
+        let cases: [(&str, String, &str); 8] = [
+            ("an empty list", "    credential: []\n".into(), "at least one placement"),
+            ("a secret left unplaced", one(""), "\"app_key\" is placed by none"),
+            (
+                "a list entry without its field",
+                one("      - {in: query, name: app}\n"),
+                "credential[1].field is required",
+            ),
+            (
+                "an undeclared field",
+                one("      - {in: query, name: app, field: nope}\n"),
+                "credential[1].field \"nope\" is not one of the entry's fields",
+            ),
+            (
+                "the same header twice, in another case",
+                one("      - {in: header, name: x-api-key, field: app_key}\n"),
+                "placed twice",
+            ),
+            (
+                "a bad header name",
+                one("      - {in: header, name: \"X Key\", field: app_key}\n"),
+                "header or parameter name",
+            ),
+            (
+                "a control character in a prefix",
+                one("      - {in: query, name: app, prefix: \"a\\nb\", field: app_key}\n"),
+                "control characters",
+            ),
+            ("an unknown location", one("      - {in: body, name: app, field: app_key}\n"), "unknown variant `body`"),
+        ];
+        for (what, placements, rule) in cases {
+            let message = err(&two_secrets(&placements));
+            assert!(
+                message.contains("`keyed`") && message.contains("credential") && message.contains(rule),
+                "{what}: {message}"
+            );
+        }
+        // The same query parameter name is fine in a header (and vice versa).
+        Catalog::from_yaml(&two_secrets(&one("      - {in: query, name: X-Api-Key, field: app_key}\n"))).unwrap();
+    }
+
+    /// Table: `client_id_param` takes a plain, unused parameter name on OAUTH2 entries only.
+    #[test]
+    fn client_id_param_is_validated() {
+        let parsed = Catalog::from_yaml(&format!("{VALID}    client_id_param: client_key\n")).unwrap();
+        assert_eq!(parsed.get(&slug("acme")).unwrap().oauth().unwrap().client_id_param(), "client_key");
+        let cases = [
+            ("    client_id_param: client_id\n", "is the default"),
+            ("    client_id_param: Client-Key\n", "[a-z]"),
+            ("    client_id_param: redirect_uri\n", "authlink sends for itself"),
+            ("    client_id_param: client_secret\n", "authlink sends for itself"),
+            ("    client_id_param: grant_type\n", "authlink sends for itself"),
+            (
+                "    client_id_param: app\n    extra_authorization_params: {app: x}\n",
+                "also in extra_authorization_params",
+            ),
+        ];
+        for (extra, rule) in cases {
+            let message = err(&format!("{VALID}{extra}"));
+            assert!(message.contains("`client_id_param`") && message.contains(rule), "{extra}: {message}");
+        }
+        let message =
+            err(&KEYED.replace("    auth_scheme: API_KEY\n", "    auth_scheme: API_KEY\n    client_id_param: k\n"));
+        assert!(message.contains("`client_id_param`") && message.contains("OAuth 2.0 key"), "{message}");
     }
 }

@@ -1,6 +1,6 @@
 //! Auth schemes and where a credential goes on API calls.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de};
 
 /// How a connection authenticates, named as Composio names it on the wire (`authScheme`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
@@ -43,7 +43,7 @@ impl std::fmt::Display for AuthScheme {
     }
 }
 
-/// Where an API key or bearer token goes on the provider's API calls.
+/// One place an API key, bearer token or companion value goes on the provider's API calls.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credential {
@@ -54,9 +54,36 @@ pub struct Credential {
     /// Prepended to the value (`"Bearer "`).
     #[serde(default)]
     pub prefix: Option<String>,
-    /// Which field is the credential (default: the first secret field).
+    /// Which field is placed (default: the first secret field; required in a list of several).
     #[serde(default)]
     pub field: Option<String>,
+}
+
+/// `credential` as written: one placement (`{in, name, ...}`) or a list of them, for providers
+/// that take two values on every call (Trello's `key` and `token` query parameters, Datadog's
+/// `DD-API-KEY` and `DD-APPLICATION-KEY` headers, Plaid's client id and secret). The single form
+/// stays accepted so existing catalog files keep loading. A hand-written `Deserialize` (rather
+/// than an untagged enum) keeps serde's precise errors, which name the failing key and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placements(pub Vec<Credential>);
+
+impl<'de> Deserialize<'de> for Placements {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OneOrMany;
+        impl<'de> de::Visitor<'de> for OneOrMany {
+            type Value = Placements;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a placement {in, name, prefix, field} or a list of them")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Placements, A::Error> {
+                Credential::deserialize(de::value::MapAccessDeserializer::new(map)).map(|c| Placements(vec![c]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Placements, A::Error> {
+                Vec::<Credential>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Placements)
+            }
+        }
+        d.deserialize_any(OneOrMany)
+    }
 }
 
 /// `credential.in`.
@@ -65,4 +92,13 @@ pub struct Credential {
 pub enum CredentialIn {
     Header,
     Query,
+}
+
+impl CredentialIn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Header => "header",
+            Self::Query => "query",
+        }
+    }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    AuthScheme, CatalogErrorKind, ClientAuth, Credential, FieldSpec, OAuthFacts, Provider, Quirk,
+    AuthScheme, CatalogErrorKind, ClientAuth, CredentialIn, FieldSpec, OAuthFacts, Placements, Provider, Quirk,
     RESERVED_AUTHORIZATION_PARAMS, category_name,
 };
 use crate::domain::ToolkitSlug;
@@ -28,7 +28,7 @@ pub(super) struct RawEntry {
     #[serde(default)]
     auth_scheme: AuthScheme,
     #[serde(default)]
-    credential: Option<Credential>,
+    credential: Option<Placements>,
     #[serde(default)]
     base_url: Option<String>,
     #[serde(default)]
@@ -44,6 +44,7 @@ pub(super) struct RawEntry {
     revocation_url: Option<String>,
     quirks: Option<Vec<Quirk>>,
     token_response_nested: Option<String>,
+    client_id_param: Option<String>,
 }
 
 impl RawEntry {
@@ -64,6 +65,7 @@ impl RawEntry {
                 revocation_url: self.revocation_url,
                 quirks: self.quirks.unwrap_or_default(),
                 token_response_nested: self.token_response_nested,
+                client_id_param: self.client_id_param,
             })
         } else {
             let present = [
@@ -78,11 +80,19 @@ impl RawEntry {
                 ("revocation_url", self.revocation_url.is_some()),
                 ("quirks", self.quirks.is_some()),
                 ("token_response_nested", self.token_response_nested.is_some()),
+                ("client_id_param", self.client_id_param.is_some()),
             ];
             if let Some((key, _)) = present.into_iter().find(|(_, p)| *p) {
                 return Err((key, format!("is an OAuth 2.0 key: not allowed on {scheme} entries")));
             }
             None
+        };
+        let credential = match self.credential {
+            Some(Placements(list)) if list.is_empty() => {
+                return Err(("credential", "must name at least one placement (or be left out)".into()));
+            }
+            Some(Placements(list)) => list,
+            None => Vec::new(),
         };
         Ok(Provider {
             slug: self.slug,
@@ -93,7 +103,7 @@ impl RawEntry {
             categories: self.categories,
             auth_scheme: scheme,
             oauth,
-            credential: self.credential,
+            credential,
             base_url: self.base_url,
             fields: self.fields,
         })
@@ -190,6 +200,7 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
     }
 
     let declared = check_fields(provider).map_err(|reason| invalid("fields", reason))?;
+    check_placements(provider).map_err(|reason| invalid("credential", reason))?;
     let url_err = |field: &'static str, url: &String| {
         let slug = slug.clone();
         let url = url.clone();
@@ -223,7 +234,7 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
     let Some(o) = &provider.oauth else {
         return Ok(());
     };
-    if provider.credential.is_some() {
+    if !provider.credential.is_empty() {
         return Err(invalid(
             "credential",
             "is not allowed on OAUTH2 entries (the credential is the access token)".into(),
@@ -239,6 +250,9 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
         if !is_identifier(nested) {
             return Err(invalid("token_response_nested", format!("{nested:?} must match [a-z][a-z0-9_]*")));
         }
+    }
+    if let Some(name) = &o.client_id_param {
+        check_client_id_param(name, o).map_err(|reason| invalid("client_id_param", reason))?;
     }
     let mut quirks = BTreeSet::new();
     for quirk in &o.quirks {
@@ -288,6 +302,29 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
         if value.is_empty() {
             return Err(invalid("extra_authorization_params", format!("`{key}` has an empty value")));
         }
+    }
+    Ok(())
+}
+
+/// Parameter names authlink sends itself on the authorization URL, token requests and
+/// revocations: a renamed client id may not take one of them.
+const OAUTH_FORM_PARAMS: &[&str] =
+    &["grant_type", "code", "code_verifier", "refresh_token", "client_secret", "token", "token_type_hint"];
+
+/// `client_id_param`: a plain parameter name other than `client_id` (the default, so writing it
+/// is a mistake) that collides with no parameter authlink sends nor an extra authorization one.
+fn check_client_id_param(name: &str, o: &OAuthFacts) -> Result<(), String> {
+    if !is_identifier(name) {
+        return Err(format!("{name:?} must match [a-z][a-z0-9_]*"));
+    }
+    if name == "client_id" {
+        return Err("`client_id` is the default: leave client_id_param out".into());
+    }
+    if RESERVED_AUTHORIZATION_PARAMS.contains(&name) || OAUTH_FORM_PARAMS.contains(&name) {
+        return Err(format!("`{name}` is a parameter authlink sends for itself"));
+    }
+    if o.extra_authorization_params.contains_key(name) {
+        return Err(format!("`{name}` is also in extra_authorization_params, which would send it twice"));
     }
     Ok(())
 }
@@ -387,21 +424,55 @@ fn check_fields(provider: &Provider) -> Result<BTreeSet<&str>, String> {
             return Err("BASIC entries need a `username` field and a `password` field".into());
         }
     }
-    if let Some(c) = &provider.credential {
+    Ok(declared)
+}
+
+/// The rules of `credential`: every placement a header or parameter name with a clean prefix,
+/// naming a declared field (each names its `field` when there are several, since "the first
+/// secret field" would then be the same field twice), no header or parameter placed twice, and
+/// every secret field placed, so no declared secret is silently left off the provider's calls
+/// (the bug this list form fixes: Trello's `key`, Datadog's application key).
+fn check_placements(provider: &Provider) -> Result<(), String> {
+    let list = &provider.credential;
+    if list.is_empty() || provider.auth_scheme.is_oauth() {
+        return Ok(());
+    }
+    let mut seen = BTreeSet::new();
+    for (i, c) in list.iter().enumerate() {
+        let at = if list.len() == 1 { "credential".to_owned() } else { format!("credential[{i}]") };
         let token = !c.name.is_empty() && c.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !token {
-            return Err(format!("credential.name {:?} must be a header or parameter name", c.name));
+            return Err(format!("{at}.name {:?} must be a header or parameter name", c.name));
         }
         if c.prefix.as_deref().is_some_and(|p| p.chars().any(char::is_control)) {
-            return Err("credential.prefix must not contain control characters".into());
+            return Err(format!("{at}.prefix must not contain control characters"));
         }
-        if let Some(field) = &c.field
-            && !provider.field(field).is_some_and(|f| f.secret)
-        {
-            return Err(format!("credential.field {field:?} must name a secret field"));
+        match &c.field {
+            None if list.len() > 1 => {
+                return Err(format!("{at}.field is required when several placements are listed"));
+            }
+            Some(field) if provider.field(field).is_none() => {
+                return Err(format!("{at}.field {field:?} is not one of the entry's fields"));
+            }
+            _ => {}
+        }
+        // Header names are case-insensitive (RFC 9110 §5.1); query parameter names are not.
+        let key = match c.location {
+            CredentialIn::Header => c.name.to_ascii_lowercase(),
+            CredentialIn::Query => c.name.clone(),
+        };
+        if !seen.insert((c.location.as_str(), key)) {
+            return Err(format!("{at}: {} {:?} is placed twice", c.location.as_str(), c.name));
         }
     }
-    Ok(declared)
+    let placed: BTreeSet<&str> = provider.placements().into_iter().map(|(_, f)| f.name.as_str()).collect();
+    if let Some(f) = provider.fields.iter().find(|f| f.secret && !placed.contains(f.name.as_str())) {
+        return Err(format!(
+            "secret field {:?} is placed by none of the placements: add one for it (credential may be a list)",
+            f.name
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a (catalog) regex could match a string containing any of `chars`: every literal and

@@ -81,6 +81,22 @@ pub struct ProviderEndpoints {
     pub token_url: Option<String>,
 }
 
+/// Where one value of an `API_KEY` / `BEARER_TOKEN` connection goes on the provider's API calls:
+/// `{in: header, name: "DD-API-KEY", field: "api_key"}` means the header `DD-API-KEY` carries
+/// `prefix` + the account's `state.val.api_key`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlacementOut {
+    /// `header` or `query`.
+    #[serde(rename = "in")]
+    pub location: &'static str,
+    /// The header or query parameter name.
+    pub name: String,
+    /// Put before the value (`"Bearer "`), when the provider wants one.
+    pub prefix: Option<String>,
+    /// The connection field (`state.val` member) whose value is placed.
+    pub field: String,
+}
+
 /// The toolkit's auth scheme: `OAUTH2`, `API_KEY`, `BEARER_TOKEN` or `BASIC`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthConfigDetail {
@@ -90,6 +106,11 @@ pub struct AuthConfigDetail {
     /// Scopes authlink always requests for the toolkit (the catalog's defaults).
     pub required_scopes: Vec<String>,
     pub deprecated_auth_provider_details: ProviderEndpoints,
+    /// authlink's addition: where each value of an `API_KEY` / `BEARER_TOKEN` connection goes on
+    /// the provider's API calls, one entry per header or query parameter (several for providers
+    /// such as Trello or Datadog). Empty for `OAUTH2` (the access token, as `Authorization:
+    /// Bearer`) and `BASIC` (always `Authorization: Basic base64(username:password)`).
+    pub credential_placements: Vec<PlacementOut>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -169,6 +190,11 @@ impl From<Toolkit> for ToolkitResponse {
                 authorization_url: t.authorization_url,
                 token_url: t.token_url,
             },
+            credential_placements: t
+                .placements
+                .into_iter()
+                .map(|p| PlacementOut { location: p.location, name: p.name, prefix: p.prefix, field: p.field })
+                .collect(),
         };
         Self {
             kind: if t.is_custom { "custom" } else { "native" },

@@ -41,6 +41,9 @@ pub struct ProviderConfig {
     pub revocation_url: Option<String>,
     /// The catalog's token-response quirks for the toolkit.
     pub token_response: TokenResponseQuirks,
+    /// The client id parameter's name on the authorization URL and in every form this client
+    /// posts: `client_id`, or the catalog's `client_id_param` (TikTok's `client_key`).
+    pub client_id_param: String,
 }
 
 /// How to read a provider's token responses beyond RFC 6749 (catalog `quirks` and
@@ -161,6 +164,7 @@ pub fn provider_with_fields(
         issuer,
         revocation_url: ac.revocation_url.clone().or(catalog_revocation).filter(|u| !u.contains('{')),
         token_response: entry.map(TokenResponseQuirks::of).unwrap_or_default(),
+        client_id_param: entry.map_or("client_id", |p| p.client_id_param()).to_owned(),
     })
 }
 
@@ -191,7 +195,7 @@ pub fn authorize_url(p: &ProviderConfig, redirect_uri: &str, state: &str, verifi
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("response_type", "code");
-        q.append_pair("client_id", &p.client_id);
+        q.append_pair(&p.client_id_param, &p.client_id);
         q.append_pair("redirect_uri", redirect_uri);
         if !p.scopes.is_empty() {
             q.append_pair("scope", &p.scopes.join(&p.scope_separator));
@@ -360,7 +364,7 @@ impl OAuthClient {
                 Some((basic_id.as_str(), basic_secret.as_str()))
             }
             ClientAuth::ClientSecretPost => {
-                form.push(("client_id", &p.client_id));
+                form.push((p.client_id_param.as_str(), &p.client_id));
                 form.push(("client_secret", &p.client_secret));
                 None
             }
@@ -444,6 +448,7 @@ mod tests {
             issuer: "https://idp.example.com".into(),
             revocation_url: None,
             token_response: TokenResponseQuirks::default(),
+            client_id_param: "client_id".into(),
         }
     }
 
@@ -622,5 +627,39 @@ mod tests {
         assert_eq!(q.get("access_type").map(String::as_str), Some("offline"));
         assert_eq!(q.get("prompt").map(String::as_str), Some("consent"));
         assert_eq!(q.get("client_id").map(String::as_str), Some("id"));
+    }
+
+    /// `client_id_param` (TikTok's `client_key`) renames the client id everywhere this client
+    /// sends it, and nowhere leaves a `client_id` behind: the authorization URL, the code
+    /// exchange, the refresh and the revocation, each against a real HTTP endpoint.
+    #[tokio::test]
+    async fn a_renamed_client_id_parameter_is_used_by_every_call() {
+        let (url, client, seen) = stand_in("application/json", r#"{"access_token":"t","refresh_token":"r"}"#).await;
+        let mut p = provider(url.clone());
+        p.client_auth = ClientAuth::ClientSecretPost;
+        p.client_id = "ck 1".into();
+        p.client_id_param = "client_key".into();
+        let q: BTreeMap<String, String> =
+            authorize_url(&p, "https://cb", "st", None).unwrap().query_pairs().into_owned().collect();
+        assert_eq!(q.get("client_key").map(String::as_str), Some("ck 1"), "{q:?}");
+        assert!(!q.contains_key("client_id"), "{q:?}");
+        client.exchange_code(&p, "c", "https://cb", None).await.unwrap();
+        client.refresh(&p, "rt").await.unwrap();
+        client.revoke(&p, &url, "t", "access_token").await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let calls = [("grant_type", "authorization_code"), ("grant_type", "refresh_token"), ("token", "t")];
+        assert_eq!(seen.len(), calls.len());
+        for ((auth, form), call) in seen.iter().zip(calls) {
+            let form: BTreeMap<String, String> = url::form_urlencoded::parse(form.as_bytes()).into_owned().collect();
+            assert_eq!(form.get(call.0).map(String::as_str), Some(call.1), "{call:?}: {form:?}");
+            assert_eq!(form.get("client_key").map(String::as_str), Some("ck 1"), "{call:?}: {form:?}");
+            assert_eq!(form.get("client_secret").map(String::as_str), Some("secret"), "{call:?}");
+            assert!(!form.contains_key("client_id") && auth.is_none(), "{call:?}: {form:?}");
+        }
+        // Without the rename nothing changes: `client_id`, as RFC 6749 names it.
+        p.client_id_param = "client_id".into();
+        let q: BTreeMap<String, String> =
+            authorize_url(&p, "https://cb", "st", None).unwrap().query_pairs().into_owned().collect();
+        assert!(q.contains_key("client_id") && !q.contains_key("client_key"), "{q:?}");
     }
 }

@@ -42,6 +42,18 @@ pub struct AuthField {
     pub is_secret: bool,
 }
 
+/// Where one connection value goes on the provider's API calls (a catalog `credential` placement
+/// with its field resolved), so an app or agent can build the call from `state.val` alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// `header` or `query`.
+    pub location: &'static str,
+    pub name: String,
+    pub prefix: Option<String>,
+    /// The `state.val` member whose value is placed.
+    pub field: String,
+}
+
 /// A toolkit as the SDKs see it: from the catalog (`native`) or known only through one of the
 /// project's auth configs (`custom`, always `OAUTH2`). Each toolkit has the one scheme its catalog
 /// entry names; authlink manages no OAuth apps, so none is Composio-managed.
@@ -62,6 +74,8 @@ pub struct Toolkit {
     pub auth_config_fields: Vec<AuthField>,
     /// What a connection must supply: the catalog's fields (an API key, a `subdomain`, ...).
     pub initiation_fields: Vec<AuthField>,
+    /// Where an `API_KEY` / `BEARER_TOKEN` connection's values go (empty for other schemes).
+    pub placements: Vec<Placement>,
 }
 
 impl Toolkit {
@@ -95,6 +109,16 @@ impl Toolkit {
             // connection's.
             auth_config_fields: if oauth.is_some() { auth_config_fields(false) } else { Vec::new() },
             initiation_fields,
+            placements: p
+                .placements()
+                .into_iter()
+                .map(|(c, f)| Placement {
+                    location: c.location.as_str(),
+                    name: c.name.clone(),
+                    prefix: c.prefix.clone(),
+                    field: f.name.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -114,6 +138,7 @@ impl Toolkit {
             token_url: None,
             auth_config_fields: auth_config_fields(true),
             initiation_fields: Vec::new(),
+            placements: Vec::new(),
         }
     }
 }

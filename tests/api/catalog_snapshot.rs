@@ -5,7 +5,7 @@
 //! After a deliberate catalog change: `UPDATE_SNAPSHOTS=1 cargo test --test api catalog_snapshot`
 //! rewrites the snapshot; commit it with the change.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
@@ -42,10 +42,29 @@ async fn listing(app: &TestApp) -> (usize, String) {
             scopes.join(" "),
             fields
         ));
-        // Non-OAuth toolkits add their scheme (OAuth lines stay as they were).
+        // Non-OAuth toolkits add their scheme (OAuth lines stay as they were), and API key and
+        // bearer toolkits where each value goes: `header:DD-API-KEY={api_key}`.
         if details["mode"] != "OAUTH2" {
             out.pop();
-            out.push_str(&format!(" | {}\n", details["mode"].as_str().unwrap()));
+            out.push_str(&format!(" | {}", details["mode"].as_str().unwrap()));
+            let placed: Vec<String> = details["credential_placements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    let prefix = p["prefix"].as_str().unwrap_or_default();
+                    format!(
+                        "{}:{}={prefix}{{{}}}",
+                        p["in"].as_str().unwrap(),
+                        p["name"].as_str().unwrap(),
+                        p["field"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            if !placed.is_empty() {
+                out.push_str(&format!(" | {}", placed.join(", ")));
+            }
+            out.push('\n');
         }
     }
     (items.len(), out)
@@ -73,6 +92,55 @@ async fn the_toolkit_listing_matches_the_committed_snapshot() {
             diff.join("\n")
         );
     }
+}
+
+/// The wire shape of the placements: one entry per header or query parameter, each naming the
+/// `state.val` field it carries; none on OAuth and basic toolkits.
+#[tokio::test]
+async fn toolkits_serve_where_each_credential_value_goes() {
+    let app = spawn_app().await;
+    let placements = |slug: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app.get(&format!("/api/v3.1/toolkits/{slug}")).await;
+            assert_eq!(resp.status, 200, "{}", resp.body);
+            resp.body["auth_config_details"][0]["credential_placements"].clone()
+        }
+    };
+    assert_eq!(
+        placements("datadog").await,
+        json!([
+            {"in": "header", "name": "DD-API-KEY", "prefix": null, "field": "api_key"},
+            {"in": "header", "name": "DD-APPLICATION-KEY", "prefix": null, "field": "application_key"}
+        ])
+    );
+    assert_eq!(
+        placements("trello").await,
+        json!([
+            {"in": "query", "name": "key", "prefix": null, "field": "api_key"},
+            {"in": "query", "name": "token", "prefix": null, "field": "token"}
+        ])
+    );
+    assert_eq!(
+        placements("plaid").await,
+        json!([
+            {"in": "header", "name": "PLAID-CLIENT-ID", "prefix": null, "field": "client_id"},
+            {"in": "header", "name": "PLAID-SECRET", "prefix": null, "field": "secret"}
+        ])
+    );
+    // The single form, its field defaulted to the first secret field.
+    assert_eq!(
+        placements("huggingface").await,
+        json!([{"in": "header", "name": "Authorization", "prefix": "Bearer ", "field": "token"}])
+    );
+    assert_eq!(placements("github").await, json!([]));
+    assert_eq!(placements("twilio").await, json!([]));
+    // Listings carry the same member.
+    let resp = app.get("/api/v3.1/toolkits?search=datadog").await;
+    assert_eq!(
+        resp.body["items"][0]["auth_config_details"][0]["credential_placements"][1]["name"],
+        "DD-APPLICATION-KEY"
+    );
 }
 
 const EXTRA_AUTHLINK: &str = "toolkits:

@@ -43,6 +43,19 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
     assert_eq!(details[0]["mode"], scheme);
     assert_eq!(details[0]["name"], scheme_name);
     assert!(details[0]["required_scopes"].is_array());
+    // Where an API key or bearer connection's values go; OAuth and basic toolkits place nothing
+    // (the access token, and always `Authorization: Basic`).
+    let placements = details[0]["credential_placements"].as_array().unwrap();
+    if scheme == "OAUTH2" || scheme == "BASIC" {
+        assert!(placements.is_empty(), "{t}");
+    }
+    for p in placements {
+        assert!(p["in"] == "header" || p["in"] == "query", "{p}");
+        assert!(
+            p["name"].is_string() && p["field"].is_string() && (p["prefix"].is_null() || p["prefix"].is_string()),
+            "{p}"
+        );
+    }
     let creation = &details[0]["fields"]["auth_config_creation"];
     let names = |group: &Value| -> Vec<String> {
         group.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect()
