@@ -37,6 +37,7 @@ pub struct Catalog {
     skipped: Vec<String>,
 }
 
+mod field_error;
 pub mod fields;
 pub mod nango;
 mod scheme;
@@ -44,7 +45,7 @@ mod validate;
 
 pub use scheme::{AuthScheme, Credential, CredentialIn, Placements};
 
-pub use fields::{FieldError, FieldSpec, ValidatedFields, expand_template, validate_fields};
+pub use fields::{FieldError, FieldRule, FieldSpec, ValidatedFields, expand_template, validate_fields};
 use validate::{find_line, find_nango_line, parse_entry, validate};
 
 /// One provider as described in the catalog: what every entry has, its auth scheme, the OAuth

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::Provider;
+pub use super::field_error::{FieldError, FieldRule};
 
 /// The longest value a secret field takes (long enough for JWT-shaped tokens).
 pub const MAX_SECRET_LEN: usize = 8192;
@@ -55,41 +56,27 @@ impl FieldSpec {
 
     /// Checks one value against the field's rules; the message never contains the value.
     pub fn check(&self, value: &str) -> Result<(), FieldError> {
-        let err = |message: String| Err(FieldError { field: self.name.clone(), message });
+        let err = |rule: FieldRule, message: String| Err(FieldError::new(&self.name, rule, message));
         let max = if self.secret { MAX_SECRET_LEN } else { MAX_VALUE_LEN };
         if value.is_empty() {
-            return err("must not be empty".into());
+            return err(FieldRule::Required, "must not be empty".into());
         }
         if value.len() > max {
-            return err(format!("is longer than {max} bytes"));
+            return err(FieldRule::TooLong { max }, format!("is longer than {max} bytes"));
         }
         if value.chars().any(char::is_control) {
-            return err("must not contain control characters".into());
+            return err(FieldRule::Control, "must not contain control characters".into());
         }
         if value.trim() != value {
-            return err("must not start or end with whitespace".into());
+            return err(FieldRule::Whitespace, "must not start or end with whitespace".into());
         }
         if let Some(pattern) = &self.pattern {
             let matches = self.regex().is_some_and(|re| re.is_match(value));
             if !matches {
-                return err(format!("does not match the pattern {pattern}"));
+                return err(FieldRule::Pattern, format!("does not match the pattern {pattern}"));
             }
         }
         Ok(())
-    }
-}
-
-/// A refused field value: which field and which rule (never the value itself).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    fn new(field: &str, message: impl Into<String>) -> Self {
-        Self { field: field.to_owned(), message: message.into() }
     }
 }
 
@@ -154,6 +141,7 @@ pub fn validate_fields(
             let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
             errors.push(FieldError::new(
                 &shown_name(name),
+                FieldRule::Unknown,
                 format!("is not a field of toolkit {} (fields: {known})", provider.slug),
             ));
         }
@@ -161,7 +149,7 @@ pub fn validate_fields(
     let mut values = BTreeMap::new();
     for spec in &provider.fields {
         match submitted.get(&spec.name).filter(|v| !v.is_empty()) {
-            None if spec.required => errors.push(FieldError::new(&spec.name, "is required")),
+            None if spec.required => errors.push(FieldError::new(&spec.name, FieldRule::Required, "is required")),
             None => {}
             Some(value) => match spec.check(value) {
                 Ok(()) => {
@@ -210,27 +198,37 @@ pub fn expand_template(
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
-        let close = after.find('}').ok_or_else(|| FieldError::new("template", "has an unclosed `{`"))?;
+        let close =
+            after.find('}').ok_or_else(|| FieldError::new("template", FieldRule::Unusable, "has an unclosed `{`"))?;
         let name = &after[..close];
         first_field.get_or_insert_with(|| name.to_owned());
-        let spec = fields
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| FieldError::new(name, "is used by a URL template but is not a field"))?;
-        let value = values.get(name).ok_or_else(|| FieldError::new(name, "is required"))?;
+        let spec = fields.iter().find(|f| f.name == name).ok_or_else(|| {
+            FieldError::new(name, FieldRule::Unusable, "is used by a URL template but is not a field")
+        })?;
+        let value = values.get(name).ok_or_else(|| FieldError::new(name, FieldRule::Required, "is required"))?;
         spec.check(value)?;
         if value.len() > MAX_TEMPLATE_VALUE_LEN {
-            return Err(FieldError::new(name, format!("is longer than {MAX_TEMPLATE_VALUE_LEN} bytes")));
+            return Err(FieldError::new(
+                name,
+                FieldRule::TooLong { max: MAX_TEMPLATE_VALUE_LEN },
+                format!("is longer than {MAX_TEMPLATE_VALUE_LEN} bytes"),
+            ));
         }
         if value.contains(URL_BREAKERS) {
-            return Err(FieldError::new(name, "must be a single host label (letters, digits and hyphens)"));
+            return Err(FieldError::new(
+                name,
+                FieldRule::HostLabel,
+                "must be a single host label (letters, digits and hyphens)",
+            ));
         }
         out.push_str(value);
         rest = &after[close + 1..];
     }
     out.push_str(rest);
     let blame = first_field.as_deref().unwrap_or("template");
-    let breaks = |why: &str| FieldError::new(blame, format!("would move the URL off the provider's host ({why})"));
+    let breaks = |why: &str| {
+        FieldError::new(blame, FieldRule::OffHost, format!("would move the URL off the provider's host ({why})"))
+    };
 
     let url = Url::parse(&out).map_err(|_| breaks("not a URL"))?;
     let (prefix, suffix, fixed_port) = host_parts(template).ok_or_else(|| breaks("template has no host"))?;
@@ -314,37 +312,44 @@ mod tests {
         let strict = [field("subdomain", Some(LABEL), false)];
         let long = "a".repeat(64);
         let huge = "a".repeat(MAX_VALUE_LEN + 1);
-        let cases: [(&str, &[FieldSpec], &str); 16] = [
-            ("evil.com/", &loose, "host label"),
-            ("evil.com/", &strict, "pattern"),
-            ("a.b", &loose, "host label"),
-            ("a#", &loose, "host label"),
-            ("a@b", &loose, "host label"),
-            ("a?x=1", &loose, "host label"),
-            ("a:99", &loose, "host label"),
-            ("a%2e", &loose, "host label"),
-            ("a\\b", &loose, "host label"),
-            ("a b", &loose, "host label"),
-            ("a\nb", &loose, "control"),
-            ("a\u{0}", &loose, "control"),
-            ("", &loose, "empty"),
-            (&long, &loose, "longer than 63"),
-            (&huge, &loose, "longer than 512"),
-            (" a", &loose, "whitespace"),
+        let label = FieldRule::HostLabel;
+        let cases: [(&str, &[FieldSpec], &str, FieldRule); 16] = [
+            ("evil.com/", &loose, "host label", label),
+            ("evil.com/", &strict, "pattern", FieldRule::Pattern),
+            ("a.b", &loose, "host label", label),
+            ("a#", &loose, "host label", label),
+            ("a@b", &loose, "host label", label),
+            ("a?x=1", &loose, "host label", label),
+            ("a:99", &loose, "host label", label),
+            ("a%2e", &loose, "host label", label),
+            ("a\\b", &loose, "host label", label),
+            ("a b", &loose, "host label", label),
+            ("a\nb", &loose, "control", FieldRule::Control),
+            ("a\u{0}", &loose, "control", FieldRule::Control),
+            ("", &loose, "empty", FieldRule::Required),
+            (&long, &loose, "longer than 63", FieldRule::TooLong { max: 63 }),
+            (&huge, &loose, "longer than 512", FieldRule::TooLong { max: 512 }),
+            (" a", &loose, "whitespace", FieldRule::Whitespace),
         ];
-        for (value, fields, rule) in cases {
+        for (value, fields, message, rule) in cases {
             let e = expand_template("https://{subdomain}.zendesk.com/x", &values(&[("subdomain", value)]), fields)
                 .expect_err(value);
             assert_eq!(e.field, "subdomain", "{value:?}");
-            assert!(e.message.contains(rule), "{value:?}: {}", e.message);
+            assert!(e.message.contains(message), "{value:?}: {}", e.message);
+            assert_eq!(e.rule, rule, "{value:?}");
             if value.len() > 2 {
                 assert!(!e.message.contains(value), "{value:?} echoed: {}", e.message);
             }
         }
         let e = expand_template("https://{subdomain}.zendesk.com/x", &values(&[]), &strict).unwrap_err();
-        assert_eq!((e.field.as_str(), e.message.as_str()), ("subdomain", "is required"));
+        assert_eq!((e.field.as_str(), e.message.as_str(), e.rule), ("subdomain", "is required", FieldRule::Required));
         let e = expand_template("https://{other}.zendesk.com/x", &values(&[("other", "a")]), &strict).unwrap_err();
         assert!(e.message.contains("not a field"), "{e}");
+        assert_eq!(e.rule, FieldRule::Unusable);
+        // A value its (loose) field takes that breaks the URL in another way: `<` is no host character.
+        let e =
+            expand_template("https://{subdomain}.zendesk.com/x", &values(&[("subdomain", "a<b")]), &loose).unwrap_err();
+        assert_eq!((e.field.as_str(), e.rule), ("subdomain", FieldRule::OffHost), "{e}");
     }
 
     #[test]
@@ -371,7 +376,7 @@ mod tests {
         assert!(free.check("a\u{85}b").unwrap_err().message.contains("control"));
     }
 
-    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [(&'a str, &'a str)]);
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a [(&'a str, &'a str, FieldRule)]);
 
     fn provider(s: &str) -> Provider {
         let catalog = crate::catalog::Catalog::embedded().unwrap();
@@ -399,22 +404,23 @@ mod tests {
     fn validate_fields_names_every_bad_field() {
         let openai = provider("openai");
         let key = format!("sk-{}", "a".repeat(24));
+        let (required, unknown) = (FieldRule::Required, FieldRule::Unknown);
         let cases: [Case; 6] = [
-            (vec![], &[("api_key", "is required")]),
-            (vec![("api_key", "")], &[("api_key", "is required")]),
-            (vec![("api_key", "nope-not-a-key")], &[("api_key", "pattern")]),
-            (vec![("api_key", &key), ("extra", "x")], &[("extra", "is not a field of toolkit openai")]),
-            (vec![("api_key", "sk-aaaaaaaaaaaaaaaaaaaaaaa\u{1b}")], &[("api_key", "control")]),
-            (vec![("bad\nname", "x")], &[("badname", "is not a field"), ("api_key", "is required")]),
+            (vec![], &[("api_key", "is required", required)]),
+            (vec![("api_key", "")], &[("api_key", "is required", required)]),
+            (vec![("api_key", "nope-not-a-key")], &[("api_key", "pattern", FieldRule::Pattern)]),
+            (vec![("api_key", &key), ("extra", "x")], &[("extra", "is not a field of toolkit openai", unknown)]),
+            (vec![("api_key", "sk-aaaaaaaaaaaaaaaaaaaaaaa\u{1b}")], &[("api_key", "control", FieldRule::Control)]),
+            (vec![("bad\nname", "x")], &[("badname", "is not a field", unknown), ("api_key", "is required", required)]),
         ];
         for (submitted, expected) in cases {
             let errors = validate_fields(&openai, &values(&submitted)).unwrap_err();
-            let got: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
-            assert_eq!(got.len(), expected.len(), "{submitted:?}: {got:?}");
-            for ((field, message), (want_field, want)) in got.iter().zip(expected) {
-                assert_eq!(field, want_field, "{submitted:?}");
-                assert!(message.contains(want), "{submitted:?}: {message}");
-                assert!(!message.contains("nope-not-a-key"), "value echoed: {message}");
+            assert_eq!(errors.len(), expected.len(), "{submitted:?}: {errors:?}");
+            for (e, (want_field, want, rule)) in errors.iter().zip(expected) {
+                assert_eq!(e.field, *want_field, "{submitted:?}");
+                assert!(e.message.contains(want), "{submitted:?}: {}", e.message);
+                assert_eq!(e.rule, *rule, "{submitted:?}");
+                assert!(!e.message.contains("nope-not-a-key"), "value echoed: {}", e.message);
             }
         }
         let zendesk = provider("zendesk");

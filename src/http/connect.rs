@@ -16,7 +16,9 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{
     extract::{IdPath, PathId},
-    pages::{CSP, PageLang, View, branding, escape, message_page, page, security_headers, stop_page},
+    pages::{
+        CSP, PageLang, View, brand, branding, connected_page, escape, message_page, page, security_headers, stop_page,
+    },
 };
 use crate::{
     AppState,
@@ -131,7 +133,7 @@ pub async fn link_page(
         match connect::link_page(&state, token.as_str()).await {
             Ok(ready) => ready,
             // Only a usable link binds the browser: error pages set no cookie.
-            Err(stop) => return stop_page(stop, &view),
+            Err(stop) => return link_stop_page(&state, &token, stop, view).await,
         };
     let name = binding_name(&state, &token);
     let jar = if jar.get(&name).is_some() { jar } else { jar.add(binding_cookie(&state, name, random_secret())) };
@@ -197,16 +199,24 @@ pub async fn start(
         // Without the cookie nothing starts; the page says why: the link's own state first (a used
         // or expired link says so), else that cookies are needed.
         return match connect::link_page(&state, token.as_str()).await {
-            Ok(_) => {
+            Ok(ready) => {
+                let view = view.branded(Some(branding::brand_for(&state, ready.project).await));
                 message_page(StatusCode::BAD_REQUEST, &view, view.t("cookies.title"), &view.html("cookies.body", &[]))
             }
-            Err(stop) => stop_page(stop, &view),
+            Err(stop) => link_stop_page(&state, &token, stop, view).await,
         };
     };
     match connect::start(&state, token.as_str(), &binding).await {
         Ok(url) => redirect(url.as_str()),
-        Err(stop) => stop_page(stop, &view),
+        Err(stop) => link_stop_page(&state, &token, stop, view).await,
     }
+}
+
+/// The page of a stop of the link `token`, branded with the link's project when it has one
+/// (see [`brand`]).
+pub(crate) async fn link_stop_page(state: &AppState, token: &LinkToken, stop: Stop, view: View) -> Response {
+    let brand = if brand::has_project(&stop) { brand::of_link(state, token).await } else { None };
+    stop_page(stop, &view.branded(brand))
 }
 
 /// The shared OAuth redirect URI, used by the one project without a redirect key (the first).
@@ -229,7 +239,7 @@ pub async fn callback(
     lang: PageLang,
     query: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
-    finish_callback(&state, &jar, query, None, &View::new(lang, "../")).await
+    finish_callback(&state, &jar, query, None, View::new(lang, "../")).await
 }
 
 /// A project's own OAuth redirect URI: a provider sends codes of that project's OAuth clients
@@ -257,8 +267,11 @@ pub async fn callback_for_project(
     query: Result<Query<CallbackParams>, QueryRejection>,
 ) -> Response {
     let view = View::new(lang, "../../");
-    let Ok(Path(redirect_key)) = redirect_key else { return stop_page(Stop::WrongCallback, &view) };
-    finish_callback(&state, &jar, query, Some(&redirect_key), &view).await
+    let Ok(Path(redirect_key)) = redirect_key else {
+        let sent = query.as_ref().ok().and_then(|q| q.state.as_deref());
+        return stop_page(Stop::WrongCallback, &view.branded(brand::of_state(&state, sent).await));
+    };
+    finish_callback(&state, &jar, query, Some(&redirect_key), view).await
 }
 
 async fn finish_callback(
@@ -266,23 +279,21 @@ async fn finish_callback(
     jar: &CookieJar,
     query: Result<Query<CallbackParams>, QueryRejection>,
     redirect_key: Option<&str>,
-    view: &View,
+    view: View,
 ) -> Response {
     let params = query.map(|q| q.0).unwrap_or_default();
+    // Kept for the page's branding: the state names the project (see `brand::of_state`).
+    let sent = params.state.clone();
     let bindings = bindings(state, jar);
     match connect::callback(state, params, &bindings, redirect_key).await {
         Ok(Outcome::Redirect(url)) => redirect(url.as_str()),
-        Ok(Outcome::Done { provider }) => page(
-            StatusCode::OK,
-            view,
-            view.t("connected.title"),
-            &format!(
-                "<h1>{}</h1><p>{}</p>",
-                view.html("connected.heading", &[("provider", &escape(&provider))]),
-                view.html("connected.body", &[])
-            ),
-        ),
-        Err(stop) => stop_page(stop, view),
+        Ok(Outcome::Done { provider }) => {
+            connected_page(&view.branded(brand::of_state(state, sent.as_deref()).await), &provider)
+        }
+        Err(stop) => {
+            let brand = if brand::has_project(&stop) { brand::of_state(state, sent.as_deref()).await } else { None };
+            stop_page(stop, &view.branded(brand))
+        }
     }
 }
 

@@ -19,13 +19,13 @@ use axum_extra::extract::cookie::CookieJar;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
 use super::{
-    connect::{binding_cookie, binding_name, redirect},
+    connect::{binding_cookie, binding_name, link_stop_page, redirect},
     extract::IdPath,
-    pages::{CSP, PageLang, View, escape, message_page, page, stop_page},
+    pages::{CSP, PageLang, View, brand, branding::brand_for, connected_page, escape, message_page, page, stop_page},
 };
 use crate::{
     AppState,
-    catalog::{AuthScheme, FieldError},
+    catalog::{AuthScheme, FieldError, FieldRule},
     crypto::sha256,
     domain::LinkToken,
     i18n::Lang,
@@ -48,7 +48,8 @@ fn csrf_value(binding: &str) -> String {
 }
 
 /// For `GET /link/{token}`: the form page when the link takes details, its stop page when it
-/// cannot be used, `None` for a plain OAuth link (the Continue page).
+/// cannot be used (both branded with the link's project), `None` for a plain OAuth link (the
+/// Continue page).
 pub(crate) async fn intercept(
     state: &AppState,
     jar: &CookieJar,
@@ -58,8 +59,9 @@ pub(crate) async fn intercept(
     let view = match connect_form::form_page(state, token.as_str()).await {
         Ok(Some(view)) => view,
         Ok(None) => return None,
-        Err(stop) => return Some(stop_page(stop, page_view)),
+        Err(stop) => return Some(link_stop_page(state, token, stop, page_view.clone()).await),
     };
+    let page_view = &page_view.clone().branded(Some(brand_for(state, view.project).await));
     let name = binding_name(state, token);
     let (jar, binding) = match jar.get(&name) {
         Some(c) => (jar.clone(), c.value().to_owned()),
@@ -110,7 +112,7 @@ impl Form<'_> {
             fill(if oauth { "form.intro_oauth" } else { "form.intro_credentials" })
         );
         if !errors.is_empty() {
-            body.push_str(&error_summary(view, errors, t));
+            body.push_str(&error_summary(view, errors, t, &provider));
         }
         body.push_str(&format!("<form method=\"post\" action=\"{}\" class=\"fields\">", escape(&self.action)));
         for field in &view.fields {
@@ -129,9 +131,8 @@ impl Form<'_> {
             }
             if let Some(e) = error {
                 html.push_str(&format!(
-                    "<p class=\"error\" id=\"{id}-error\">{} {}</p>",
-                    escape(&field.label),
-                    escape(&e.message)
+                    "<p class=\"error\" id=\"{id}-error\">{}</p>",
+                    error_item(t, &escape(&field.label), e, &provider)
                 ));
                 described.push(format!("{id}-error"));
             }
@@ -169,19 +170,33 @@ impl Form<'_> {
     }
 }
 
+/// One error as the page says it: the field's label and its rule's text in the page's language
+/// (`form.error.*`; the API's English message is not shown), which never holds the value.
+/// `label` and `provider` are HTML.
+fn error_item(t: &View, label: &str, e: &FieldError, provider: &str) -> String {
+    let max = match e.rule {
+        FieldRule::TooLong { max } => max.to_string(),
+        _ => String::new(),
+    };
+    let message = t.html(e.rule.text_key(), &[("max", &max), ("provider", provider)]);
+    t.html("form.error.item", &[("message", &message), ("label", label)])
+}
+
 /// The summary above the form: every error, each linking to its input (errors of names that
 /// are not inputs, such as an unknown field, appear here only).
-fn error_summary(view: &FormView, errors: &[FieldError], t: &View) -> String {
+fn error_summary(view: &FormView, errors: &[FieldError], t: &View, provider: &str) -> String {
     let mut items = String::new();
     for e in errors {
         match view.fields.iter().find(|f| f.name == e.field) {
             Some(f) => items.push_str(&format!(
-                "<li><a href=\"#f-{}\">{} {}</a></li>",
+                "<li><a href=\"#f-{}\">{}</a></li>",
                 escape(&f.name),
-                escape(&f.label),
-                escape(&e.message)
+                error_item(t, &escape(&f.label), e, provider)
             )),
-            None => items.push_str(&format!("<li><code>{}</code> {}</li>", escape(&e.field), escape(&e.message))),
+            None => items.push_str(&format!(
+                "<li>{}</li>",
+                error_item(t, &format!("<code>{}</code>", escape(&e.field)), e, provider)
+            )),
         }
     }
     let secrets = if view.fields.iter().any(|f| f.secret) {
@@ -268,7 +283,8 @@ pub async fn submit(
     IdPath(token): IdPath<LinkToken>,
     body: Body,
 ) -> Response {
-    let pv = View::new(lang, "../../");
+    // Every page this POST answers with is of this link: its project's brand, when it has one.
+    let pv = View::new(lang, "../../").branded(brand::of_link(&state, &token).await);
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_FORM_BYTES) {
@@ -299,16 +315,7 @@ pub async fn submit(
     pairs.retain(|(k, _)| k != CSRF_FIELD);
     match connect_form::submit(&state, token.as_str(), &binding, pairs).await {
         Ok(Submitted::Outcome(Outcome::Redirect(url))) => redirect(url.as_str()),
-        Ok(Submitted::Outcome(Outcome::Done { provider })) => page(
-            StatusCode::OK,
-            &pv,
-            pv.t("connected.title"),
-            &format!(
-                "<h1>{}</h1><p>{}</p>",
-                pv.html("connected.heading", &[("provider", &escape(&provider))]),
-                pv.html("connected.body", &[])
-            ),
-        ),
+        Ok(Submitted::Outcome(Outcome::Done { provider })) => connected_page(&pv, &provider),
         Ok(Submitted::Invalid { view, errors, kept }) => {
             let form = Form { view: &view, action: format!("fields{}", pv.lang.query_suffix()), csrf };
             form.render(StatusCode::BAD_REQUEST, &errors, &kept, &pv)

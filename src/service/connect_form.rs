@@ -20,7 +20,7 @@ use chrono::Utc;
 
 use super::connect::{Outcome, Stop, find_link, usability};
 use crate::{
-    catalog::{AuthScheme, FieldError, FieldSpec, Provider, ValidatedFields, validate_fields},
+    catalog::{AuthScheme, FieldError, FieldRule, FieldSpec, Provider, ValidatedFields, validate_fields},
     service::context::ServiceContext,
     store::LinkView,
 };
@@ -50,6 +50,8 @@ impl From<&FieldSpec> for FormField {
 /// What the form page of a usable link shows.
 #[derive(Debug, Clone)]
 pub struct FormView {
+    /// The link's project, whose branding the form shows.
+    pub project: crate::store::ProjectId,
     pub provider: String,
     pub toolkit: String,
     pub scheme: AuthScheme,
@@ -113,6 +115,7 @@ fn view(ctx: &ServiceContext, link: &LinkView, provider: &Provider) -> FormView 
     form_targets.extend(callback_origin);
     let _ = ctx;
     FormView {
+        project: link.project,
         provider: provider.name.clone(),
         toolkit: link.auth_config.toolkit.to_string(),
         scheme,
@@ -174,7 +177,7 @@ fn collect(pairs: Vec<(String, String)>) -> (BTreeMap<String, String>, Vec<Field
             std::collections::btree_map::Entry::Occupied(taken) => {
                 let field = shown(taken.key());
                 if !errors.iter().any(|e| e.field == field) {
-                    errors.push(FieldError { field, message: "was sent more than once".into() });
+                    errors.push(FieldError::new(&field, FieldRule::Duplicate, "was sent more than once"));
                 }
             }
         }

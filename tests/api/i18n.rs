@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use reqwest::redirect::Policy;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::{
+    helpers::{TestApp, spawn_app},
+    link_form::{PASSWORD, encode, form_app, form_link, open},
+};
 
 fn browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
@@ -63,6 +66,13 @@ fn every_locale_has_exactly_the_keys_and_placeholders_of_english() {
         "form.error.pattern",
         "form.error.too_long",
         "form.error.control",
+        "form.error.whitespace",
+        "form.error.host_label",
+        "form.error.off_host",
+        "form.error.unknown",
+        "form.error.duplicate",
+        "form.error.unusable",
+        "form.error.item",
     ] {
         assert!(en.contains_key(key), "{key}");
     }
@@ -161,5 +171,137 @@ async fn lang_in_the_query_wins_and_is_carried_through_the_form_and_a_cookie() {
     assert_eq!(lang_of(&html), "es");
     assert!(html.contains(&texts("es")["stop.missing_state.body"]), "{html}");
     assert!(!html.contains("class=\"langs\""), "no language links where ?lang= alone would break the URL");
+    app.cleanup().await;
+}
+
+/// The page's own escaping of a text (`&`, `<`, `>`, `"`, `'`).
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// A rule kind broken by a post: case, toolkit, pairs, the field blamed, whether it is an input
+/// of the form (an unknown name is not), its label as HTML, the rule's `form.error.*` key, its `{max}`.
+type RuleCase<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str, bool, &'a str, &'a str, &'a str);
+
+/// Table over every rule kind the form can meet (each of `FieldRule`, but `Unusable`, which only
+/// a catalog the validator refuses could produce): posted with `?lang=de`, `?lang=ja` and in
+/// English, the inline error and the summary say the rule in that language, from the data
+/// files, and never the API's English message or the value.
+#[tokio::test]
+async fn a_form_error_is_in_the_page_language_for_every_rule_kind() {
+    let app = form_app().await;
+    let good = [("subdomain", "acme"), ("username", "alice"), ("password", PASSWORD)];
+    let with = |name: &'static str, value: &'static str| -> Vec<(&'static str, &'static str)> {
+        let mut pairs: Vec<(&str, &str)> = good.iter().filter(|(k, _)| *k != name).copied().collect();
+        pairs.push((name, value));
+        pairs
+    };
+    let long: &'static str = Box::leak("p".repeat(8193).into_boxed_str());
+    let long_tenant: &'static str = Box::leak("a".repeat(64).into_boxed_str());
+    let odd = |tenant: &'static str| vec![("tenant", tenant), ("api_key", "key-0123456789")];
+    let cases: Vec<RuleCase<'_>> = vec![
+        ("required", "formbasic", with("username", ""), "username", true, "Username", "form.error.missing", ""),
+        ("too long", "formbasic", with("password", long), "password", true, "Password", "form.error.too_long", "8192"),
+        ("control", "formbasic", with("username", "a\tb"), "username", true, "Username", "form.error.control", ""),
+        (
+            "whitespace",
+            "formbasic",
+            with("username", "alice "),
+            "username",
+            true,
+            "Username",
+            "form.error.whitespace",
+            "",
+        ),
+        (
+            "pattern",
+            "formbasic",
+            with("subdomain", "evil.com/"),
+            "subdomain",
+            true,
+            "Subdomain",
+            "form.error.pattern",
+            "",
+        ),
+        (
+            "unknown",
+            "formbasic",
+            [&good[..], &[("admin", "1")]].concat(),
+            "admin",
+            false,
+            "<code>admin</code>",
+            "form.error.unknown",
+            "",
+        ),
+        (
+            "duplicate",
+            "formbasic",
+            [&good[..], &[("username", "bob")]].concat(),
+            "username",
+            true,
+            "Username",
+            "form.error.duplicate",
+            "",
+        ),
+        ("host label", "formodd", odd("a&b"), "tenant", true, "Tenant", "form.error.host_label", ""),
+        ("off host", "formodd", odd("a<b"), "tenant", true, "Tenant", "form.error.off_host", ""),
+        ("template length", "formodd", odd(long_tenant), "tenant", true, "Tenant", "form.error.too_long", "63"),
+    ];
+    let scheme = |toolkit: &str| if toolkit == "formbasic" { "BASIC" } else { "API_KEY" };
+    for (code, tag) in [("de", "de"), ("ja", "ja"), ("en", "en")] {
+        let t = texts(code);
+        for (case, toolkit, pairs, field, input, label, key, max) in &cases {
+            let (url, id) = form_link(&app, toolkit, scheme(toolkit)).await;
+            let opened = open(&format!("{url}?lang={code}")).await;
+            let mut all = pairs.clone();
+            all.push(("_csrf", opened.csrf.as_str()));
+            let r = browser()
+                .post(format!("{url}/fields?lang={code}"))
+                .header("cookie", &opened.cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encode(&all))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{code}/{case}");
+            let html = r.text().await.unwrap();
+            assert_eq!(lang_of(&html), tag, "{code}/{case}");
+            let provider = if *toolkit == "formbasic" { "Form Basic" } else { "Form Odd" };
+            let message = escaped(&t[*key].replace("{max}", max).replace("{provider}", provider));
+            let item = escaped(&t["form.error.item"]).replace("{message}", &message).replace("{label}", label);
+            if *input {
+                let inline = format!("<p class=\"error\" id=\"f-{field}-error\">{item}</p>");
+                assert!(html.contains(&inline), "{code}/{case}: inline `{inline}`: {html}");
+                let summary = format!("<li><a href=\"#f-{field}\">{item}</a></li>");
+                assert!(html.contains(&summary), "{code}/{case}: summary `{summary}`: {html}");
+            } else {
+                assert!(html.contains(&format!("<li>{item}</li>")), "{code}/{case}: summary `{item}`: {html}");
+            }
+            assert_eq!(html.matches("<li>").count(), 1, "{code}/{case}: one error in the summary");
+            if code != "en" {
+                let english = escaped(&texts("en")[*key].replace("{max}", max).replace("{provider}", provider));
+                assert!(!html.contains(&english), "{code}/{case}: English left: {html}");
+            }
+            for api in [
+                "is required",
+                "is longer than",
+                "must not contain control",
+                "must not start or end with whitespace",
+                "does not match the pattern",
+                "single host label",
+                "off the provider",
+                "is not a field of toolkit",
+                "was sent more than once",
+            ] {
+                // (English's own wording may share words with the API's; its exact texts are checked above.)
+                assert!(code == "en" || !html.contains(api), "{code}/{case}: the API's message `{api}`: {html}");
+            }
+            for secret in [PASSWORD, &long[..64]] {
+                assert!(!html.contains(secret), "{code}/{case}: a secret echoed");
+            }
+            let account = app.get(&format!("connected_accounts/{id}")).await;
+            assert_eq!(account.expect(200, "account")["status"], "INITIATED", "{code}/{case}: nothing stored");
+        }
+    }
     app.cleanup().await;
 }

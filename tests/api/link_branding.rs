@@ -313,3 +313,229 @@ async fn link(app: &TestApp, session: &str) -> String {
     let r = app.link(session, json!({"toolkit": "github", "callback_url": "https://app.example.com/cb"})).await;
     app.local(r.expect(201, "link")["redirect_url"].as_str().unwrap())
 }
+
+/// The support link every branded page carries.
+const SUPPORT: &str = "https://help.acme.example/connect";
+
+/// The path of the project's logo, which a branded page's `<img>` must resolve to.
+struct Branded {
+    logo_path: String,
+}
+
+/// Brands the key's project fully: name, accent colour, support link and logo.
+async fn brand(app: &TestApp, key: &str) -> Branded {
+    let r = app
+        .as_key(key)
+        .patch("link_page", json!({"display_name": "Acme Mail", "accent_color": "#6d28d9", "support_url": SUPPORT}))
+        .await;
+    r.expect(200, "brand");
+    let r = put_logo(app, key, Some("image/png"), PNG.to_vec()).await;
+    let url = r.expect(200, "logo")["logo"]["url"].as_str().unwrap().to_owned();
+    Branded { logo_path: url::Url::parse(&url).unwrap().path().to_owned() }
+}
+
+/// The value of the attribute that ends `before` (`…src="`).
+#[track_caller]
+fn attr<'a>(html: &'a str, before: &str, what: &str) -> &'a str {
+    html.split(before).nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("{what}: no {before}: {html}"))
+}
+
+/// The page at `page_url` shows the brand: the app's name (header and title), the logo and the
+/// accent stylesheet, both relative links that resolve on authlink's origin from this URL, and
+/// the support link.
+#[track_caller]
+fn assert_branded(page_url: &str, html: &str, brand: &Branded, what: &str) {
+    assert!(html.contains("<span class=\"app\">Acme Mail</span>"), "{what}: the app's name: {html}");
+    assert!(html.contains(" · Acme Mail</title>"), "{what}: the title names the app: {html}");
+    let base = url::Url::parse(page_url).unwrap();
+    let logo = base.join(attr(html, "<div class=\"brand\"><img src=\"", what)).unwrap();
+    assert_eq!(logo.path(), brand.logo_path, "{what}: the logo");
+    let accent = base.join(attr(html, "authlink.css\"><link rel=\"stylesheet\" href=\"", what)).unwrap();
+    assert_eq!(accent.path(), "/link-assets/accent/6d28d9", "{what}: the accent stylesheet");
+    let support = attr(html, "<p class=\"support\"><a href=\"", what);
+    assert_eq!(support, SUPPORT, "{what}: the support link");
+    let text = html.split("rel=\"noopener noreferrer\">").nth(1).and_then(|r| r.split("</a>").next()).unwrap_or("");
+    assert!(text.contains("Acme Mail"), "{what}: the support link names the app: {html}");
+}
+
+/// A page that belongs to no project: authlink's own look.
+#[track_caller]
+fn assert_unbranded(html: &str, what: &str) {
+    assert!(html.contains(" · authlink</title>"), "{what}: {html}");
+    for mark in ["class=\"brand\"", "link-assets/", "class=\"support\"", "Acme"] {
+        assert!(!html.contains(mark), "{what}: {mark}: {html}");
+    }
+}
+
+/// Every page state of an OAuth link of a branded project carries the brand: the link page, the
+/// connected page, a replayed callback (state used), the used link (page and Continue), the
+/// cookies-needed page, a callback in a foreign browser and the failed page (consent denied).
+/// The pages that belong to no project (an unknown link, a callback without or with an unknown
+/// state) stay authlink's, and another project's link shows that project, not this brand.
+#[tokio::test]
+async fn every_page_state_of_an_oauth_link_carries_the_projects_brand() {
+    use crate::oauth_flow::{Browser, Flow, TOOLKIT};
+    let flow = Flow::new().await;
+    let b = brand(&flow.app, &flow.app.api_key).await;
+    // No callback URL: the flow ends on authlink's own pages.
+    let body = json!({"toolkit": TOOLKIT});
+
+    let link = flow.link_with(body.clone()).await;
+    let mut browser = Browser::new();
+    let page = browser.get(&link.redirect_url).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert_branded(&link.redirect_url, &page.html, &b, "link page");
+    let (back, _) = flow.to_callback(&mut browser, &link).await;
+    let page = browser.get(back.as_str()).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("is connected"), "{}", page.html);
+    assert_branded(back.as_str(), &page.html, &b, "connected");
+    let page = browser.get(back.as_str()).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.html.contains("already completed"), "{}", page.html);
+    assert_branded(back.as_str(), &page.html, &b, "state used");
+    let page = Browser::new().get(&link.redirect_url).await;
+    assert_eq!(page.status, 410, "{}", page.html);
+    assert_branded(&link.redirect_url, &page.html, &b, "used link");
+    let continue_url = format!("{}/continue", link.redirect_url);
+    let page = browser.post(&continue_url).await;
+    assert_eq!(page.status, 410, "{}", page.html);
+    assert_branded(&continue_url, &page.html, &b, "Continue on a used link");
+
+    let fresh = flow.link_with(body.clone()).await;
+    let continue_url = format!("{}/continue", fresh.redirect_url);
+    let page = Browser::new().post(&continue_url).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.html.contains("Cookies are needed"), "{}", page.html);
+    assert_branded(&continue_url, &page.html, &b, "cookies needed");
+    let (back, _) = flow.to_callback(&mut Browser::new(), &fresh).await;
+    let page = Browser::new().get(back.as_str()).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.html.contains("different browser"), "{}", page.html);
+    assert_branded(back.as_str(), &page.html, &b, "foreign browser");
+
+    flow.idp.set_consent(crate::fake_oauth::Consent::Deny);
+    let denied = flow.link_with(body.clone()).await;
+    let mut browser = Browser::new();
+    let (back, _) = flow.to_callback(&mut browser, &denied).await;
+    let page = browser.get(back.as_str()).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.html.contains("The connection failed"), "{}", page.html);
+    assert_branded(back.as_str(), &page.html, &b, "failed");
+
+    let base = &flow.app.base;
+    for (what, url, status) in [
+        ("unknown link", format!("{base}/link/ln_{}", "A".repeat(32)), 404),
+        ("malformed link", format!("{base}/link/nope"), 404),
+        ("callback without state", format!("{base}/oauth/callback"), 400),
+        ("unknown state", format!("{base}/oauth/callback?state={}&code=c", "x".repeat(43)), 400),
+    ] {
+        let page = Browser::new().get(&url).await;
+        assert_eq!(page.status, status, "{what}: {}", page.html);
+        assert_unbranded(&page.html, what);
+    }
+
+    // Another project's link: its own name, none of this brand.
+    let other = flow.app.new_project_key("plain-project").await;
+    let api = flow.app.as_key(&other);
+    let credentials = json!({"authorization_url": flow.idp.authorization_url(), "token_url": flow.idp.token_url()});
+    flow.app.create_auth_config_with(&api, TOOLKIT, credentials).await;
+    let r = api.post("tool_router/session", json!({"user_id": "u1", "toolkits": {"enable": [TOOLKIT]}})).await;
+    let session = r.expect(201, "session")["session_id"].as_str().unwrap().to_owned();
+    let r = api.post(&format!("tool_router/session/{session}/link"), body).await;
+    let url = r.expect(201, "link")["redirect_url"].as_str().unwrap().to_owned();
+    let page = Browser::new().get(&url).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("<span class=\"app\">plain-project</span>"), "{}", page.html);
+    for mark in ["link-assets/", "class=\"support\"", "Acme"] {
+        assert!(!page.html.contains(mark), "the other project's page shows {mark}: {}", page.html);
+    }
+    flow.cleanup().await;
+}
+
+/// A link of the form catalog without a callback URL (the flow ends on authlink's pages).
+async fn plain_form_link(app: &TestApp, toolkit: &str, scheme: &str) -> String {
+    let config = crate::link_form::scheme_config(app, toolkit, scheme).await;
+    let session = app.create_session(json!({"user_id": "u1", "auth_configs": {toolkit: config}})).await;
+    let r = app.link(&session, json!({"toolkit": toolkit})).await;
+    r.expect(201, "link")["redirect_url"].as_str().unwrap().to_owned()
+}
+
+/// Every page state of a form link of a branded project carries the brand: the form, the form
+/// with its errors (in German too), every refused post (no cookie, forged, wrong type, too
+/// large), the connected page, and the used and expired pages, on GET and POST alike.
+#[tokio::test]
+async fn every_page_state_of_a_form_link_carries_the_projects_brand() {
+    use crate::link_form::{KEY, encode, form_app, open, post_raw, submit};
+    let app = form_app().await;
+    let b = brand(&app, &app.api_key.clone()).await;
+    let url = plain_form_link(&app, "formkey", "API_KEY").await;
+    let fields = format!("{url}/fields");
+    let opened = open(&url).await;
+    assert_branded(&url, &opened.html, &b, "form");
+    assert!(opened.csp.starts_with("default-src 'self'; frame-ancestors 'none'; form-action 'self'"), "{}", opened.csp);
+    let posted = submit(&url, &opened, &[("api_key", "nope")]).await;
+    assert_eq!(posted.status, 400, "{}", posted.html);
+    assert!(posted.html.contains("role=\"alert\""), "{}", posted.html);
+    assert_branded(&fields, &posted.html, &b, "form with errors");
+    let german = open(&format!("{url}?lang=de")).await;
+    assert_branded(&url, &german.html, &b, "German form");
+    assert!(
+        german.html.contains(">Brauchen Sie Hilfe? Wenden Sie sich an den Support von Acme Mail</a>"),
+        "{}",
+        german.html
+    );
+
+    let form = Some("application/x-www-form-urlencoded");
+    let valid = encode(&[("api_key", KEY), ("_csrf", &opened.csrf)]);
+    let mut big = valid.clone();
+    big.extend(b"&pad=");
+    big.extend(std::iter::repeat_n(b'a', 33 * 1024));
+    for (what, cookie, content_type, body, status) in [
+        ("no cookie", None, form, valid.clone(), 400),
+        ("forged", Some(opened.cookie.as_str()), form, encode(&[("api_key", KEY), ("_csrf", "x")]), 400),
+        ("not a form", Some(opened.cookie.as_str()), Some("application/json"), b"{}".to_vec(), 415),
+        ("too large", Some(opened.cookie.as_str()), form, big, 413),
+        ("not UTF-8", Some(opened.cookie.as_str()), form, b"api_key=%FF".to_vec(), 400),
+    ] {
+        let posted = post_raw(&url, cookie, content_type, body).await;
+        assert_eq!(posted.status, status, "{what}: {}", posted.html);
+        assert_branded(&fields, &posted.html, &b, what);
+    }
+
+    let posted = submit(&url, &opened, &[("api_key", KEY)]).await;
+    assert_eq!(posted.status, 200, "{}", posted.html);
+    assert!(posted.html.contains("Your Form Key account is connected"), "{}", posted.html);
+    assert_branded(&fields, &posted.html, &b, "connected");
+    let posted = submit(&url, &opened, &[("api_key", KEY)]).await;
+    assert_eq!(posted.status, 410, "{}", posted.html);
+    assert_branded(&fields, &posted.html, &b, "posted again (used)");
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 410);
+    assert_branded(&url, &page.text().await.unwrap(), &b, "used link");
+    let unknown = format!("{}/link/ln_{}", app.base, "A".repeat(32));
+    let posted = post_raw(&unknown, Some(&opened.cookie), form, valid).await;
+    assert_eq!(posted.status, 404, "{}", posted.html);
+    assert_unbranded(&posted.html, "unknown link's form post");
+    app.cleanup().await;
+
+    // Expired: the page and a post of the form opened before.
+    let app = TestApp::builder()
+        .catalog_dir(&crate::link_form::catalog_dir())
+        .ttl(std::time::Duration::from_secs(2))
+        .spawn()
+        .await;
+    let b = brand(&app, &app.api_key.clone()).await;
+    let url = plain_form_link(&app, "formkey", "API_KEY").await;
+    let opened = open(&url).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 410);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("This link has expired"), "{html}");
+    assert_branded(&url, &html, &b, "expired link");
+    let posted = submit(&url, &opened, &[("api_key", KEY)]).await;
+    assert_eq!(posted.status, 410, "{}", posted.html);
+    assert_branded(&format!("{url}/fields"), &posted.html, &b, "expired post");
+    app.cleanup().await;
+}

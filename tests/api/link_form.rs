@@ -57,11 +57,26 @@ toolkits:
       - name: region
         display_name: Region
         required: false
+  - slug: formodd
+    name: Form Odd
+    categories: [analytics]
+    source: https://formodd.example/docs/auth
+    auth_scheme: API_KEY
+    credential: {in: header, name: X-Key}
+    base_url: https://{tenant}.formodd.example/api
+    fields:
+      - name: tenant
+        display_name: Tenant
+        description: A pattern loose enough to let `&` and `<` through, so the template checks speak.
+        pattern: "[a-z0-9&<-]+"
+      - name: api_key
+        display_name: API key
+        secret: true
 "#;
 
 /// Toolkit, scheme, posted pairs, the secret, the expected `state.val`.
 type SchemeCase<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str, Value);
-/// Case, posted pairs, the field blamed, the rule named.
+/// Case, posted pairs, the field blamed, the English page text of the rule broken.
 type FieldCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
 /// Case, cookie, content type, body, status, text of the page.
 type PageCase<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Vec<u8>, u16, &'a str);
@@ -73,11 +88,16 @@ fn browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
-pub async fn form_app() -> TestApp {
+/// A fresh directory holding the tests' catalog file, for `AUTHLINK_CATALOG_DIR`.
+pub fn catalog_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("authlink_form_catalog_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("forms.yaml"), CATALOG).unwrap();
-    TestApp::builder().catalog_dir(&dir).spawn().await
+    dir
+}
+
+pub async fn form_app() -> TestApp {
+    TestApp::builder().catalog_dir(&catalog_dir()).spawn().await
 }
 
 /// An auth config of `scheme` for `toolkit` (no client credentials: the user brings them).
@@ -218,6 +238,15 @@ async fn the_form_has_a_labelled_input_per_field_and_no_script() {
     app.cleanup().await;
 }
 
+/// The label of a field of the basic form.
+fn input_label(field: &str) -> &'static str {
+    match field {
+        "subdomain" => "Subdomain",
+        "username" => "Username",
+        _ => "Password",
+    }
+}
+
 /// The `<input …>` tag of a field.
 pub fn input_tag<'a>(html: &'a str, name: &str) -> &'a str {
     let start = html.find(&format!("<input id=\"f-{name}\"")).unwrap_or_else(|| panic!("no input {name}: {html}"));
@@ -270,8 +299,9 @@ async fn api_key_bearer_and_basic_forms_connect_the_account() {
 }
 
 /// Table: each bad submission of the basic form gives the form back (400) with the field's error
-/// inline and in the summary, the non-secret values kept and no secret echoed; nothing is stored,
-/// and the same link still connects afterwards.
+/// inline and in the summary, worded by its rule (`form.error.*`, not the API's message), the
+/// non-secret values kept and no secret echoed; nothing is stored, and the same link still
+/// connects afterwards.
 #[tokio::test]
 async fn bad_values_come_back_inline_without_echoing_secrets() {
     let app = form_app().await;
@@ -285,32 +315,51 @@ async fn bad_values_come_back_inline_without_echoing_secrets() {
         pairs
     };
     let long: &'static str = Box::leak(long_secret.into_boxed_str());
+    let pattern = "This does not match the expected format.";
+    let control = "This contains control characters.";
     let cases: Vec<FieldCase<'_>> = vec![
-        ("missing username", with("username", ""), "username", "is required"),
-        ("missing password", good[..2].to_vec(), "password", "is required"),
-        ("oversize password", with("password", long), "password", "is longer than 8192 bytes"),
-        ("control character", with("username", "ali\u{7}ce"), "username", "must not contain control characters"),
-        ("newline in a secret", with("password", "pass\nword"), "password", "must not contain control characters"),
-        ("host breaker evil.com/", with("subdomain", "evil.com/"), "subdomain", "does not match the pattern"),
-        ("host breaker a.b", with("subdomain", "a.b"), "subdomain", "does not match the pattern"),
-        ("host breaker #", with("subdomain", "acme#"), "subdomain", "does not match the pattern"),
-        ("host breaker @", with("subdomain", "x@evil"), "subdomain", "does not match the pattern"),
-        ("leading space", with("username", " alice"), "username", "must not start or end with whitespace"),
-        ("unknown field", [&good[..], &[("admin", "1")]].concat(), "admin", "is not a field of toolkit formbasic"),
-        ("field sent twice", [&good[..], &[("username", "bob")]].concat(), "username", "was sent more than once"),
+        ("missing username", with("username", ""), "username", "This field is needed."),
+        ("missing password", good[..2].to_vec(), "password", "This field is needed."),
+        ("oversize password", with("password", long), "password", "This is too long (at most 8192 bytes)."),
+        ("control character", with("username", "ali\u{7}ce"), "username", control),
+        ("newline in a secret", with("password", "pass\nword"), "password", control),
+        ("host breaker evil.com/", with("subdomain", "evil.com/"), "subdomain", pattern),
+        ("host breaker a.b", with("subdomain", "a.b"), "subdomain", pattern),
+        ("host breaker #", with("subdomain", "acme#"), "subdomain", pattern),
+        ("host breaker @", with("subdomain", "x@evil"), "subdomain", pattern),
+        ("leading space", with("username", " alice"), "username", "This must not start or end with a space."),
+        ("unknown field", [&good[..], &[("admin", "1")]].concat(), "admin", "This is not a field of this form."),
+        (
+            "field sent twice",
+            [&good[..], &[("username", "bob")]].concat(),
+            "username",
+            "This field was sent more than once.",
+        ),
     ];
     for (case, pairs, field, rule) in cases {
         let posted = submit(&url, &opened, &pairs).await;
         assert_eq!(posted.status, 400, "{case}: {}", posted.html);
         let html = &posted.html;
-        assert!(html.contains("<title>Error: Connect Form Basic · authlink</title>"), "{case}: {html}");
+        assert!(html.contains("<title>Error: Connect Form Basic · project-a</title>"), "{case}: {html}");
         assert!(html.contains("role=\"alert\""), "{case}: an error summary");
-        assert!(html.contains(rule), "{case}: the rule `{rule}`: {html}");
         if ["subdomain", "username", "password"].contains(&field) {
+            let label = input_label(field);
             let input = input_tag(html, field);
             assert!(input.contains("aria-invalid=\"true\""), "{case}: {input}");
             assert!(input.contains(&format!("f-{field}-error")), "{case}: described by its error: {input}");
-            assert!(html.contains(&format!("<p class=\"error\" id=\"f-{field}-error\">")), "{case}");
+            let inline = format!("<p class=\"error\" id=\"f-{field}-error\">{label}: {rule}</p>");
+            assert!(html.contains(&inline), "{case}: inline `{inline}`: {html}");
+            let summary = format!("<li><a href=\"#f-{field}\">{label}: {rule}</a></li>");
+            assert!(html.contains(&summary), "{case}: summarised `{summary}`: {html}");
+        } else {
+            let summary = format!("<li><code>{field}</code>: {rule}</li>");
+            assert!(html.contains(&summary), "{case}: summarised `{summary}`: {html}");
+        }
+        // The API's English wording of the rule is not the page's.
+        for api in
+            ["is required", "is longer than", "must not contain", "does not match the pattern", "toolkit formbasic"]
+        {
+            assert!(!html.contains(api), "{case}: the API's message `{api}` on the page: {html}");
         }
         assert!(html.contains("action=\"fields\""), "{case}: posts back to the same URL");
         // No secret value ever comes back, valid or not; non-secret values are kept.
@@ -403,10 +452,7 @@ async fn posts_that_are_not_the_form_are_refused_with_a_page() {
 
 #[tokio::test]
 async fn an_expired_link_takes_no_form() {
-    let dir = std::env::temp_dir().join(format!("authlink_form_catalog_{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("forms.yaml"), CATALOG).unwrap();
-    let app = TestApp::builder().catalog_dir(&dir).ttl(std::time::Duration::from_secs(2)).spawn().await;
+    let app = TestApp::builder().catalog_dir(&catalog_dir()).ttl(std::time::Duration::from_secs(2)).spawn().await;
     let (url, id) = form_link(&app, "formkey", "API_KEY").await;
     let opened = open(&url).await;
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
@@ -535,7 +581,7 @@ async fn the_form_and_its_pages_are_translated() {
     let r = post("?lang=de", "en", bad.clone()).await.unwrap();
     assert_eq!(r.status(), 400);
     let html = r.text().await.unwrap();
-    assert!(html.contains("<title>Fehler: Form Basic verbinden · authlink</title>"), "{html}");
+    assert!(html.contains("<title>Fehler: Form Basic verbinden · project-a</title>"), "{html}");
     assert!(html.contains("<h2 id=\"error-summary-title\">Bitte korrigieren Sie die unten markierten Felder.</h2>"));
     assert!(html.contains("Zu Ihrer Sicherheit werden geheime Werte nicht erneut angezeigt"), "{html}");
     assert!(html.contains("<button type=\"submit\">Form Basic verbinden</button>"), "{html}");
@@ -545,7 +591,7 @@ async fn the_form_and_its_pages_are_translated() {
     assert_eq!(r.status(), 400);
     let html = r.text().await.unwrap();
     assert!(html.contains("<html lang=\"ja\""), "{html}");
-    assert!(html.contains("<title>エラー: Form Basic と連携 · authlink</title>"), "{html}");
+    assert!(html.contains("<title>エラー: Form Basic と連携 · project-a</title>"), "{html}");
     assert!(html.contains("<h1>Form Basic の情報を入力</h1>"), "{html}");
     assert!(html.contains("<h2 id=\"error-summary-title\">以下の項目を修正してください。</h2>"), "{html}");
     assert!(html.contains("<button type=\"submit\">Form Basic を連携する</button>"), "{html}");

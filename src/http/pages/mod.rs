@@ -1,9 +1,11 @@
 //! The HTML shell of every page the end user sees: [`page`] is the one place that builds it, in
 //! the user's language ([`View::lang`], from `?lang=`, the language cookie or `Accept-Language`)
-//! and, when the project is known, with its branding (name, logo, accent colour, support link).
+//! and, when the project is known, with its branding (name, logo, accent colour, support link;
+//! [`brand`] says which pages know it).
 //! Pages load nothing from third parties and carry the headers of design §5.
 
 pub mod assets;
+pub mod brand;
 pub mod branding;
 mod stops;
 
@@ -14,7 +16,7 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-pub use self::stops::stop_page;
+pub use self::stops::{connected_page, stop_page};
 use crate::i18n::Lang;
 
 /// The cookie keeping a language picked with `?lang=` for the later pages of the flow (the
@@ -127,6 +129,13 @@ pub struct View {
 impl View {
     pub fn new(lang: PageLang, prefix: &str) -> Self {
         Self { lang, prefix: prefix.to_owned(), brand: None, switcher: false }
+    }
+
+    /// The view with `brand` (see [`brand`] for which page shows which project's).
+    #[must_use]
+    pub fn branded(mut self, brand: Option<Brand>) -> Self {
+        self.brand = brand;
+        self
     }
 
     /// For a request whose path is `path`: one `../` per directory level back to the root.

@@ -1,5 +1,6 @@
-//! The page for each way the connect flow can stop: this table is the only place the flow's
-//! statuses and their wording keys live.
+//! The page for each way the connect flow can end on authlink: [`stop_page`]'s table is the only
+//! place the flow's statuses and their wording keys live; [`connected_page`] is the success page
+//! of a link without a callback URL.
 
 use axum::{
     http::{HeaderValue, StatusCode, header},
@@ -49,4 +50,18 @@ pub fn stop_page(stop: Stop, view: &View) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(crate::error::RETRY_AFTER_SECS));
     }
     response
+}
+
+/// "Your {provider} account is connected": the end of a link without a callback URL to return to.
+pub fn connected_page(view: &View, provider: &str) -> Response {
+    page(
+        StatusCode::OK,
+        view,
+        view.t("connected.title"),
+        &format!(
+            "<h1>{}</h1><p>{}</p>",
+            view.html("connected.heading", &[("provider", &escape(provider))]),
+            view.html("connected.body", &[])
+        ),
+    )
 }
