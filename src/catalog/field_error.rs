@@ -29,6 +29,9 @@ pub enum FieldRule {
     /// The catalog entry's template itself cannot be filled (a configuration error, not the
     /// user's): the value cannot be used.
     Unusable,
+    /// A reconnect names another tenant than the account was connected with (its tokens belong
+    /// to that tenant): connect a new account instead.
+    TenantFixed,
 }
 
 impl FieldRule {
@@ -45,11 +48,12 @@ impl FieldRule {
             FieldRule::Unknown => "form.error.unknown",
             FieldRule::Duplicate => "form.error.duplicate",
             FieldRule::Unusable => "form.error.unusable",
+            FieldRule::TenantFixed => "form.error.tenant_fixed",
         }
     }
 
     /// Every kind (one `TooLong`), for tests that each has its text.
-    pub const ALL: [FieldRule; 10] = [
+    pub const ALL: [FieldRule; 11] = [
         FieldRule::Required,
         FieldRule::TooLong { max: 0 },
         FieldRule::Control,
@@ -60,6 +64,7 @@ impl FieldRule {
         FieldRule::Unknown,
         FieldRule::Duplicate,
         FieldRule::Unusable,
+        FieldRule::TenantFixed,
     ];
 }
 

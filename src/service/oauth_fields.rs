@@ -18,7 +18,7 @@ use super::{
     oauth::{ProviderConfig, ProviderError, provider_for, provider_with_fields},
 };
 use crate::{
-    catalog::FieldError,
+    catalog::{FieldError, FieldRule},
     crypto::SealError,
     domain::ConnectedAccountId,
     service::context::ServiceContext,
@@ -149,10 +149,12 @@ pub async fn start_form(
             let fields = ctx.catalog.get(&link.auth_config.toolkit).map(|p| p.template_fields()).unwrap_or_default();
             let errors = fields
                 .iter()
-                .map(|name| FieldError {
-                    field: (*name).to_owned(),
-                    message: "must stay the one this account was connected with; connect a new account for another"
-                        .into(),
+                .map(|name| {
+                    FieldError::new(
+                        name,
+                        FieldRule::TenantFixed,
+                        "must stay the one this account was connected with; connect a new account for another",
+                    )
                 })
                 .collect();
             return Err(FormError::Fields(errors));
