@@ -248,3 +248,136 @@ async fn a_closed_pool_fails_every_waiting_link_as_unavailable() {
     }
     app.cleanup().await;
 }
+
+/// Holds what every link write needs until dropped with [`Gate::open`]: on PostgreSQL a row lock
+/// on every auth config (each batch share-locks its configs), on SQLite the write lock. Requests
+/// sent meanwhile queue in the batcher, so the batches written after it opens are large.
+enum Gate {
+    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    Lite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl Gate {
+    async fn close(db: &crate::db::Db) -> Self {
+        match db {
+            crate::db::Db::Pg(pool) => {
+                let mut tx = pool.begin().await.unwrap();
+                sqlx::query("select id from auth_config for update").execute(&mut *tx).await.unwrap();
+                Self::Pg(tx)
+            }
+            crate::db::Db::Lite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+                sqlx::query("select 1").execute(&mut *tx).await.unwrap();
+                Self::Lite(tx)
+            }
+        }
+    }
+
+    async fn open(self) {
+        match self {
+            Self::Pg(tx) => tx.commit().await.unwrap(),
+            Self::Lite(tx) => tx.commit().await.unwrap(),
+        }
+    }
+}
+
+/// Many links of two projects written in the same batches (PostgreSQL: one multi-row statement
+/// per batch, checked by a statement trigger counting its rows): each gets its own account,
+/// link and `initiated` event with its own id, delivered only to its own project's
+/// subscription; a taken alias and the loser of two racing for one new alias fail alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_batch_writes_each_link_its_own_rows_and_events_across_projects() {
+    let app = spawn_app().await;
+    app.create_auth_config("github").await;
+    let session = app.create_session(json!({"user_id": "user_1", "toolkits": {"enable": ["github"]}})).await;
+    let other_key = app.new_project_key("project-b").await;
+    let other = app.as_key(&other_key);
+    app.create_auth_config_with(&other, "github", json!({})).await;
+    let r = other.post("tool_router/session", json!({"user_id": "user_b", "toolkits": {"enable": ["github"]}})).await;
+    let other_session = r.expect(201, "project b's session")["session_id"].as_str().unwrap().to_owned();
+    let initiated = ["composio.connected_account.initiated"];
+    let ours = crate::webhooks::subscribe(&app, "https://a.example.com/h", &initiated).await;
+    let r = other
+        .post("webhook_subscriptions", json!({"webhook_url": "https://b.example.com/h", "enabled_events": initiated}))
+        .await;
+    let theirs = r.expect(201, "project b's subscription").clone();
+    app.link_ok(&session, json!({"toolkit": "github", "alias": "work"})).await;
+    if app.db.backend() == Backend::Postgres {
+        for sql in [
+            "create table batch_size (n bigint not null)",
+            "create function log_batch_size() returns trigger language plpgsql as $$
+             begin insert into batch_size select count(*) from new_rows; return null; end $$",
+            "create trigger log_batch_size after insert on connected_account referencing new table as new_rows
+             for each statement execute function log_batch_size()",
+        ] {
+            app.db.execute(sql, NO_ARGS).await;
+        }
+    }
+
+    let gate = Gate::close(&app.db).await;
+    let requests = (0..CONCURRENT).map(|i| {
+        let body = match i {
+            TAKEN => json!({"toolkit": "github", "alias": "work"}),
+            _ if TWINS.contains(&i) => json!({"toolkit": "github", "alias": "twin"}),
+            _ => json!({"toolkit": "github"}),
+        };
+        let (app, other, session, other_session) = (&app, &other, &session, &other_session);
+        async move {
+            if i % 4 == 2 {
+                other.post(&format!("tool_router/session/{other_session}/link"), body).await
+            } else {
+                app.link(session, body).await
+            }
+        }
+    });
+    let (responses, ()) = futures::future::join(futures::future::join_all(requests), async {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        gate.open().await;
+    })
+    .await;
+
+    assert_error(&responses[TAKEN], 409, "ConnectedAccount_AliasAlreadyExists");
+    let twins: Vec<u16> = TWINS.iter().map(|i| responses[*i].status).collect();
+    assert!(twins.contains(&201) && twins.contains(&409), "exactly one of the twins wins: {twins:?}");
+    let mut created = Vec::new();
+    for (i, r) in responses.iter().enumerate() {
+        if r.status == 409 && (i == TAKEN || TWINS.contains(&i)) {
+            continue;
+        }
+        let id = r.expect(201, &format!("request {i}"))["connected_account_id"].as_str().unwrap().to_owned();
+        let project = if i % 4 == 2 { "project-b" } else { "project-a" };
+        created.push((id, project));
+    }
+    assert_eq!(created.len(), CONCURRENT - 2);
+    for (id, project) in &created {
+        let events = app
+            .db
+            .rows(
+                "select cast(e.id as text) as id, p.name as project,
+                        (select count(*) from webhook_delivery d where d.event_id = e.id) as deliveries,
+                        (select max(cast(d.subscription_id as text)) from webhook_delivery d where d.event_id = e.id)
+                            as subscription
+                 from webhook_event e join project p on p.id = e.project_id
+                 where e.connected_account_id = $1 and e.event_type = 'composio.connected_account.initiated'",
+                [id.as_str()],
+            )
+            .await;
+        assert_eq!(events.len(), 1, "one initiated event for {id}");
+        assert_eq!(events[0].get::<String>("project"), *project, "{id}'s event is its project's");
+        assert_eq!(events[0].get::<i64>("deliveries"), 1, "{id}: one delivery, to its own project's subscription");
+        let subscription = if *project == "project-a" { &ours } else { &theirs };
+        assert_eq!(events[0].get::<String>("subscription"), subscription["id"].as_str().unwrap(), "{id}");
+        assert_eq!(links_of_account(&app, id).await, 1, "{id} has its link");
+    }
+    let distinct: i64 = app.db.scalar("select count(distinct id) from webhook_event", NO_ARGS).await;
+    assert_eq!(distinct, count(created.len() + 1), "every event has its own id (the first link's too)");
+    if app.db.backend() == Backend::Postgres {
+        let largest: i64 = app.db.scalar("select max(n) from batch_size", NO_ARGS).await;
+        assert!(largest > 1, "links were written several to a statement (largest batch {largest})");
+    }
+    app.cleanup().await;
+}
+
+async fn links_of_account(app: &TestApp, id: &str) -> i64 {
+    app.db.scalar::<i64, _>("select count(*) from link where connected_account_id = $1", [id]).await
+}

@@ -13,20 +13,23 @@ use crate::{
     },
 };
 
+/// The read path's statement (`GET connected_accounts/{id}`, every tool call of an agent),
+/// built once rather than formatted per request.
+static ACCOUNT_BY_ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null", account_select("now()"))
+});
+
 #[async_trait]
 impl AccountStore for PgStore {
     async fn account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<Option<AccountRecord>> {
-        sqlx::query(&format!(
-            "{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null",
-            account_select("now()")
-        ))
-        .bind(project.0)
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(rows::account)
-        .transpose()
+        sqlx::query(&ACCOUNT_BY_ID)
+            .bind(project.0)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(rows::account)
+            .transpose()
     }
 
     async fn accounts_by_ids(&self, project: ProjectId, ids: &[ConnectedAccountId]) -> StoreResult<Vec<AccountRecord>> {

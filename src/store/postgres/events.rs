@@ -12,10 +12,12 @@ use crate::{
 };
 
 /// The `ev` and `ev_deliveries` common table expressions (to follow other CTEs after a comma)
-/// writing one event of `accounts` (a table expression of `connected_account` rows, aliased
-/// `a`) and its deliveries; `project`, `event_id` and `event_type` are SQL expressions
-/// (parameters).
-pub(crate) fn ctes(accounts: &str, project: &str, event_id: &str, event_type: &str) -> String {
+/// writing one event per row of `accounts` (a from-list of `connected_account` rows aliased `a`,
+/// possibly joined with other inputs) and its deliveries; `event_id` and `event_type` are SQL
+/// expressions (parameters, or a column of `accounts` when each row has its own id). Each event
+/// goes to the subscriptions of its own account's project, so one statement may write the events
+/// of several projects (a group commit's batch).
+pub(crate) fn ctes(accounts: &str, event_id: &str, event_type: &str) -> String {
     format!(
         "ev as (
              insert into webhook_event (id, project_id, event_type, connected_account_id, user_id, toolkit,
@@ -27,13 +29,13 @@ pub(crate) fn ctes(accounts: &str, project: &str, event_id: &str, event_type: &s
              from {accounts} join auth_config c on c.id = a.auth_config_id
              -- only when some enabled subscription wants it: no outbox row nobody would receive
              where exists (select 1 from webhook_subscription w
-                           where w.project_id = {project} and w.disabled_at is null
+                           where w.project_id = a.project_id and w.disabled_at is null
                              and {event_type} = any(w.enabled_events))
-             returning id
+             returning id, project_id
          ), ev_deliveries as (
              insert into webhook_delivery (event_id, subscription_id, project_id)
-             select ev.id, s.id, s.project_id from ev, webhook_subscription s
-             where s.project_id = {project} and s.disabled_at is null and {event_type} = any(s.enabled_events)
+             select ev.id, s.id, s.project_id from ev join webhook_subscription s on s.project_id = ev.project_id
+             where s.disabled_at is null and {event_type} = any(s.enabled_events)
          )"
     )
 }
@@ -47,7 +49,7 @@ pub(crate) async fn emit(
     account: &ConnectedAccountId,
 ) -> StoreResult<()> {
     let accounts = "(select * from connected_account where project_id = $1 and id = $2) a";
-    sqlx::query(&format!("with {} select 1", ctes(accounts, "$1", "$3", "$4")))
+    sqlx::query(&format!("with {} select 1", ctes(accounts, "$3", "$4")))
         .bind(project.0)
         .bind(account.as_str())
         .bind(new_event_id())

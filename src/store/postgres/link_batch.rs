@@ -1,14 +1,20 @@
 //! Link creation with group commit (see [`crate::store::batch`]): the links of concurrent
-//! requests written in one transaction, one statement per link, one commit for all.
+//! requests written in one transaction by one statement (the batch's columns bound as arrays and
+//! expanded by `unnest`), one commit for all.
 //!
-//! Each link's statement cannot fail its neighbours: a taken alias is `on conflict do nothing`
-//! (no row, answered as that link's 409) and a config deleted or disabled meanwhile writes no row
-//! either (that link's 404). Any other statement error aborts the transaction; the batch is then
+//! No link can fail its neighbours: a taken alias is `on conflict do nothing` row by row (that
+//! row is not written, answered as that link's 409; two links of one batch racing for one new
+//! alias: the first is written, the second is the conflict) and a link whose config was deleted
+//! or disabled meanwhile writes no row either (that link's 404). Any other statement error aborts
+//! the transaction; the batch is then
 //! written again one link per transaction, so only the link at fault fails. A failure of the
 //! database itself (connection lost, pool closed, commit refused) fails the whole batch, every
 //! waiter alike, and nothing of it is written (one transaction).
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock},
+};
 
 use sqlx::{PgConnection, PgPool, types::Json};
 
@@ -75,18 +81,98 @@ async fn single(pool: &PgPool, (project, link): &LinkJob) -> StoreResult<Account
 
 async fn together(pool: &PgPool, jobs: &[LinkJob]) -> Result<Vec<StoreResult<AccountRecord>>, Failure> {
     let mut tx = pool.begin().await.map_err(|e| Failure::Database(e.into()))?;
+    let written = match insert_many(&mut tx, jobs).await {
+        Ok(written) => written,
+        Err(err) if err.is_unavailable() => return Err(Failure::Database(err)),
+        // The transaction is aborted (or a row unreadable): written again one by one.
+        Err(_) => return Err(Failure::Row),
+    };
+    let mut by_id: HashMap<String, AccountRecord> =
+        written.into_iter().map(|account| (account.id.as_str().to_owned(), account)).collect();
     let mut results = Vec::with_capacity(jobs.len());
     for (project, link) in jobs {
-        match insert(&mut tx, *project, link).await {
-            Ok(written) => results.push(written.map_err(StoreError::Conflict)),
-            Err(err) if err.is_unavailable() => return Err(Failure::Database(err)),
-            // The transaction is aborted (or the row unreadable): written again one by one.
-            Err(_) => return Err(Failure::Row),
+        match by_id.remove(link.account_id.as_str()) {
+            Some(account) => results.push(Ok(account)),
+            // Not written: its own conflict, asked in the same transaction (it is still usable).
+            None => match not_written(&mut tx, *project, link).await {
+                Ok(rule) => results.push(Err(StoreError::Conflict(rule))),
+                Err(err) if err.is_unavailable() => return Err(Failure::Database(err)),
+                Err(_) => return Err(Failure::Row),
+            },
         }
     }
     tx.commit().await.map_err(|e| Failure::Database(e.into()))?;
     Ok(results)
 }
+
+/// Every link of a batch, with its account and `initiated` event, in one statement: the columns
+/// bound as arrays (one element per link, in the jobs' order) and expanded by `unnest`. Returns
+/// the accounts written; a link with no account returned was not written (see [`not_written`]).
+/// The auth configs are share-locked as in [`insert`]; `on conflict do nothing` skips only the
+/// rows that conflict (a taken alias), row by row, so the rest of the batch is written.
+async fn insert_many(conn: &mut PgConnection, jobs: &[LinkJob]) -> StoreResult<Vec<AccountRecord>> {
+    let acls = jobs
+        .iter()
+        .map(|(_, l)| l.acl.as_ref().map(serde_json::to_string).transpose())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| crate::store::error::corrupt(format!("acl: {e}")))?;
+    let column = |f: fn(&LinkJob) -> Option<String>| jobs.iter().map(f).collect::<Vec<_>>();
+    let rows = sqlx::query(&MANY_SQL)
+        .bind(column(|(_, l)| Some(l.account_id.to_string())))
+        .bind(jobs.iter().map(|(p, _)| p.0).collect::<Vec<_>>())
+        .bind(column(|(_, l)| Some(l.user_id.clone())))
+        .bind(column(|(_, l)| Some(l.toolkit.to_string())))
+        .bind(column(|(_, l)| Some(l.auth_config_id.to_string())))
+        .bind(column(|(_, l)| l.alias.clone()))
+        .bind(column(|(_, l)| Some(l.account_type.as_str().to_owned())))
+        .bind(acls)
+        .bind(jobs.iter().map(|(_, l)| l.expires_at).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|(_, l)| l.token_hash.clone()).collect::<Vec<_>>())
+        .bind(column(|(_, l)| l.session_id.as_ref().map(|s| s.as_str().to_owned())))
+        .bind(column(|(_, l)| l.callback_url.clone()))
+        .bind(column(|(_, l)| l.link_url_sealed.clone()))
+        .bind(jobs.iter().map(|_| new_event_id()).collect::<Vec<_>>())
+        .bind(EventType::Initiated.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(rows::account).collect()
+}
+
+/// The statement of [`insert_many`], built once.
+static MANY_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with input as (
+            select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                 $7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::text[],
+                                 $12::text[], $13::text[], $14::text[])
+                with ordinality
+                as i(id, project_id, user_id, toolkit, auth_config_id, alias, account_type, acl, expires_at,
+                     token_hash, session_id, callback_url, link_url_sealed, event_id, n)
+         ), live as (
+            select c.id, c.project_id from auth_config c
+            where (c.id, c.project_id) in (select auth_config_id, project_id from input)
+              and c.deleted_at is null and c.is_enabled
+            for share of c
+         ), a as (
+            insert into connected_account (id, project_id, user_id, toolkit, auth_config_id, alias, account_type,
+                                           acl, status, initiation_expires_at, link_url_sealed)
+            select i.id, i.project_id, i.user_id, i.toolkit, live.id, i.alias, i.account_type, i.acl::jsonb,
+                   'INITIATED', i.expires_at, i.link_url_sealed
+            from input i join live on live.id = i.auth_config_id and live.project_id = i.project_id
+            order by i.n
+            on conflict do nothing
+            returning *
+         ), l as (
+            insert into link (token_hash, project_id, connected_account_id, session_id, callback_url, expires_at)
+            select i.token_hash, a.project_id, a.id, i.session_id, i.callback_url, i.expires_at
+            from a join input i on i.id = a.id
+         ), {}
+         {} ",
+        // The `initiated` events, each with its own id, in the same statement.
+        events::ctes("a join input i on i.id = a.id", "i.event_id", "$15"),
+        account_select("now()").replace("from connected_account a", "from a")
+    )
+});
 
 /// The account, its link and its `initiated` event in one statement; `Err(rule)` inside when
 /// no row was written (the transaction stays usable). The auth config is
@@ -114,7 +200,7 @@ async fn insert(
          ), {}
          {} ",
         // The `initiated` event, in the same statement (so the same transaction).
-        events::ctes("a", "$2", "$14", "$15"),
+        events::ctes("a", "$14", "$15"),
         account_select("now()").replace("from connected_account a", "from a")
     );
     let row = sqlx::query(&sql)

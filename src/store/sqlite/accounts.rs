@@ -13,10 +13,16 @@ use crate::{
     },
 };
 
+/// The read path's statement (`GET connected_accounts/{id}`, every tool call of an agent),
+/// built once rather than formatted per request.
+static ACCOUNT_BY_ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null", account_select("$3"))
+});
+
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn account(&self, project: ProjectId, id: &ConnectedAccountId) -> StoreResult<Option<AccountRecord>> {
-        sqlx::query(&format!("{} where a.project_id = $1 and a.id = $2 and a.deleted_at is null", account_select("$3")))
+        sqlx::query(&ACCOUNT_BY_ID)
             .bind(project.0.to_string())
             .bind(id.as_str())
             .bind(ts(Utc::now()))

@@ -57,6 +57,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqli
 /// store reporting itself unavailable).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Page cache per connection, in KiB (see [`SqliteStore::open`]).
+const CACHE_KIB: u32 = 1024;
+
 /// How long a request waits for a pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -90,6 +93,11 @@ impl SqliteStore {
             // FULL: a committed transaction survives a power loss (NORMAL may lose the last ones).
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Each pooled connection keeps its own page cache (SQLite's default: 2 MiB); with
+            // the default 16 connections that alone could reach 32 MiB, the whole footprint
+            // target of issue 18. Pages a connection does not keep are read from the OS page
+            // cache (the file is hot), so a smaller cache costs a copy, not a disk read.
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
             .busy_timeout(BUSY_TIMEOUT);
         let file = options.get_filename();
         if file != Path::new(":memory:") {
@@ -251,5 +259,27 @@ mod tests {
     fn lists_bind_as_json_arrays() {
         assert_eq!(json_list(&["a", "b\"c"]), r#"["a","b\"c"]"#);
         assert_eq!(json_list::<&str>(&[]), "[]");
+    }
+
+    /// Every pooled connection keeps the durability settings (WAL, `synchronous=FULL`) and the
+    /// bounded page cache, whichever connection a request gets.
+    #[tokio::test]
+    async fn every_connection_is_durable_with_a_bounded_cache() {
+        let dir = std::env::temp_dir().join(format!("authlink-pragmas-{}", Uuid::new_v4()));
+        let store = SqliteStore::connect_file(&dir.join("db.sqlite"), 3).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = store.pool().acquire().await.unwrap();
+            let journal: String = sqlx::query_scalar("pragma journal_mode").fetch_one(&mut *conn).await.unwrap();
+            let synchronous: i64 = sqlx::query_scalar("pragma synchronous").fetch_one(&mut *conn).await.unwrap();
+            let cache: i64 = sqlx::query_scalar("pragma cache_size").fetch_one(&mut *conn).await.unwrap();
+            assert_eq!(journal, "wal");
+            assert_eq!(synchronous, 2, "FULL");
+            assert_eq!(cache, -i64::from(CACHE_KIB));
+            held.push(conn);
+        }
+        drop(held);
+        store.pool().close().await;
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
