@@ -29,11 +29,28 @@ use crate::{
     service::sessions::{self, SessionPatch},
 };
 
-/// `toolkits`: `{"enable":[…]}` or `{"disable":[…]}`.
+/// `toolkits`: `{"enable":[…]}` or `{"disable":[…]}`. Only an object: serde would otherwise
+/// also read a struct from an array (`[null, null]`), which no client means.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct ToolkitsInput {
     pub enable: Option<Vec<String>>,
     pub disable: Option<Vec<String>>,
+}
+
+/// [`ToolkitsInput`]'s fields, read from the object.
+#[derive(Deserialize)]
+struct ToolkitsFields {
+    enable: Option<Vec<String>>,
+    disable: Option<Vec<String>>,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for ToolkitsInput {
+    type Error = serde_json::Error;
+    fn try_from(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
+        let ToolkitsFields { enable, disable } = serde_json::from_value(serde_json::Value::Object(map))?;
+        Ok(Self { enable, disable })
+    }
 }
 
 /// A pin: one id (v3) or a list (v3.1); both accepted on either path.
@@ -58,6 +75,7 @@ pub struct MultiAccountInput {
     pub enable: Option<bool>,
     #[validate(range(min = 2, max = 10))]
     #[schema(minimum = 2, maximum = 10)]
+    #[serde(default, deserialize_with = "super::common::whole_number")]
     pub max_accounts_per_toolkit: Option<u8>,
     pub require_explicit_selection: Option<bool>,
 }
