@@ -149,16 +149,15 @@ async fn forward(state: AppState, caller: Caller, request: Request) -> Response 
     }
     // A JSON body that is no JSON-RPC message is a bad request; the transport would call it
     // an unsupported media type (415), which it is not.
-    let bytes = match serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(&bytes) {
-        Err(e) if parts.method == Method::POST => match whole_number_id(&bytes) {
-            Some(fixed) => fixed,
-            None => {
-                let error = ApiError::field("body", format!("is not a JSON-RPC 2.0 message ({e})"));
-                return jsonrpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &error, &request_id);
-            }
-        },
-        _ => bytes,
-    };
+    // Before parsing: a request whose id is `3.0` would otherwise be read as a notification.
+    let bytes = if parts.method == Method::POST { whole_number_id(&bytes).unwrap_or(bytes) } else { bytes };
+    let not_a_message = (parts.method == Method::POST)
+        .then(|| serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(&bytes).err())
+        .flatten();
+    if let Some(e) = not_a_message {
+        let error = ApiError::field("body", format!("is not a JSON-RPC 2.0 message ({e})"));
+        return jsonrpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &error, &request_id);
+    }
     let handler = McpServer::new(state.clone(), caller, request_id.clone());
     let config = StreamableHttpServerConfig::default()
         .with_stateful_mode(false)

@@ -29,28 +29,11 @@ use crate::{
     service::sessions::{self, SessionPatch},
 };
 
-/// `toolkits`: `{"enable":[…]}` or `{"disable":[…]}`. Only an object: serde would otherwise
-/// also read a struct from an array (`[null, null]`), which no client means.
+/// `toolkits`: `{"enable":[…]}` or `{"disable":[…]}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct ToolkitsInput {
     pub enable: Option<Vec<String>>,
     pub disable: Option<Vec<String>>,
-}
-
-/// [`ToolkitsInput`]'s fields, read from the object.
-#[derive(Deserialize)]
-struct ToolkitsFields {
-    enable: Option<Vec<String>>,
-    disable: Option<Vec<String>>,
-}
-
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for ToolkitsInput {
-    type Error = serde_json::Error;
-    fn try_from(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, Self::Error> {
-        let ToolkitsFields { enable, disable } = serde_json::from_value(serde_json::Value::Object(map))?;
-        Ok(Self { enable, disable })
-    }
 }
 
 /// A pin: one id (v3) or a list (v3.1); both accepted on either path.
