@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
 # Schemathesis (PyPI) against a fresh authlink's /openapi.json, every check on (issue 17 item 4).
 #
-#   bash scripts/schemathesis.sh [sqlite|postgres] [max-examples per operation, default 30]
+#   bash scripts/schemathesis.sh [sqlite|postgres] [long|ci|<max-examples per operation>]
+#
+# `long` (the default): up to 100 examples per operation, at most 15 minutes (ST_MAX_TIME).
+# `ci` (what scripts/test.sh runs per store): up to 25 examples per operation in at most 150 s,
+# and the run fails unless it sent at least 2,000 requests (ST_MIN_REQUESTS), so a starved
+# machine cannot pass by testing little.
 #
 # Starts the built binary on a fresh database (SQLite in a temporary directory, or a PostgreSQL
 # database `authlink_st_<random>` on AUTHLINK_TEST_PG, dropped afterwards) with rate limits off,
 # runs `st run --checks all` with the bootstrap key, prints the number of generated requests and
-# fails on any failure. Installs schemathesis into target/schemathesis-venv on first use.
+# fails on any failure. Installs schemathesis (pinned) into target/schemathesis-venv on first use.
 #
-# scripts/schemathesis-hooks.py teaches the generator authlink's opaque cursor formats and gives a
-# reused Idempotency-Key with a new body a fresh key (as a client does for a new request);
-# scripts/schemathesis.toml lists the only per-operation overrides, each with why it cannot be
-# otherwise (the OAuth callback's state, the operations refused by design, MCP's Accept header).
+# scripts/schemathesis-hooks.py teaches the generator what a schema cannot say (authlink's opaque
+# cursor formats, image bytes, a fresh Idempotency-Key per request, room under the 20-subscription
+# cap); scripts/schemathesis.toml lists the only per-operation overrides, each with why it cannot
+# be otherwise (the OAuth callback's state, the operations refused by design, MCP's Accept header).
 # The server's log, schemathesis's output and its NDJSON report are kept in
 # target/schemathesis/<backend>/ for the next look.
 #
 # Environment: AUTHLINK_BIN (default target/debug/authlink), SCHEMATHESIS_VERSION (default 4.32.5),
-# AUTHLINK_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres), ST_MAX_TIME (seconds, default 110).
+# AUTHLINK_TEST_PG (default postgres://postgres@127.0.0.1:5432/postgres), ST_MAX_TIME (seconds),
+# ST_MIN_REQUESTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BACKEND=${1:-sqlite}
-EXAMPLES=${2:-30}
+MODE=${2:-long}
+case $MODE in
+    long) EXAMPLES=100 MAX_TIME=${ST_MAX_TIME:-900} MIN_REQUESTS=${ST_MIN_REQUESTS:-0} ;;
+    ci) EXAMPLES=25 MAX_TIME=${ST_MAX_TIME:-150} MIN_REQUESTS=${ST_MIN_REQUESTS:-2000} ;;
+    *[!0-9]* | '') echo "schemathesis: the second argument is long, ci or a number of examples" >&2; exit 2 ;;
+    *) EXAMPLES=$MODE MAX_TIME=${ST_MAX_TIME:-110} MIN_REQUESTS=${ST_MIN_REQUESTS:-0} ;;
+esac
 AUTHLINK_BIN=${AUTHLINK_BIN:-target/debug/authlink}
 VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
 PG=${AUTHLINK_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -69,15 +81,15 @@ for v in API_PER_KEY API_PER_IP PAGES_PER_IP PAGES_PER_LINK FAILED_AUTH_PER_IP; 
 PID=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
-log "st run --checks all, up to $EXAMPLES examples per operation"
+log "st run --checks all, up to $EXAMPLES examples per operation, at most ${MAX_TIME}s"
 KEEP=$PWD/target/schemathesis/$BACKEND
 rm -rf "$KEEP" && mkdir -p "$KEEP"
 started=$(date +%s)
 set +e
 # From the work directory: schemathesis writes its cache (.schemathesis/) where it runs.
-(cd "$WORK" && SCHEMATHESIS_HOOKS="$OLDPWD/scripts/schemathesis-hooks.py" "$OLDPWD/$VENV/bin/st" \
+(cd "$WORK" && AUTHLINK_ST_BASE_URL="http://127.0.0.1:$PORT" AUTHLINK_ST_API_KEY="$KEY" SCHEMATHESIS_HOOKS="$OLDPWD/scripts/schemathesis-hooks.py" "$OLDPWD/$VENV/bin/st" \
     --config-file "$OLDPWD/scripts/schemathesis.toml" run "http://127.0.0.1:$PORT/openapi.json" --checks all -H "x-api-key: $KEY" \
-    --generation-with-security-parameters false --max-examples "$EXAMPLES" --workers 2 --max-time "${ST_MAX_TIME:-110}" --request-timeout 10 \
+    --generation-with-security-parameters false --max-examples "$EXAMPLES" --workers 2 --max-time "$MAX_TIME" --request-timeout 10 \
     --report ndjson --report-dir "$WORK/report" --no-color </dev/null) | tee "$WORK/st.out"
 rc=${PIPESTATUS[0]}
 set -e
@@ -89,3 +101,4 @@ curl -fsS -o /dev/null -H "x-api-key: $KEY" "http://127.0.0.1:$PORT/api/v3.1/api
 grep -q '"status":5[0-9][0-9]\|status=5[0-9][0-9]' "$WORK/authlink.log" && log "the server logged 5xx answers (see $KEEP/authlink.log)"
 log "generated requests: $requests in ${took}s; exit code $rc (output in $KEEP)"
 [[ $rc == 0 ]] || die "schemathesis reported failures"
+((requests >= MIN_REQUESTS)) || die "only $requests requests were generated (at least $MIN_REQUESTS needed): the machine is too loaded, or ST_MAX_TIME too short"

@@ -34,7 +34,7 @@ fi
 drop_test_databases() {
   pg_answers || return 0
   psql "$AUTHLINK_TEST_PG" -Atqc \
-    "select datname from pg_database where datname like 'authlink\_test\_%' or datname like 'authlink\_compat\_%' or datname like 'authlink\_e2e\_%' or datname like 'authlink\_sdk\_%' or datname like 'authlink\_mcp\_%'" |
+    "select datname from pg_database where datname like 'authlink\_test\_%' or datname like 'authlink\_compat\_%' or datname like 'authlink\_e2e\_%' or datname like 'authlink\_sdk\_%' or datname like 'authlink\_mcp\_%' or datname like 'authlink\_st\_%'" |
     while read -r db; do psql "$AUTHLINK_TEST_PG" -qc "drop database if exists \"$db\" with (force)" >/dev/null; done
 }
 drop_test_databases
@@ -63,6 +63,13 @@ for backend in "${backends[@]}"; do
   echo "== [$backend] SDK journeys (composio 0.30.0, @composio/core 0.21.0)" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/sdk/run.sh "$backend"
   echo "== [$backend] MCP client tests (TypeScript and Python MCP SDKs, MCP Inspector CLI, composio session.tools())" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/mcp/run.sh "$backend"
   echo "== [$backend] webhook tests (standardwebhooks, composio verify_webhook, oidc-provider)" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash tests/webhooks/run.sh "$backend"
+  # Not yet on by default: schemathesis still reports a few failures (state-dependent 400s the
+  # document cannot state yet; see README), and a red step would fail every run.
+  if [[ ${AUTHLINK_TEST_SCHEMATHESIS:-} == 1 ]]; then
+    echo "== [$backend] schemathesis, every check, CI size (scripts/schemathesis.sh $backend ci)" && AUTHLINK_BIN="$PWD/target/debug/authlink" bash scripts/schemathesis.sh "$backend" ci
+  else
+    echo "== [$backend] schemathesis SKIPPED (not yet at 0 failures; AUTHLINK_TEST_SCHEMATHESIS=1 runs it)"
+  fi
 done
 
 echo "== metrics scraped by a real Prometheus server (scripts/metrics-prometheus.sh)"

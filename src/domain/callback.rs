@@ -98,6 +98,15 @@ impl CallbackAllowlist {
         self.0.is_empty()
     }
 
+    /// Each entry as (scheme, host, port unless the scheme's default, leading path segments),
+    /// for the OpenAPI document's description of what [`Self::check`] accepts.
+    pub fn prefixes(&self) -> impl Iterator<Item = (&str, &str, Option<u16>, &[String])> {
+        self.0.iter().map(|p| {
+            let default = if p.scheme == "https" { 443 } else { 80 };
+            (p.scheme.as_str(), p.host.as_str(), p.port.filter(|port| *port != default), p.segments.as_slice())
+        })
+    }
+
     /// Checks a raw URL and returns it as a [`CallbackUrl`] when it is safe to redirect to.
     pub fn check(&self, raw: &str) -> Result<CallbackUrl, CallbackError> {
         if raw.len() > 2048 {

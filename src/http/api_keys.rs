@@ -71,6 +71,7 @@ pub struct CreateApiKeyRequest {
     pub name: String,
     /// Days until the key stops working (1 to 3650); never when absent.
     #[schema(minimum = 1, maximum = 3650)]
+    #[serde(default, deserialize_with = "super::common::whole_number")]
     pub expires_in_days: Option<i64>,
 }
 

@@ -119,6 +119,22 @@ impl ExperimentalOut {
     }
 }
 
+/// An integer as JSON Schema counts one: `30` or `30.0` (a number with no fraction), as clients
+/// that hold every number as a float send it. `30.5`, or a value outside `T`, stays an error.
+pub fn whole_number<'de, D: serde::Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<Option<T>, D::Error> {
+    use serde::de::Error;
+    // Within ±2^53 every whole f64 is an exact integer, so the cast below loses nothing.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    let whole = match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) => i,
+        #[expect(clippy::cast_possible_truncation, reason = "a whole number within ±2^53, checked here")]
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() <= EXACT => f as i64,
+        _ => return Err(D::Error::custom(format!("invalid type: number `{n}`, expected an integer"))),
+    };
+    T::try_from(whole).map(Some).map_err(|_| D::Error::custom(format!("number `{n}` is out of range")))
+}
+
 /// Checks an optional callback URL against the operator's allowlist, naming the field.
 pub fn callback(
     allowlist: &crate::domain::CallbackAllowlist,

@@ -19,6 +19,8 @@ pub mod links;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;
+mod openapi_bodies;
+mod openapi_deployment;
 mod openapi_params;
 pub mod pages;
 pub mod request_id;
@@ -134,7 +136,9 @@ pub fn app(state: AppState) -> Router {
     crate::telemetry::init();
     crate::i18n::load();
     let (router, doc) = routes().split_for_parts();
-    let document = openapi::Document::new(&openapi::finish(doc));
+    let mut doc = openapi::finish(doc);
+    openapi_deployment::add(&mut doc, &state.catalog, &state.settings.outbound, &state.settings.callback_allowlist);
+    let document = openapi::Document::new(&doc);
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -12,7 +12,7 @@
 use utoipa::openapi::{
     self, ArrayBuilder, ObjectBuilder, RefOr, Schema, SchemaFormat, Type,
     path::ParameterIn,
-    schema::{AdditionalProperties, AnyOfBuilder, ArrayItems, KnownFormat, SchemaType},
+    schema::{AdditionalProperties, AnyOfBuilder, ArrayItems, KnownFormat, OneOfBuilder, SchemaType},
 };
 
 use crate::domain::{
@@ -178,7 +178,9 @@ fn forbid_nul(schema: &mut RefOr<Schema>) {
 /// Gives every path and query parameter with a known shape its schema (keeping its description),
 /// and every string it takes the NUL rule.
 pub fn constrain(doc: &mut openapi::OpenApi) {
+    super::openapi_bodies::bodies(doc);
     let components = doc.components.get_or_insert_with(Default::default);
+    super::openapi_bodies::refine(components);
     components.schemas.values_mut().for_each(forbid_nul);
     components.schemas.insert(NUL_FREE_JSON.to_owned(), nul_free_json().into());
     for (path, item) in &mut doc.paths.paths {
@@ -191,6 +193,14 @@ pub fn constrain(doc: &mut openapi::OpenApi) {
                 };
                 if let Some(schema) = schema {
                     parameter.schema = Some(Schema::from(schema.build()).into());
+                }
+                // An empty `limit=` counts as absent (`LenientQuery`), like every other query value.
+                if parameter.parameter_in == ParameterIn::Query
+                    && parameter.name == "limit"
+                    && let Some(limit) = parameter.schema.take()
+                {
+                    parameter.schema =
+                        Some(Schema::from(OneOfBuilder::new().item(limit).item(one_of(&[""])).build()).into());
                 }
                 parameter.schema.iter_mut().for_each(forbid_nul);
             }

@@ -482,10 +482,13 @@ async fn malformed_json_rpc_and_unknown_tools_are_clear_errors() {
         assert!(r.body["error"]["message"].as_str().unwrap().contains("not valid JSON"));
         for not_a_request in [json!({"hello": 1}), json!([]), json!("x"), json!({"jsonrpc": "2.0", "id": 1})] {
             let r = mcp.raw(not_a_request.to_string()).await;
-            assert!((400..500).contains(&r.status), "{not_a_request}: {} {}", r.status, r.text);
+            assert_eq!(r.status, 400, "{not_a_request}: {}", r.text);
             assert_eq!(r.body["error"]["code"], -32600, "{not_a_request}: {}", r.text);
             assert!(r.body["error"]["data"]["error"]["message"].is_string(), "{}", r.text);
         }
+        // An id written as a whole float is that integer.
+        let r = mcp.raw(r#"{"jsonrpc": "2.0", "id": 3.0, "method": "tools/list"}"#.to_owned()).await;
+        assert_eq!((r.status, r.body["id"].clone()), (200, json!(3)), "{}", r.text);
         let r = mcp.rpc("no/such/method", json!({})).await;
         assert!(r.body["error"]["code"].as_i64().is_some_and(|c| c < 0), "{}", r.text);
         for name in ["COMPOSIO_SEARCH_TOOLS", "COMPOSIO_MULTI_EXECUTE_TOOL", "nope", "tool_router.session.link.create2"]

@@ -184,6 +184,7 @@ async fn patch_bumps_config_version_and_null_clears() {
     for (case, body) in [
         ("unknown toolkit", json!({"toolkits": {"enable": ["nosuchkit"]}})),
         ("enable+disable", json!({"toolkits": {"enable": ["github"], "disable": ["slack"]}})),
+        ("max_accounts 2.5", json!({"multi_account": {"enable": true, "max_accounts_per_toolkit": 2.5}})),
         ("max_accounts 1", json!({"multi_account": {"enable": true, "max_accounts_per_toolkit": 1}})),
         ("callback not allowed", json!({"manage_connections": {"callback_url": "https://evil.example.com/cb"}})),
         ("link_url_overwrite", json!({"experimental": {"link_url_overwrite": "not a url"}})),

@@ -147,6 +147,17 @@ async fn forward(state: AppState, caller: Caller, request: Request) -> Response 
         let error = ApiError::field("body", format!("is not valid JSON ({e})"));
         return jsonrpc_error(StatusCode::BAD_REQUEST, PARSE_ERROR, &error, &request_id);
     }
+    // A JSON body that is no JSON-RPC message is a bad request; the transport would call it
+    // an unsupported media type (415), which it is not.
+    // Before parsing: a request whose id is `3.0` would otherwise be read as a notification.
+    let bytes = if parts.method == Method::POST { whole_number_id(&bytes).unwrap_or(bytes) } else { bytes };
+    let not_a_message = (parts.method == Method::POST)
+        .then(|| serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(&bytes).err())
+        .flatten();
+    if let Some(e) = not_a_message {
+        let error = ApiError::field("body", format!("is not a JSON-RPC 2.0 message ({e})"));
+        return jsonrpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &error, &request_id);
+    }
     let handler = McpServer::new(state.clone(), caller, request_id.clone());
     let config = StreamableHttpServerConfig::default()
         .with_stateful_mode(false)
@@ -179,6 +190,33 @@ async fn forward(state: AppState, caller: Caller, request: Request) -> Response 
         Err(_) => status.to_string(),
     };
     jsonrpc_error(status, INVALID_REQUEST, &ApiError::BadRequest(text), &request_id)
+}
+
+/// The message with its integers (`id`, an error's `code`) written as whole floats (`7.0`) as
+/// the integers they are, when that makes it a message: JSON (and JSON Schema's `integer`) count
+/// `7.0` as 7, the transport's parser only `7`. The answer then carries `"id": 7`, the same
+/// JSON number.
+fn whole_number_id(bytes: &[u8]) -> Option<axum::body::Bytes> {
+    let mut message: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let mut changed = false;
+    for pointer in ["/id", "/error/code"] {
+        let Some(value) = message.pointer_mut(pointer) else { continue };
+        let whole = value
+            .as_f64()
+            .filter(|f| value.as_i64().is_none() && f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0);
+        if let Some(whole) = whole {
+            #[expect(clippy::cast_possible_truncation, reason = "a whole number within ±2^53, checked above")]
+            let integer = whole as i64;
+            *value = integer.into();
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    let fixed = serde_json::to_vec(&message).ok()?;
+    serde_json::from_slice::<rmcp::model::ClientJsonRpcMessage>(&fixed).ok()?;
+    Some(fixed.into())
 }
 
 /// JSON-RPC's codes for a body that is not JSON, and for JSON that is not a valid request.
@@ -239,6 +277,21 @@ fn id_argument<T: PathId>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_float_ids_are_integers() {
+        let fixed = whole_number_id(br#"{"jsonrpc":"2.0","id":7.0,"method":"ping"}"#).unwrap();
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&fixed).unwrap()["id"], 7);
+        let fixed = whole_number_id(br#"{"jsonrpc":"2.0","id":"a","error":{"code":-568.0,"message":"m"}}"#).unwrap();
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&fixed).unwrap()["error"]["code"], -568);
+        for bad in [
+            &br#"{"jsonrpc":"2.0","id":7.5,"method":"ping"}"#[..],
+            br#"{"jsonrpc":"1.0","id":7.0,"method":"ping"}"#,
+            b"[]",
+        ] {
+            assert!(whole_number_id(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn mcp_paths() {

@@ -192,7 +192,7 @@ pub fn validate(body: LinkPagePatch) -> Result<BrandingPatch, ApiError> {
     if errors.is_empty() { Ok(patch) } else { Err(ApiError::Validation(errors)) }
 }
 
-fn display_name(v: &str) -> Result<String, String> {
+pub(crate) fn display_name(v: &str) -> Result<String, String> {
     let v = v.trim();
     if v.is_empty() {
         return Err("must not be empty (send null to clear it)".into());

@@ -58,6 +58,7 @@ pub struct MultiAccountInput {
     pub enable: Option<bool>,
     #[validate(range(min = 2, max = 10))]
     #[schema(minimum = 2, maximum = 10)]
+    #[serde(default, deserialize_with = "super::common::whole_number")]
     pub max_accounts_per_toolkit: Option<u8>,
     pub require_explicit_selection: Option<bool>,
 }

@@ -1,0 +1,263 @@
+//! The rules that depend on the running server's settings, added to the document
+//! `GET /openapi.json` serves (the static [`super::spec`] knows none of them).
+//!
+//! Callback URLs: what the operator's `AUTHLINK_CALLBACK_ALLOWLIST` admits (loopback only when it
+//! is empty), as a pattern per entry. The pattern is narrower than the check (no query string,
+//! no percent escapes or dot segments, the default port left out), so every URL it matches is
+//! accepted.
+//!
+//! `POST auth_configs`, from the catalog and the outbound policy: a catalog toolkit takes only its own `authScheme`; an `API_KEY` / `BEARER_TOKEN` /
+//! `BASIC` config takes no OAuth credential; an `OAUTH2` config needs `client_id` and
+//! `client_secret`; and a toolkit outside the catalog is `OAUTH2` and brings its own
+//! `authorization_url` and `token_url` (unless the operator forbids tenant endpoints, when it
+//! cannot be created at all). The body schema becomes `anyOf` these cases; the enums are the
+//! catalog's slugs, so an operator's catalog directory is described as it is.
+
+use serde_json::{Value, json};
+use utoipa::openapi::{RefOr, Schema};
+
+use crate::{
+    catalog::{AuthScheme, Catalog},
+    domain::CallbackAllowlist,
+    outbound::OutboundPolicy,
+};
+
+/// A path segment the URL parser keeps as written: no dot segment, no percent escape.
+const SEGMENT: &str = "(?:[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*)?";
+/// A TCP port from 1 to 65535.
+const PORT: &str = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+
+/// Escapes the characters with a meaning in a pattern (only those: ECMAScript's unicode mode
+/// refuses other escapes).
+fn escape(text: &str) -> String {
+    text.chars().map(|c| if ".^$|?*+()[]{}\\".contains(c) { format!("\\{c}") } else { c.to_string() }).collect()
+}
+
+/// What [`CallbackAllowlist::check`] accepts, as far as a pattern can say it.
+pub fn callback_pattern(allowlist: &CallbackAllowlist) -> String {
+    let rest = format!("(?:/{SEGMENT})*");
+    let mut choices: Vec<String> = allowlist
+        .prefixes()
+        .map(|(scheme, host, port, segments)| {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let path: String = segments.iter().map(|s| format!("/{}", escape(s))).collect();
+            format!("{scheme}://{}{}{path}(?:/{SEGMENT}(?:/{SEGMENT})*)?", escape(host), escape(&port))
+        })
+        .collect();
+    if choices.is_empty() {
+        choices.push(format!("https?://(?:localhost|127\\.0\\.0\\.1|\\[::1\\])(?::{PORT})?{rest}"));
+    }
+    format!("^(?:{})$", choices.join("|"))
+}
+
+/// Every credential field [`super::auth_configs::CredentialsInput`] has: what a non-OAuth config
+/// must leave out (or `null`).
+const OAUTH_FIELDS: [&str; 8] = [
+    "client_id",
+    "client_secret",
+    "scopes",
+    "authorization_url",
+    "token_url",
+    "client_auth",
+    "issuer",
+    "revocation_url",
+];
+
+/// `credentials` with `required` present and not null; with `no_endpoints`, the endpoint fields
+/// absent or null (the policy refuses them).
+fn oauth_credentials(required: &[&str], no_endpoints: bool) -> Value {
+    let mut properties = serde_json::Map::new();
+    for field in required {
+        properties.insert((*field).to_owned(), json!({ "not": { "type": "null" } }));
+    }
+    if no_endpoints {
+        // The issuer is an identifier, never fetched: the policy allows it still.
+        for field in ["authorization_url", "token_url", "revocation_url"] {
+            properties.insert(field.to_owned(), json!({ "type": "null" }));
+        }
+    }
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+fn case(slug: Value, scheme: AuthScheme, credentials: Value) -> Value {
+    // OAuth credentials are required; the other schemes' may be left out.
+    let required = if scheme.is_oauth() { json!(["authScheme", "credentials"]) } else { json!(["authScheme"]) };
+    let mut case = json!({
+        "properties": {
+            "toolkit": { "type": "object", "required": ["slug"], "properties": {} },
+            "auth_config": { "type": "object", "required": required, "properties": {
+                "authScheme": { "const": scheme.as_str() },
+            } },
+        },
+    });
+    case["properties"]["toolkit"]["properties"]["slug"] = slug;
+    case["properties"]["auth_config"]["properties"]["credentials"] = credentials;
+    case
+}
+
+/// The cases, one per scheme the catalog has and one for toolkits outside it.
+pub fn auth_config_cases(catalog: &Catalog, policy: &OutboundPolicy) -> Value {
+    let no_endpoints = policy.tenant_endpoints_forbidden();
+    let mut cases = Vec::new();
+    for scheme in AuthScheme::ALL {
+        let slugs: Vec<&str> = catalog.iter().filter(|p| p.auth_scheme == scheme).map(|p| p.slug.as_str()).collect();
+        if slugs.is_empty() {
+            continue;
+        }
+        let slug = json!({ "type": "string", "enum": slugs });
+        let credentials = if scheme.is_oauth() {
+            oauth_credentials(&["client_id", "client_secret"], no_endpoints)
+        } else {
+            let none: serde_json::Map<String, Value> =
+                OAUTH_FIELDS.iter().map(|f| ((*f).to_owned(), json!({ "type": "null" }))).collect();
+            json!({ "oneOf": [{ "type": "null" }, { "type": "object", "properties": none }] })
+        };
+        cases.push(case(slug, scheme, credentials));
+    }
+    if !no_endpoints {
+        let known: Vec<&str> = catalog.iter().map(|p| p.slug.as_str()).collect();
+        // Lower case, as the catalog's keys are: another spelling of a catalog slug is that toolkit.
+        let slug = json!({ "type": "string", "pattern": "^[a-z0-9_-]{1,64}$", "not": { "enum": known } });
+        let credentials = oauth_credentials(&["client_id", "client_secret", "authorization_url", "token_url"], false);
+        cases.push(case(slug, AuthScheme::OAuth2, credentials));
+    }
+    json!(cases)
+}
+
+/// Adds [`auth_config_cases`] to `CreateAuthConfigRequest` as `anyOf` (through the extension
+/// map: utoipa's object schema has no such field), and [`callback_pattern`] to every
+/// `callback_url`.
+pub fn add(
+    doc: &mut utoipa::openapi::OpenApi,
+    catalog: &Catalog,
+    policy: &OutboundPolicy,
+    callbacks: &CallbackAllowlist,
+) {
+    let Some(components) = doc.components.as_mut() else { return };
+    let url = json!({ "oneOf": [
+        { "type": "string", "maxLength": 2048, "pattern": callback_pattern(callbacks) },
+        { "type": "null" },
+    ] });
+    for component in ["ManageConnectionsInput", "SessionLinkRequest", "UserLinkRequest", "LegacyConnection"] {
+        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(component)
+            && let Ok(schema) = serde_json::from_value(url.clone())
+        {
+            o.properties.insert("callback_url".to_owned(), schema);
+        }
+    }
+    if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut("CreateAuthConfigRequest") {
+        o.extensions
+            .get_or_insert_with(Default::default)
+            .insert("anyOf".to_owned(), auth_config_cases(catalog, policy));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::{
+        catalog::{AuthScheme, Catalog},
+        outbound::OutboundPolicy,
+    };
+
+    fn scheme_of(case: &Value) -> &str {
+        case["properties"]["auth_config"]["properties"]["authScheme"]["const"].as_str().unwrap()
+    }
+
+    /// One case per scheme the catalog has, listing exactly its toolkits, and one for the rest.
+    #[test]
+    fn cases_follow_the_catalog() {
+        let catalog = Catalog::embedded().unwrap();
+        let cases = super::auth_config_cases(&catalog, &OutboundPolicy::new("".parse().unwrap(), false));
+        let cases = cases.as_array().unwrap();
+        for scheme in AuthScheme::ALL {
+            let want: Vec<&str> = catalog.iter().filter(|p| p.auth_scheme == scheme).map(|p| p.slug.as_str()).collect();
+            let Some(case) = cases.iter().find(|c| {
+                scheme_of(c) == scheme.as_str() && c["properties"]["toolkit"]["properties"]["slug"]["enum"].is_array()
+            }) else {
+                assert!(want.is_empty(), "{scheme} has toolkits but no case");
+                continue;
+            };
+            let got: Vec<&str> = case["properties"]["toolkit"]["properties"]["slug"]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(got, want, "{scheme}");
+            let creds = &case["properties"]["auth_config"]["properties"]["credentials"];
+            if scheme.is_oauth() {
+                assert_eq!(creds["required"], serde_json::json!(["client_id", "client_secret"]));
+            } else {
+                assert_eq!(creds["oneOf"][1]["properties"]["client_secret"]["type"], "null");
+            }
+        }
+        let outside =
+            cases.iter().find(|c| c["properties"]["toolkit"]["properties"]["slug"]["not"].is_object()).unwrap();
+        assert_eq!(scheme_of(outside), "OAUTH2");
+        let required = &outside["properties"]["auth_config"]["properties"]["credentials"]["required"];
+        assert_eq!(*required, serde_json::json!(["client_id", "client_secret", "authorization_url", "token_url"]));
+
+        // Tenant endpoints forbidden: no toolkit outside the catalog, no endpoint overrides.
+        let strict = super::auth_config_cases(&catalog, &OutboundPolicy::new("".parse().unwrap(), true));
+        let strict = strict.as_array().unwrap();
+        assert_eq!(strict.len(), cases.len() - 1);
+        let oauth = strict.iter().find(|c| scheme_of(c) == "OAUTH2").unwrap();
+        assert_eq!(
+            oauth["properties"]["auth_config"]["properties"]["credentials"]["properties"]["token_url"]["type"],
+            "null"
+        );
+        assert_eq!(oauth["properties"]["auth_config"]["required"], serde_json::json!(["authScheme", "credentials"]));
+    }
+
+    /// The callback pattern accepts only what the allowlist's check accepts (table-driven).
+    #[test]
+    fn callback_pattern_is_within_the_check() {
+        for (list, urls) in [
+            (
+                "",
+                &[
+                    "http://localhost:3000/cb",
+                    "http://127.0.0.1/",
+                    "https://[::1]:8443/a/b",
+                    "http://localhost",
+                    "https://app.example.com/cb",
+                    "http://localhost:99999/",
+                    "http://localhost/a/../b",
+                    "http://localhost/#x",
+                    "http://localhost/?status=1",
+                    "",
+                ][..],
+            ),
+            (
+                "https://app.example.com/cb, http://127.0.0.1:9000",
+                &[
+                    "https://app.example.com/cb",
+                    "https://app.example.com/cb/done",
+                    "https://app.example.com/cbevil",
+                    "https://app.example.com/",
+                    "https://app.example.com:8443/cb",
+                    "http://127.0.0.1:9000/x",
+                    "http://127.0.0.1/x",
+                    "https://app.example.com/cb/%2e%2e/x",
+                    "https://u@app.example.com/cb",
+                ][..],
+            ),
+        ] {
+            let allowlist: crate::domain::CallbackAllowlist = list.parse().unwrap();
+            let re = regex::Regex::new(&super::callback_pattern(&allowlist)).unwrap();
+            let mut matched = 0;
+            for url in urls {
+                if re.is_match(url) {
+                    matched += 1;
+                    assert!(
+                        allowlist.check(url).is_ok(),
+                        "{list:?}: the pattern matches {url}, which the check refuses"
+                    );
+                }
+            }
+            assert!(matched >= 3, "{list:?}: only {matched} matched");
+        }
+    }
+}
