@@ -30,6 +30,9 @@ pub enum CallbackError {
 /// one of them could make the app read a forged outcome (`?status=success&status=…`).
 pub const RESERVED_CALLBACK_PARAMS: &[&str] = &["status", "connected_account_id", "error"];
 
+/// An allowlist entry as (scheme, host, port unless the scheme's default, leading path segments).
+pub type PrefixParts<'a> = (&'a str, &'a str, Option<u16>, &'a [String]);
+
 /// One allowlist entry: scheme, host, port and leading path segments that must match exactly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Prefix {
@@ -55,6 +58,12 @@ impl Prefix {
             port: url.port_or_known_default(),
             segments: segments(&url),
         })
+    }
+
+    /// (scheme, host, port unless the scheme's default, leading path segments).
+    fn parts(&self) -> PrefixParts<'_> {
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        (self.scheme.as_str(), self.host.as_str(), self.port.filter(|port| *port != default), self.segments.as_slice())
     }
 
     fn matches(&self, url: &Url) -> bool {
@@ -100,11 +109,8 @@ impl CallbackAllowlist {
 
     /// Each entry as (scheme, host, port unless the scheme's default, leading path segments),
     /// for the OpenAPI document's description of what [`Self::check`] accepts.
-    pub fn prefixes(&self) -> impl Iterator<Item = (&str, &str, Option<u16>, &[String])> {
-        self.0.iter().map(|p| {
-            let default = if p.scheme == "https" { 443 } else { 80 };
-            (p.scheme.as_str(), p.host.as_str(), p.port.filter(|port| *port != default), p.segments.as_slice())
-        })
+    pub fn prefixes(&self) -> impl Iterator<Item = PrefixParts<'_>> {
+        self.0.iter().map(Prefix::parts)
     }
 
     /// Checks a raw URL and returns it as a [`CallbackUrl`] when it is safe to redirect to.
@@ -154,6 +160,12 @@ impl LinkUrlAllowlist {
     /// Why an overwrite was refused, as shown to API callers.
     pub const REFUSAL: &str =
         "does not match the operator's AUTHLINK_LINK_URL_ALLOWLIST (by default only this server's public origin)";
+
+    /// Each entry's parts, for the OpenAPI document's description of what [`Self::allows`]
+    /// accepts (an empty list: the public origin alone).
+    pub fn prefixes(&self) -> impl Iterator<Item = PrefixParts<'_>> {
+        self.0.iter().map(Prefix::parts)
+    }
 
     /// Whether `raw` may be the base of a link's `redirect_url`; `public_base` is the server's
     /// public URL, whose origin is the whole list when the operator set none.

@@ -14,7 +14,7 @@ pub mod status;
 pub mod token;
 
 pub use acl::{AccountType, AclConfig};
-pub use callback::{CallbackAllowlist, CallbackUrl, LinkUrlAllowlist};
+pub use callback::{CallbackAllowlist, CallbackUrl, LinkUrlAllowlist, PrefixParts};
 pub use event::EventType;
 pub use ids::{AuthConfigId, ConnectedAccountId, SessionId, WebhookSubscriptionId};
 pub use origin::OriginAllowlist;

@@ -137,7 +137,7 @@ pub fn app(state: AppState) -> Router {
     crate::i18n::load();
     let (router, doc) = routes().split_for_parts();
     let mut doc = openapi::finish(doc);
-    openapi_deployment::add(&mut doc, &state.catalog, &state.settings.outbound, &state.settings.callback_allowlist);
+    openapi_deployment::add(&mut doc, &state.catalog, &state.settings);
     let document = openapi::Document::new(&doc);
     router
         .fallback(not_found)

@@ -18,8 +18,9 @@ use utoipa::openapi::{RefOr, Schema};
 
 use crate::{
     catalog::{AuthScheme, Catalog},
-    domain::CallbackAllowlist,
+    domain::{CallbackAllowlist, LinkUrlAllowlist, PrefixParts},
     outbound::OutboundPolicy,
+    service::context::Settings,
 };
 
 /// A path segment the URL parser keeps as written: no dot segment, no percent escape.
@@ -36,18 +37,34 @@ fn escape(text: &str) -> String {
 /// What [`CallbackAllowlist::check`] accepts, as far as a pattern can say it.
 pub fn callback_pattern(allowlist: &CallbackAllowlist) -> String {
     let rest = format!("(?:/{SEGMENT})*");
-    let mut choices: Vec<String> = allowlist
-        .prefixes()
-        .map(|(scheme, host, port, segments)| {
-            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-            let path: String = segments.iter().map(|s| format!("/{}", escape(s))).collect();
-            format!("{scheme}://{}{}{path}(?:/{SEGMENT}(?:/{SEGMENT})*)?", escape(host), escape(&port))
-        })
-        .collect();
+    let mut choices: Vec<String> = allowlist.prefixes().map(prefix_choice).collect();
     if choices.is_empty() {
         choices.push(format!("https?://(?:localhost|127\\.0\\.0\\.1|\\[::1\\])(?::{PORT})?{rest}"));
     }
     format!("^(?:{})$", choices.join("|"))
+}
+
+/// One allowlist entry as a pattern: its origin and leading segments, then any further segments.
+fn prefix_choice((scheme, host, port, segments): PrefixParts<'_>) -> String {
+    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+    let path: String = segments.iter().map(|s| format!("/{}", escape(s))).collect();
+    format!("{scheme}://{}{}{path}(?:/{SEGMENT}(?:/{SEGMENT})*)?", escape(host), escape(&port))
+}
+
+/// What [`LinkUrlAllowlist::allows`] accepts as a session's `experimental.link_url_overwrite`
+/// (and the session check's absolute http(s) URL without query): the operator's entries, or
+/// with none the public URL's origin with any path.
+pub fn link_url_pattern(allowlist: &LinkUrlAllowlist, public_base: &str) -> String {
+    let mut choices: Vec<String> = allowlist.prefixes().map(prefix_choice).collect();
+    if choices.is_empty()
+        && let Ok(base) = url::Url::parse(public_base)
+        && let Some(host) = base.host_str()
+    {
+        let default = if base.scheme() == "https" { 443 } else { 80 };
+        let port = base.port_or_known_default().filter(|p| *p != default);
+        choices.push(prefix_choice((base.scheme(), host, port, &[])));
+    }
+    format!("^(?:{})/?$", choices.join("|"))
 }
 
 /// Every credential field [`super::auth_configs::CredentialsInput`] has: what a non-OAuth config
@@ -127,13 +144,16 @@ pub fn auth_config_cases(catalog: &Catalog, policy: &OutboundPolicy) -> Value {
 /// Adds [`auth_config_cases`] to `CreateAuthConfigRequest` as `anyOf` (through the extension
 /// map: utoipa's object schema has no such field), and [`callback_pattern`] to every
 /// `callback_url`.
-pub fn add(
-    doc: &mut utoipa::openapi::OpenApi,
-    catalog: &Catalog,
-    policy: &OutboundPolicy,
-    callbacks: &CallbackAllowlist,
-) {
+pub fn add(doc: &mut utoipa::openapi::OpenApi, catalog: &Catalog, settings: &Settings) {
+    let (policy, callbacks) = (&settings.outbound, &settings.callback_allowlist);
     let Some(components) = doc.components.as_mut() else { return };
+    if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut("SessionExperimentalInput") {
+        let pattern = link_url_pattern(&settings.link_url_allowlist, &settings.public_base);
+        let url = json!({ "oneOf": [{ "type": "string", "pattern": pattern }, { "type": "null" }] });
+        if let Ok(schema) = serde_json::from_value(url) {
+            o.properties.insert("link_url_overwrite".to_owned(), schema);
+        }
+    }
     let url = json!({ "oneOf": [
         { "type": "string", "maxLength": 2048, "pattern": callback_pattern(callbacks) },
         { "type": "null" },
@@ -209,6 +229,47 @@ mod tests {
             "null"
         );
         assert_eq!(oauth["properties"]["auth_config"]["required"], serde_json::json!(["authScheme", "credentials"]));
+    }
+
+    /// The link-URL pattern accepts only what the session's check accepts: an absolute http(s)
+    /// URL without query that the operator's list (or, with none, the public origin) allows.
+    #[test]
+    fn link_url_pattern_is_within_the_check() {
+        let urls = [
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8080/links/base",
+            "http://127.0.0.1:8081/x",
+            "http://127.0.0.1:8080/?q=1",
+            "http://127.0.0.1:8080/#f",
+            "http://u@127.0.0.1:8080/",
+            "https://links.example.com/a",
+            "https://links.example.com/a/b",
+            "https://links.example.com/ab",
+            "https://links.example.com:444/a",
+            "https://evil.example.com/a",
+        ];
+        for (list, public, want) in [
+            ("", "http://127.0.0.1:8080", 3),
+            ("https://links.example.com/a", "http://127.0.0.1:8080", 2),
+            ("", "https://auth.example.com", 0),
+        ] {
+            let allowlist: crate::domain::LinkUrlAllowlist = list.parse().unwrap();
+            let re = regex::Regex::new(&super::link_url_pattern(&allowlist, public)).unwrap();
+            let mut matched = 0;
+            for url in urls {
+                if re.is_match(url) {
+                    matched += 1;
+                    let parsed = url::Url::parse(url).unwrap();
+                    assert!(parsed.query().is_none() && parsed.host_str().is_some(), "{list:?}: {url}");
+                    assert!(
+                        allowlist.allows(url, public),
+                        "{list:?}: the pattern matches {url}, which the check refuses"
+                    );
+                }
+            }
+            assert_eq!(matched, want, "{list:?} / {public}");
+        }
     }
 
     /// The callback pattern accepts only what the allowlist's check accepts (table-driven).
