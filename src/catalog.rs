@@ -39,9 +39,11 @@ pub struct Catalog {
 
 pub mod fields;
 pub mod nango;
+mod oauth1;
 mod scheme;
 mod validate;
 
+pub use oauth1::{OAuth1Facts, SignatureMethod, Transmission};
 pub use scheme::{AuthScheme, Credential, CredentialIn};
 
 pub use fields::{FieldError, FieldSpec, ValidatedFields, expand_template, validate_fields};
@@ -62,6 +64,8 @@ pub struct Provider {
     pub auth_scheme: AuthScheme,
     /// The OAuth 2.0 facts: `Some` exactly when [`Provider::auth_scheme`] is `OAUTH2`.
     pub oauth: Option<OAuthFacts>,
+    /// The OAuth 1.0a facts: `Some` exactly when [`Provider::auth_scheme`] is `OAUTH1`.
+    pub oauth1: Option<OAuth1Facts>,
     /// Where an `API_KEY` / `BEARER_TOKEN` secret goes on API calls (never on `OAUTH2`).
     pub credential: Option<Credential>,
     /// The API's base URL; may contain `{field}` templates.
@@ -127,6 +131,9 @@ impl Provider {
         if let Some(o) = &self.oauth {
             urls.extend([o.authorization_url.as_str(), o.token_url.as_str()]);
             urls.extend(o.revocation_url.as_deref());
+        }
+        if let Some(o) = &self.oauth1 {
+            urls.extend([o.request_token_url.as_str(), o.authorize_url.as_str(), o.access_token_url.as_str()]);
         }
         urls
     }
@@ -602,6 +609,11 @@ toolkits:
         for provider in catalog().iter() {
             let s = provider.slug.as_str();
             assert!(!provider.name.is_empty() && !provider.description.is_empty(), "{s}: name/description");
+            if let Some(o) = &provider.oauth1 {
+                assert!(provider.fields.is_empty() && provider.oauth().is_none(), "{s}: OAUTH1 takes no fields");
+                assert!(o.request_token_url.starts_with("https://"), "{s}: request_token_url");
+                continue;
+            }
             let Some(p) = provider.oauth() else {
                 assert!(provider.fields.iter().any(|f| f.secret), "{s}: a non-OAuth entry without a secret field");
                 continue;
@@ -1073,7 +1085,7 @@ toolkits:
                 "OAuth 2.0 key",
             ),
             ("    auth_scheme: API_KEY\n", "    auth_scheme: API_KEY\n    pkce: true\n", "pkce", "OAuth 2.0 key"),
-            ("    auth_scheme: API_KEY\n", "    auth_scheme: OAUTH1\n", "auth_scheme", "unknown variant"),
+            ("    auth_scheme: API_KEY\n", "    auth_scheme: SAML\n", "auth_scheme", "unknown variant"),
             ("        secret: true\n", "", "fields", "secret field"),
             ("\"[a-z]{2}[0-9]\"", "\"[a-z.]+\"", "fields", "host label"),
             ("\"[a-z]{2}[0-9]\"", "\"\\\\S+\"", "fields", "host label"),
