@@ -21,6 +21,7 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
         "API_KEY" => "API Key",
         "BEARER_TOKEN" => "Bearer Token",
         "BASIC" => "Basic Auth",
+        "OAUTH1" => "OAuth 1.0a",
         other => panic!("unknown scheme {other}"),
     };
     assert_eq!(t["composio_managed_auth_schemes"], json!([]));
