@@ -124,7 +124,7 @@ fn check(
     // Looked up before the lock: the lookup takes it itself.
     let secret = token_secret(&params);
     let mut inner = p.inner.lock().unwrap();
-    let mut refuse = |why: &'static str, inner: &mut Inner| {
+    let refuse = |why: &'static str, inner: &mut Inner| {
         inner.seen.push(Seen {
             endpoint,
             method: method.to_string(),
