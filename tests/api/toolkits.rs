@@ -49,7 +49,12 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
         group.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect()
     };
     let required = names(&creation["required"]);
-    if scheme != "OAUTH2" {
+    if scheme == "OAUTH1" {
+        // The app's consumer key and secret; the three endpoints may be overridden.
+        assert_eq!(required, ["consumer_key", "consumer_secret"], "{t}");
+        assert_eq!(names(&creation["optional"]), ["request_token_url", "authorization_url", "token_url"], "{t}");
+        assert_eq!(details[0]["fields"]["connected_account_initiation"]["required"], json!([]), "{t}");
+    } else if scheme != "OAUTH2" {
         // API key, bearer and basic configs take no credentials: the secret is the connection's.
         assert!(required.is_empty() && creation["optional"] == json!([]), "{t}");
         let initiation = &details[0]["fields"]["connected_account_initiation"]["required"];
