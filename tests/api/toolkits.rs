@@ -70,7 +70,11 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
             assert!(field[key].is_string(), "{key} of {field}");
         }
         assert!(field["required"].is_boolean() && field["is_secret"].is_boolean() && field["user_visible"] == true);
-        assert_eq!(field["is_secret"], field["name"] == "client_secret", "{field}");
+        assert_eq!(
+            field["is_secret"],
+            (field["name"] == "client_secret" || field["name"] == "consumer_secret"),
+            "{field}"
+        );
     }
     assert!(details[0]["fields"]["connected_account_initiation"]["required"].is_array());
     assert!(details[0]["fields"]["connected_account_initiation"]["optional"].is_array());
