@@ -40,9 +40,11 @@ pub struct Catalog {
 mod field_error;
 pub mod fields;
 pub mod nango;
+mod oauth1;
 mod scheme;
 mod validate;
 
+pub use oauth1::{OAuth1Facts, SignatureMethod, Transmission};
 pub use scheme::{AuthScheme, Credential, CredentialIn, Placements};
 
 pub use fields::{FieldError, FieldRule, FieldSpec, ValidatedFields, expand_template, validate_fields};
@@ -63,6 +65,8 @@ pub struct Provider {
     pub auth_scheme: AuthScheme,
     /// The OAuth 2.0 facts: `Some` exactly when [`Provider::auth_scheme`] is `OAUTH2`.
     pub oauth: Option<OAuthFacts>,
+    /// The OAuth 1.0a facts: `Some` exactly when [`Provider::auth_scheme`] is `OAUTH1`.
+    pub oauth1: Option<OAuth1Facts>,
     /// Where the values of an `API_KEY` / `BEARER_TOKEN` entry go on API calls, one placement
     /// per value (empty on `OAUTH2` and `BASIC` entries, and where the catalog names none).
     pub credential: Vec<Credential>,
@@ -140,6 +144,9 @@ impl Provider {
         if let Some(o) = &self.oauth {
             urls.extend([o.authorization_url.as_str(), o.token_url.as_str()]);
             urls.extend(o.revocation_url.as_deref());
+        }
+        if let Some(o) = &self.oauth1 {
+            urls.extend([o.request_token_url.as_str(), o.authorize_url.as_str(), o.access_token_url.as_str()]);
         }
         urls
     }
@@ -633,6 +640,11 @@ toolkits:
         for provider in catalog().iter() {
             let s = provider.slug.as_str();
             assert!(!provider.name.is_empty() && !provider.description.is_empty(), "{s}: name/description");
+            if let Some(o) = &provider.oauth1 {
+                assert!(provider.fields.is_empty() && provider.oauth().is_none(), "{s}: OAUTH1 takes no fields");
+                assert!(o.request_token_url.starts_with("https://"), "{s}: request_token_url");
+                continue;
+            }
             let Some(p) = provider.oauth() else {
                 assert!(provider.fields.iter().any(|f| f.secret), "{s}: a non-OAuth entry without a secret field");
                 continue;
@@ -1112,7 +1124,7 @@ toolkits:
                 "OAuth 2.0 key",
             ),
             ("    auth_scheme: API_KEY\n", "    auth_scheme: API_KEY\n    pkce: true\n", "pkce", "OAuth 2.0 key"),
-            ("    auth_scheme: API_KEY\n", "    auth_scheme: OAUTH1\n", "auth_scheme", "unknown variant"),
+            ("    auth_scheme: API_KEY\n", "    auth_scheme: SAML\n", "auth_scheme", "unknown variant"),
             ("        secret: true\n", "", "fields", "secret field"),
             ("\"[a-z]{2}[0-9]\"", "\"[a-z.]+\"", "fields", "host label"),
             ("\"[a-z]{2}[0-9]\"", "\"\\\\S+\"", "fields", "host label"),

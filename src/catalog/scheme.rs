@@ -14,10 +14,14 @@ pub enum AuthScheme {
     BearerToken,
     #[serde(rename = "BASIC")]
     Basic,
+    /// OAuth 1.0a (RFC 5849): a redirect flow like OAuth 2.0, with signed requests and token
+    /// credentials that do not refresh.
+    #[serde(rename = "OAUTH1")]
+    OAuth1,
 }
 
 impl AuthScheme {
-    pub const ALL: [Self; 4] = [Self::OAuth2, Self::ApiKey, Self::BearerToken, Self::Basic];
+    pub const ALL: [Self; 5] = [Self::OAuth2, Self::ApiKey, Self::BearerToken, Self::Basic, Self::OAuth1];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,6 +29,7 @@ impl AuthScheme {
             Self::ApiKey => "API_KEY",
             Self::BearerToken => "BEARER_TOKEN",
             Self::Basic => "BASIC",
+            Self::OAuth1 => "OAUTH1",
         }
     }
 
@@ -32,8 +37,15 @@ impl AuthScheme {
         Self::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
+    /// OAuth 2.0 only: OAuth 1.0a has its own facts and flow (`service::oauth1`).
     pub fn is_oauth(self) -> bool {
         self == Self::OAuth2
+    }
+
+    /// Whether the account's credential is a set of field values the user or app typed in
+    /// (API key, bearer token, basic), rather than one a provider issued in a redirect flow.
+    pub fn is_typed_in(self) -> bool {
+        matches!(self, Self::ApiKey | Self::BearerToken | Self::Basic)
     }
 }
 

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    AuthScheme, CatalogErrorKind, ClientAuth, CredentialIn, FieldSpec, OAuthFacts, Placements, Provider, Quirk,
-    RESERVED_AUTHORIZATION_PARAMS, category_name,
+    AuthScheme, CatalogErrorKind, ClientAuth, CredentialIn, FieldSpec, OAuth1Facts, OAuthFacts, Placements, Provider,
+    Quirk, RESERVED_AUTHORIZATION_PARAMS, category_name,
 };
 use crate::domain::ToolkitSlug;
 
@@ -45,12 +45,19 @@ pub(super) struct RawEntry {
     quirks: Option<Vec<Quirk>>,
     token_response_nested: Option<String>,
     client_id_param: Option<String>,
+    oauth1: Option<OAuth1Facts>,
 }
 
 impl RawEntry {
     /// Splits the OAuth keys off: required on `OAUTH2`, refused on every other scheme.
     fn into_provider(self) -> Result<Provider, (&'static str, String)> {
         let scheme = self.auth_scheme;
+        let oauth1 = match (scheme, self.oauth1) {
+            (AuthScheme::OAuth1, Some(facts)) => Some(facts),
+            (AuthScheme::OAuth1, None) => return Err(("oauth1", "is required on OAUTH1 entries".to_owned())),
+            (_, Some(_)) => return Err(("oauth1", format!("is only allowed on OAUTH1 entries, not {scheme}"))),
+            (_, None) => None,
+        };
         let oauth = if scheme.is_oauth() {
             let need = |key: &'static str| (key, "is required on OAUTH2 entries".to_owned());
             Some(OAuthFacts {
@@ -103,6 +110,7 @@ impl RawEntry {
             categories: self.categories,
             auth_scheme: scheme,
             oauth,
+            oauth1,
             credential,
             base_url: self.base_url,
             fields: self.fields,
@@ -231,6 +239,18 @@ pub(super) fn validate(provider: &Provider) -> Result<(), CatalogErrorKind> {
         })?;
     }
 
+    if let Some(o) = &provider.oauth1 {
+        if !provider.credential.is_empty() {
+            return Err(invalid("credential", "is not allowed on OAUTH1 entries (the credential is the token)".into()));
+        }
+        for (field, url) in [
+            ("oauth1.request_token_url", &o.request_token_url),
+            ("oauth1.authorize_url", &o.authorize_url),
+            ("oauth1.access_token_url", &o.access_token_url),
+        ] {
+            check_url(url, &declared).map_err(url_err(field, url))?;
+        }
+    }
     let Some(o) = &provider.oauth else {
         return Ok(());
     };
@@ -411,6 +431,13 @@ fn check_fields(provider: &Provider) -> Result<BTreeSet<&str>, String> {
         }
     }
     if provider.auth_scheme.is_oauth() {
+        return Ok(declared);
+    }
+    if provider.auth_scheme == AuthScheme::OAuth1 {
+        // The three endpoints are fixed: no per-tenant field is ever asked for on the way.
+        if let Some(f) = provider.fields.first() {
+            return Err(format!("{}: OAUTH1 entries take no fields", f.name));
+        }
         return Ok(declared);
     }
     if !provider.fields.iter().any(|f| f.secret) {

@@ -227,6 +227,8 @@ pub(crate) async fn link_stop_page(state: &AppState, token: &LinkToken, stop: St
         ("error" = Option<String>, Query, description = "The provider's error code"),
         ("error_description" = Option<String>, Query),
         ("iss" = Option<String>, Query, description = "Issuer (RFC 9207), checked when sent"),
+        ("oauth_token" = Option<String>, Query, description = "OAuth 1.0a: the temporary token (instead of state)"),
+        ("oauth_verifier" = Option<String>, Query, description = "OAuth 1.0a: the verifier, once the user approved"),
     ),
     responses(
         (status = 200, description = "Connected; no callback URL to return to", content_type = "text/html"),
@@ -253,6 +255,8 @@ pub async fn callback(
         ("error" = Option<String>, Query, description = "The provider's error code"),
         ("error_description" = Option<String>, Query),
         ("iss" = Option<String>, Query, description = "Issuer (RFC 9207), checked when sent"),
+        ("oauth_token" = Option<String>, Query, description = "OAuth 1.0a: the temporary token (instead of state)"),
+        ("oauth_verifier" = Option<String>, Query, description = "OAuth 1.0a: the verifier, once the user approved"),
     ),
     responses(
         (status = 200, description = "Connected; no callback URL to return to", content_type = "text/html"),

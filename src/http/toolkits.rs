@@ -173,6 +173,7 @@ fn scheme_name(scheme: AuthScheme) -> &'static str {
         AuthScheme::ApiKey => "API Key",
         AuthScheme::BearerToken => "Bearer Token",
         AuthScheme::Basic => "Basic Auth",
+        AuthScheme::OAuth1 => "OAuth 1.0a",
     }
 }
 

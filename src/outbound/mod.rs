@@ -157,6 +157,27 @@ impl OutboundClient {
         self.execute(request).await
     }
 
+    /// An OAuth 1.0a request (RFC 5849): `method` GET or POST to `url` as given (its query may
+    /// hold the signed `oauth_*` parameters), with the `Authorization: OAuth ...` header when
+    /// given, expecting a form-encoded answer.
+    pub async fn signed(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        authorization: Option<&str>,
+    ) -> Result<OutboundResponse, OutboundError> {
+        let post = method == reqwest::Method::POST;
+        let mut request = self.client_for(url)?.request(method, url.clone()).header(header::ACCEPT, "*/*");
+        if post {
+            // An empty form: some servers refuse a POST without a length.
+            request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body("");
+        }
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        self.execute(request).await
+    }
+
     /// A JSON POST with extra headers (webhook deliveries and their signature headers).
     pub async fn post_json(
         &self,

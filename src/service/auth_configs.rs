@@ -129,6 +129,7 @@ pub async fn create(
         client_auth: new.client_auth.map(|c| c.as_str().to_owned()),
         issuer: new.issuer,
         revocation_url: new.revocation_url,
+        request_token_url: None,
     };
     Ok(ctx.store.insert_auth_config(project, &record, Some(actor)).await?)
 }
@@ -161,6 +162,7 @@ pub async fn create_for_scheme(
         client_auth: None,
         issuer: None,
         revocation_url: None,
+        request_token_url: None,
     };
     Ok(ctx.store.insert_auth_config(project, &record, Some(actor)).await?)
 }

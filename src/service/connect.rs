@@ -142,7 +142,11 @@ pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, St
         .authorization_url
         .clone()
         .or_else(|| {
-            ctx.catalog.get(&link.auth_config.toolkit).and_then(|p| p.oauth()).map(|o| o.authorization_url.clone())
+            let entry = ctx.catalog.get(&link.auth_config.toolkit);
+            entry.and_then(|p| p.oauth()).map(|o| o.authorization_url.clone()).or_else(|| {
+                // OAUTH1: the auth config's `authorization_url` is its authorize URL override.
+                entry.and_then(|p| p.oauth1.as_ref()).map(|o| o.authorize_url.clone())
+            })
         })
         .filter(|u| !u.contains('{'))
         .and_then(|u| Url::parse(&u).ok())
@@ -176,6 +180,9 @@ pub async fn link_page(ctx: &ServiceContext, token: &str) -> Result<LinkPage, St
 pub async fn start(ctx: &ServiceContext, token: &str, binding: &str) -> Result<Url, Stop> {
     let Some(link) = find_link(ctx, token).await? else { return Err(Stop::LinkNotFound) };
     usability(&link)?;
+    if link.auth_config.auth_scheme == super::oauth1_connect::SCHEME {
+        return super::oauth1_connect::start(ctx, &link, binding).await;
+    }
     let provider = provider_for(ctx, &link.auth_config).map_err(|e| {
         tracing::warn!(error = %e, "provider not usable");
         Stop::CannotStart(e.to_string())
@@ -223,6 +230,10 @@ pub struct CallbackParams {
     pub error: Option<String>,
     pub error_description: Option<String>,
     pub iss: Option<String>,
+    /// OAuth 1.0a (RFC 5849 §2.2): the temporary token, echoed back instead of a `state`.
+    pub oauth_token: Option<String>,
+    /// OAuth 1.0a: present once the user approved.
+    pub oauth_verifier: Option<String>,
 }
 
 /// `GET /oauth/callback`.
@@ -237,6 +248,10 @@ pub async fn callback(
     bindings: &[&str],
     redirect_key: Option<&str>,
 ) -> Result<Outcome, Stop> {
+    if let (None, Some(token)) = (params.state.as_deref(), params.oauth_token.as_deref()) {
+        let verifier = params.oauth_verifier.as_deref();
+        return super::oauth1_connect::callback(ctx, token, verifier, bindings, redirect_key).await;
+    }
     let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
         return Err(Stop::MissingState);
     };

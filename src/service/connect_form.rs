@@ -77,7 +77,8 @@ pub enum Submitted {
 fn form_provider<'a>(ctx: &'a ServiceContext, link: &LinkView) -> Option<&'a Provider> {
     let provider = ctx.catalog.get(&link.auth_config.toolkit)?;
     let scheme = scheme_of(link, provider);
-    (!scheme.is_oauth() || !provider.fields.is_empty()).then_some(provider)
+    // OAUTH1 entries take no fields: their page is the bare Continue button.
+    (scheme.is_typed_in() || (scheme.is_oauth() && !provider.fields.is_empty())).then_some(provider)
 }
 
 /// The auth config's scheme, else the catalog entry's.

@@ -27,9 +27,17 @@ struct SealedFields {
     fields: BTreeMap<String, String>,
 }
 
-/// Whether an account's credential is a field set rather than an OAuth token set.
+/// Whether an account's credential is a field set typed in by the user or app (API key, bearer,
+/// basic): such accounts are created and replaced through the API, and never refresh.
 pub fn is_field_scheme(auth_scheme: &str) -> bool {
-    AuthScheme::parse(auth_scheme).is_some_and(|s| !s.is_oauth())
+    AuthScheme::parse(auth_scheme).is_some_and(AuthScheme::is_typed_in)
+}
+
+/// Whether an account's credential is sealed as a field set: the typed-in schemes, and OAuth
+/// 1.0a, whose token credentials are the provider's parameters (`oauth_token`,
+/// `oauth_token_secret`, `edam_*`, ...) rather than an OAuth 2.0 token set.
+pub fn is_sealed_as_fields(auth_scheme: &str) -> bool {
+    AuthScheme::parse(auth_scheme).is_some_and(|s| s != AuthScheme::OAuth2)
 }
 
 /// The catalog entry of a non-OAuth auth config (these exist only for catalog toolkits).
@@ -85,10 +93,19 @@ fn seal(ctx: &ServiceContext, id: &ConnectedAccountId, fields: BTreeMap<String, 
     Ok(ctx.sealer.seal(id.as_str(), &json))
 }
 
+/// Seals a field set for an account as [`open`] reads it back (OAuth 1.0a token credentials).
+pub(crate) fn seal_field_set(
+    ctx: &ServiceContext,
+    id: &ConnectedAccountId,
+    fields: BTreeMap<String, String>,
+) -> ApiResult<String> {
+    seal(ctx, id, fields)
+}
+
 /// The field values of a non-OAuth account, opened (`None` for OAuth accounts and accounts
 /// without a credential, e.g. revoked ones).
 pub fn open(ctx: &ServiceContext, account: &AccountRecord) -> ApiResult<Option<BTreeMap<String, String>>> {
-    if !is_field_scheme(&account.auth_scheme) {
+    if !is_sealed_as_fields(&account.auth_scheme) {
         return Ok(None);
     }
     let Some(sealed) = &account.tokens_sealed else { return Ok(None) };

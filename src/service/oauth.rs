@@ -301,6 +301,12 @@ impl OAuthClient {
         Ok(Self { http: Some(OutboundClient::new(policy, limits)?) })
     }
 
+    /// The guarded client itself, for the OAuth 1.0a calls (`service::oauth1`); `None` when
+    /// disabled.
+    pub fn outbound(&self) -> Option<&OutboundClient> {
+        self.http.as_ref()
+    }
+
     /// A client that refuses every call (when the real one cannot be built).
     pub fn disabled() -> Self {
         Self { http: None }

@@ -29,7 +29,7 @@ fn expiring(account: &AccountRecord) -> bool {
 /// API key, bearer and basic accounts hold a field set there instead (`service::credentials`):
 /// they have no token set.
 pub fn open(ctx: &ServiceContext, account: &AccountRecord) -> ApiResult<Option<TokenSet>> {
-    if super::credentials::is_field_scheme(&account.auth_scheme) {
+    if super::credentials::is_sealed_as_fields(&account.auth_scheme) {
         return Ok(None);
     }
     let Some(sealed) = &account.tokens_sealed else { return Ok(None) };
@@ -46,6 +46,14 @@ pub async fn read(
     force: bool,
 ) -> ApiResult<(AccountRecord, Option<TokenSet>)> {
     let account = super::accounts::get(ctx, project, id).await?;
+    if account.auth_scheme == super::oauth1_connect::SCHEME {
+        if force {
+            return Err(ApiError::BadRequest(format!(
+                "Connected account {id} is an OAUTH1 account: OAuth 1.0a tokens do not refresh (they stay valid until the provider's expiry, edam_expires for Evernote); when they end, connect again"
+            )));
+        }
+        return Ok((account, None));
+    }
     if super::credentials::is_field_scheme(&account.auth_scheme) {
         if force {
             return Err(ApiError::BadRequest(format!(

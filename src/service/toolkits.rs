@@ -103,11 +103,19 @@ impl Toolkit {
             is_custom: false,
             auth_scheme: p.auth_scheme,
             default_scopes: oauth.map(|o| o.default_scopes.clone()).unwrap_or_default(),
-            authorization_url: oauth.map(|o| o.authorization_url.clone()),
-            token_url: oauth.map(|o| o.token_url.clone()),
+            authorization_url: oauth
+                .map(|o| o.authorization_url.clone())
+                .or_else(|| p.oauth1.as_ref().map(|o| o.authorize_url.clone())),
+            token_url: oauth
+                .map(|o| o.token_url.clone())
+                .or_else(|| p.oauth1.as_ref().map(|o| o.access_token_url.clone())),
             // An API key, bearer or basic auth config needs no credentials: the secret is the
-            // connection's.
-            auth_config_fields: if oauth.is_some() { auth_config_fields(false) } else { Vec::new() },
+            // connection's. An OAuth 1.0a one takes the app's consumer key and secret.
+            auth_config_fields: match (oauth, &p.oauth1) {
+                (Some(_), _) => auth_config_fields(false),
+                (None, Some(_)) => oauth1_config_fields(),
+                (None, None) => Vec::new(),
+            },
             initiation_fields,
             placements: p
                 .placements()
@@ -141,6 +149,42 @@ impl Toolkit {
             placements: Vec::new(),
         }
     }
+}
+
+/// `credentials.*` of an OAUTH1 `POST auth_configs` (catalog toolkits).
+fn oauth1_config_fields() -> Vec<AuthField> {
+    let field = |name: &str, display_name: &str, description: &str, required, is_secret| AuthField {
+        name: name.to_owned(),
+        display_name: display_name.to_owned(),
+        description: description.to_owned(),
+        required,
+        is_secret,
+    };
+    vec![
+        field("consumer_key", "Consumer Key", "The OAuth 1.0a app's consumer key.", true, false),
+        field(
+            "consumer_secret",
+            "Consumer Secret",
+            "The OAuth 1.0a app's consumer secret (stored sealed, never returned).",
+            true,
+            true,
+        ),
+        field(
+            "request_token_url",
+            "Request Token URL",
+            "Overrides the catalog's temporary credentials endpoint.",
+            false,
+            false,
+        ),
+        field(
+            "authorization_url",
+            "Authorization URL",
+            "Overrides the catalog's authorization endpoint.",
+            false,
+            false,
+        ),
+        field("token_url", "Access Token URL", "Overrides the catalog's token credentials endpoint.", false, false),
+    ]
 }
 
 /// `credentials.*` of `POST auth_configs`: a custom toolkit must name its endpoints.

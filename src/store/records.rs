@@ -58,6 +58,8 @@ pub struct AuthConfigRecord {
     pub issuer: Option<String>,
     /// RFC 7009 revocation endpoint; `None` = the catalog's (if any).
     pub revocation_url: Option<String>,
+    /// OAUTH1: the temporary-credentials endpoint; `None` = the catalog's.
+    pub request_token_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Connected accounts (not deleted) using this config.
@@ -229,6 +231,8 @@ pub struct NewAuthConfig {
     pub client_auth: Option<String>,
     pub issuer: Option<String>,
     pub revocation_url: Option<String>,
+    /// OAUTH1: the temporary-credentials endpoint override.
+    pub request_token_url: Option<String>,
 }
 
 impl OrderBy {

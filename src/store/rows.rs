@@ -111,7 +111,7 @@ pub(crate) fn account(row: &impl Columns) -> StoreResult<AccountRecord> {
 
 const AUTH_CONFIG_COLUMNS: &str = "c.id, c.toolkit, c.name, c.auth_scheme, c.is_composio_managed, c.client_id,
         c.client_secret_sealed, c.scopes, c.authorization_url, c.token_url, c.is_enabled, c.client_auth, c.issuer,
-        c.revocation_url, c.created_at, c.updated_at";
+        c.revocation_url, c.request_token_url, c.created_at, c.updated_at";
 
 /// With `no_of_connections`, for the auth config endpoints.
 pub(crate) fn auth_config_select() -> String {
@@ -144,6 +144,7 @@ pub(crate) fn auth_config(row: &impl Columns) -> StoreResult<AuthConfigRecord> {
         client_auth: row.opt_text("client_auth")?,
         issuer: row.opt_text("issuer")?,
         revocation_url: row.opt_text("revocation_url")?,
+        request_token_url: row.opt_text("request_token_url")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         // Absent from the light select (hot paths do not need it).

@@ -49,6 +49,8 @@ mod long_filters;
 mod mcp;
 mod metrics;
 mod misc;
+mod oauth1_flow;
+mod oauth1_provider;
 mod oauth_fields;
 mod oauth_flow;
 mod path_ids;

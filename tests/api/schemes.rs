@@ -189,7 +189,13 @@ async fn auth_configs_take_the_toolkits_scheme_only() {
         ),
         (
             "unknown scheme",
-            json!({"toolkit": {"slug": "openai"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH1"}}),
+            json!({"toolkit": {"slug": "openai"}, "auth_config": {"type": "use_custom_auth", "authScheme": "SAML"}}),
+            "auth_config.authScheme",
+        ),
+        (
+            "OAUTH1 on an API_KEY toolkit",
+            json!({"toolkit": {"slug": "openai"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH1",
+                   "credentials": {"consumer_key": "k", "consumer_secret": "s"}}}),
             "auth_config.authScheme",
         ),
         (

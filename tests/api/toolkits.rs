@@ -21,6 +21,7 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
         "API_KEY" => "API Key",
         "BEARER_TOKEN" => "Bearer Token",
         "BASIC" => "Basic Auth",
+        "OAUTH1" => "OAuth 1.0a",
         other => panic!("unknown scheme {other}"),
     };
     assert_eq!(t["composio_managed_auth_schemes"], json!([]));
@@ -61,7 +62,12 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
         group.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_owned()).collect()
     };
     let required = names(&creation["required"]);
-    if scheme != "OAUTH2" {
+    if scheme == "OAUTH1" {
+        // The app's consumer key and secret; the three endpoints may be overridden.
+        assert_eq!(required, ["consumer_key", "consumer_secret"], "{t}");
+        assert_eq!(names(&creation["optional"]), ["request_token_url", "authorization_url", "token_url"], "{t}");
+        assert_eq!(details[0]["fields"]["connected_account_initiation"]["required"], json!([]), "{t}");
+    } else if scheme != "OAUTH2" {
         // API key, bearer and basic configs take no credentials: the secret is the connection's.
         assert!(required.is_empty() && creation["optional"] == json!([]), "{t}");
         let initiation = &details[0]["fields"]["connected_account_initiation"]["required"];
@@ -77,7 +83,11 @@ fn assert_toolkit(t: &Value, slug: &str, kind: &str) {
             assert!(field[key].is_string(), "{key} of {field}");
         }
         assert!(field["required"].is_boolean() && field["is_secret"].is_boolean() && field["user_visible"] == true);
-        assert_eq!(field["is_secret"], field["name"] == "client_secret", "{field}");
+        assert_eq!(
+            field["is_secret"],
+            (field["name"] == "client_secret" || field["name"] == "consumer_secret"),
+            "{field}"
+        );
     }
     assert!(details[0]["fields"]["connected_account_initiation"]["required"].is_array());
     assert!(details[0]["fields"]["connected_account_initiation"]["optional"].is_array());

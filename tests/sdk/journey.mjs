@@ -97,9 +97,10 @@ await step('toolkits.get({}) lists the catalog; category filter', async () => {
   assert.ok(all.length >= 40, `${all.length} toolkits`);
   const slugs = all.map((t) => t.slug);
   assert.deepEqual(slugs, [...slugs].sort());
-  const schemes = ['OAUTH2', 'API_KEY', 'BEARER_TOKEN', 'BASIC'];
+  const schemes = ['OAUTH2', 'OAUTH1', 'API_KEY', 'BEARER_TOKEN', 'BASIC'];
   assert.ok(all.every((t) => schemes.includes(t.authSchemes?.[0]) && t.noAuth === false));
   assert.equal(all.find((t) => t.slug === 'openai')?.authSchemes?.[0], 'API_KEY');
+  assert.equal(all.find((t) => t.slug === 'evernote')?.authSchemes?.[0], 'OAUTH1');
   const crm = await composio.toolkits.get({ category: 'crm' });
   assert.deepEqual(crm.map((t) => t.slug), [
     'affinity', 'apollo', 'attio', 'capsule_crm', 'close', 'copper', 'freshsales', 'gong', 'highlevel', 'hubspot',

@@ -3,6 +3,7 @@
 //! `lifecycle`.
 
 pub mod lifecycle;
+mod oauth1;
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,18 @@ pub struct CredentialsInput {
     pub issuer: Option<String>,
     /// RFC 7009 revocation endpoint; overrides the catalog's (most custom toolkits need it for revoke).
     pub revocation_url: Option<String>,
+    /// `OAUTH1`: the app's consumer key (`client_id` is taken as the same).
+    #[validate(length(min = 1, max = 512))]
+    #[schema(min_length = 1, max_length = 512)]
+    pub consumer_key: Option<String>,
+    /// `OAUTH1`: the app's consumer secret (`client_secret` is taken as the same); sealed.
+    #[validate(length(min = 1, max = 4096))]
+    #[schema(min_length = 1, max_length = 4096)]
+    pub consumer_secret: Option<String>,
+    /// `OAUTH1`: the temporary-credentials endpoint (RFC 5849 §2.1); overrides the catalog's. On
+    /// `OAUTH1`, `authorization_url` and `token_url` are the authorization and token-credentials
+    /// endpoints.
+    pub request_token_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -86,7 +99,7 @@ pub struct AuthConfigInput {
     /// Only `use_custom_auth`: authlink manages no OAuth apps of its own.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `OAUTH2`, `API_KEY`, `BEARER_TOKEN` or `BASIC`: the toolkit's scheme in the catalog
+    /// `OAUTH2`, `OAUTH1`, `API_KEY`, `BEARER_TOKEN` or `BASIC`: the toolkit's scheme in the catalog
     /// (custom toolkits are `OAUTH2`). camelCase key, as Composio's wire format.
     #[serde(rename = "authScheme")]
     pub auth_scheme: Option<String>,
@@ -258,9 +271,15 @@ pub async fn create(
     }
     let scheme = input.auth_scheme.as_deref().and_then(AuthScheme::parse);
     let Some(scheme) = scheme else {
-        errors.push(FieldError::new("auth_config.authScheme", "must be one of OAUTH2, API_KEY, BEARER_TOKEN, BASIC"));
+        errors.push(FieldError::new(
+            "auth_config.authScheme",
+            "must be one of OAUTH2, OAUTH1, API_KEY, BEARER_TOKEN, BASIC",
+        ));
         return Err(ApiError::Validation(errors));
     };
+    if scheme == AuthScheme::OAuth1 {
+        return oauth1::create(&state, project, key, toolkit, input.name, input.credentials, errors).await;
+    }
     if !scheme.is_oauth() {
         return create_for_scheme(&state, project, key, toolkit, scheme, input.name, input.credentials, errors).await;
     }

@@ -24,8 +24,9 @@ impl AuthConfigStore for PgStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
-                                      scopes, authorization_url, token_url, client_auth, issuer, revocation_url)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                      scopes, authorization_url, token_url, client_auth, issuer, revocation_url,
+                                      request_token_url)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(new.id.as_str())
         .bind(project.0)
@@ -40,6 +41,7 @@ impl AuthConfigStore for PgStore {
         .bind(&new.client_auth)
         .bind(&new.issuer)
         .bind(&new.revocation_url)
+        .bind(&new.request_token_url)
         .execute(&mut *tx)
         .await?;
         let event = AuditEvent {

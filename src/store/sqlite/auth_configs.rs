@@ -27,8 +27,8 @@ impl AuthConfigStore for SqliteStore {
         sqlx::query(
             "insert into auth_config (id, project_id, toolkit, name, auth_scheme, client_id, client_secret_sealed,
                                       scopes, authorization_url, token_url, client_auth, issuer, created_at,
-                                      updated_at, revocation_url)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)",
+                                      updated_at, revocation_url, request_token_url)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15)",
         )
         .bind(new.id.as_str())
         .bind(project.0.to_string())
@@ -44,6 +44,7 @@ impl AuthConfigStore for SqliteStore {
         .bind(&new.issuer)
         .bind(&now)
         .bind(&new.revocation_url)
+        .bind(&new.request_token_url)
         .execute(&mut *tx)
         .await?;
         let event = AuditEvent {
