@@ -96,7 +96,39 @@ def _make_room_for_a_subscription(case) -> None:
         requests.delete(f"{api}/{sub['id']}", headers=headers, timeout=10)
 
 
+# A session link needs an auth config for its toolkit in the project (the link service's rule,
+# `ToolRouterV2_NoManagedAuth` otherwise): which toolkits have one is the project's data, not the
+# request's shape. An app creates the auth config first; so does this hook, once per toolkit,
+# through the API, with the credentials the toolkit's scheme takes.
+_CONFIGURED = set()
+_CREDENTIALS = {
+    "OAUTH2": {"client_id": "schemathesis-client", "client_secret": "schemathesis-secret"},
+    "OAUTH1": {"consumer_key": "schemathesis-consumer", "consumer_secret": "schemathesis-secret"},
+}
+
+
+def _configure_the_link_toolkit(case) -> None:
+    if not (_BASE and _KEY) or case.method.upper() != "POST" or not re.search(r"/tool_router/session/[^/]+/link$", case.path):
+        return
+    body = case.body if isinstance(case.body, dict) else {}
+    slug = body.get("toolkit")
+    if not isinstance(slug, str) or slug.lower() not in _CATALOG or slug.lower() in _CONFIGURED:
+        return
+    slug = slug.lower()
+    headers = {"x-api-key": _KEY}
+    toolkit = requests.get(f"{_BASE}/api/v3.1/toolkits/{slug}", headers=headers, timeout=10).json()
+    scheme = (toolkit.get("auth_schemes") or ["OAUTH2"])[0]
+    config = {"type": "use_custom_auth", "authScheme": scheme}
+    if scheme in _CREDENTIALS:
+        config["credentials"] = _CREDENTIALS[scheme]
+    answer = requests.post(f"{_BASE}/api/v3.1/auth_configs", headers=headers, timeout=10,
+                           json={"toolkit": {"slug": slug}, "auth_config": config})
+    if answer.status_code == 201:
+        _CONFIGURED.add(slug)
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     _fresh_idempotency_key(case)
     _make_room_for_a_subscription(case)
+    _configure_the_link_toolkit(case)
