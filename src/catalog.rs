@@ -19,10 +19,6 @@ use crate::domain::ToolkitSlug;
 /// The catalog source, compiled into the binary.
 const EMBEDDED_YAML: &str = include_str!("../catalog/toolkits.yaml");
 
-/// Authorization parameters the broker sets itself; a catalog entry may not override them.
-const RESERVED_AUTHORIZATION_PARAMS: &[&str] =
-    &["client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method"];
-
 /// The pattern of a field that is one DNS label (a tenant `subdomain`): what the catalog's
 /// OAUTH2 fields and the Nango importer use.
 pub const HOST_LABEL_PATTERN: &str = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
@@ -41,10 +37,12 @@ mod field_error;
 pub mod fields;
 pub mod nango;
 mod oauth1;
+mod oauth2;
 mod scheme;
 mod validate;
 
 pub use oauth1::{OAuth1Facts, SignatureMethod, Transmission};
+pub use oauth2::{ClientAuth, OAuthFacts, Quirk};
 pub use scheme::{AuthScheme, Credential, CredentialIn, Placements};
 
 pub use fields::{FieldError, FieldRule, FieldSpec, ValidatedFields, expand_template, validate_fields};
@@ -75,46 +73,6 @@ pub struct Provider {
     /// What is supplied per connection (by the user on the hosted form, or by the app through
     /// the API), in the catalog's order.
     pub fields: Vec<FieldSpec>,
-}
-
-/// The OAuth 2.0 side of an `OAUTH2` catalog entry.
-#[derive(Debug, Clone)]
-pub struct OAuthFacts {
-    /// Absolute https URL; may contain `{field}` placeholders naming [`Provider::fields`].
-    pub authorization_url: String,
-    /// Absolute https URL; may contain `{field}` placeholders naming [`Provider::fields`].
-    pub token_url: String,
-    /// Requested when an auth config names no scopes. Empty only for providers without scopes.
-    pub default_scopes: Vec<String>,
-    /// Exactly what the provider expects between scopes in the `scope` parameter.
-    pub scope_separator: String,
-    /// Whether to send a PKCE S256 challenge and verifier.
-    pub pkce: bool,
-    /// Why PKCE is off: required when [`OAuthFacts::pkce`] is false, refused when it is true
-    /// (design §5: PKCE on every provider that accepts it).
-    pub pkce_off_reason: Option<String>,
-    pub client_auth: ClientAuth,
-    /// Added verbatim to the authorization URL's query.
-    pub extra_authorization_params: BTreeMap<String, String>,
-    /// RFC 7009 token revocation endpoint, when the provider has one.
-    pub revocation_url: Option<String>,
-    /// Token-endpoint behaviours outside RFC 6749 (see [`Quirk`]); each has one implementation
-    /// in the OAuth client (`service::oauth`).
-    pub quirks: Vec<Quirk>,
-    /// The member of the token response holding the tokens when the top level has no
-    /// `access_token` (Slack's `authed_user` for user tokens).
-    pub token_response_nested: Option<String>,
-    /// The name the provider gives the client id parameter, on the authorization URL and in
-    /// every token-endpoint and revocation form (TikTok's `client_key`); `None` is RFC 6749's
-    /// `client_id`. See [`OAuthFacts::client_id_param`].
-    pub client_id_param: Option<String>,
-}
-
-impl OAuthFacts {
-    /// The client id parameter's name: `client_id`, or the entry's `client_id_param`.
-    pub fn client_id_param(&self) -> &str {
-        self.client_id_param.as_deref().unwrap_or("client_id")
-    }
 }
 
 impl Provider {
@@ -178,17 +136,6 @@ impl Provider {
     }
 }
 
-/// A named token-endpoint quirk a catalog entry may declare (unknown names are refused).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Quirk {
-    /// The token response is form-encoded (`a=b&c=d`) whatever its `Content-Type` says.
-    TokenResponseForm,
-    /// Access tokens never expire: an `expires_in` the provider sends (some send `0`) is ignored,
-    /// so the account is never treated as expired nor refreshed.
-    NonExpiringTokens,
-}
-
 /// Every toolkit category: id (as `GET toolkits?category=` takes it) and display name.
 pub const CATEGORIES: &[(&str, &str)] = &[
     ("ai", "AI & Machine Learning"),
@@ -211,33 +158,6 @@ pub const CATEGORIES: &[(&str, &str)] = &[
 /// The display name of a category id, if it is one.
 pub fn category_name(id: &str) -> Option<&'static str> {
     CATEGORIES.iter().find(|(c, _)| *c == id).map(|(_, name)| *name)
-}
-
-/// How the provider wants client credentials at its token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuth {
-    /// HTTP Basic `Authorization` header (RFC 6749 §2.3.1).
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-}
-
-impl ClientAuth {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ClientSecretBasic => "client_secret_basic",
-            Self::ClientSecretPost => "client_secret_post",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "client_secret_basic" => Some(Self::ClientSecretBasic),
-            "client_secret_post" => Some(Self::ClientSecretPost),
-            _ => None,
-        }
-    }
 }
 
 /// Why a catalog file was refused: the file, the line (when known) and what is wrong, naming the
@@ -584,16 +504,16 @@ mod tests {
         "zenefits",
     ];
 
-    fn slug(s: &str) -> ToolkitSlug {
+    pub(super) fn slug(s: &str) -> ToolkitSlug {
         ToolkitSlug::parse(s).unwrap()
     }
 
-    fn catalog() -> Catalog {
+    pub(super) fn catalog() -> Catalog {
         Catalog::embedded().expect("embedded catalog must load")
     }
 
     /// A valid single entry; tests splice in one defect each.
-    const VALID: &str = "
+    pub(super) const VALID: &str = "
 toolkits:
   - slug: acme
     name: Acme
@@ -606,7 +526,7 @@ toolkits:
     client_auth: client_secret_post
 ";
 
-    fn err(yaml: &str) -> String {
+    pub(super) fn err(yaml: &str) -> String {
         Catalog::from_yaml(yaml).expect_err("catalog should be rejected").to_string()
     }
 
@@ -762,18 +682,6 @@ toolkits:
     }
 
     #[test]
-    fn rejects_empty_scope_separator() {
-        let message = err(&VALID.replace("scope_separator: \" \"", "scope_separator: \"\""));
-        assert!(message.contains("`acme`") && message.contains("`scope_separator`"), "{message}");
-    }
-
-    #[test]
-    fn rejects_scopes_containing_the_separator() {
-        let message = err(&VALID.replace("[read]", "[\"read write\"]"));
-        assert!(message.contains("`acme`") && message.contains("`default_scopes`"), "{message}");
-    }
-
-    #[test]
     fn placeholders_must_be_declared() {
         let tenant = VALID.replace("https://acme.example/oauth/token", "https://{subdomain}.acme.example/oauth/token");
         let message = err(&tenant);
@@ -792,49 +700,6 @@ toolkits:
         let message =
             err(&VALID.replace("https://acme.example/oauth/token", "https://{subdomain.acme.example/oauth/token"));
         assert!(message.contains("`token_url`") && message.contains("unclosed"), "{message}");
-    }
-
-    /// Design §5: PKCE on every provider that accepts it. The embedded catalog turns it off for
-    /// exactly the providers whose documentation says they cannot take it from a confidential
-    /// web client, each with its reason.
-    #[test]
-    fn pkce_is_off_only_with_a_reason() {
-        let off: Vec<(String, String)> = catalog()
-            .iter()
-            .filter(|p| p.oauth().is_some_and(|o| !o.pkce))
-            .map(|p| (p.slug.to_string(), p.oauth().unwrap().pkce_off_reason.clone().unwrap_or_default()))
-            .collect();
-        let slugs: Vec<&str> = off.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(
-            slugs,
-            ["linkedin", "slack", "slackbot", "tiktok"],
-            "PKCE off elsewhere than the documented exceptions"
-        );
-        for (slug, reason) in &off {
-            assert!(reason.len() >= 40, "{slug}: pkce_off_reason too thin: {reason:?}");
-        }
-        assert!(catalog().iter().filter_map(Provider::oauth).filter(|o| o.pkce).all(|o| o.pkce_off_reason.is_none()));
-
-        let off = VALID.replace("pkce: true", "pkce: false");
-        let message = err(&off);
-        assert!(message.contains("`acme`") && message.contains("`pkce_off_reason`"), "{message}");
-        let message = err(&off.replace("pkce: false", "pkce: false\n    pkce_off_reason: \"  \""));
-        assert!(message.contains("`pkce_off_reason`") && message.contains("required"), "{message}");
-        let with_reason = off.replace("pkce: false", "pkce: false\n    pkce_off_reason: the provider rejects it");
-        let catalog = Catalog::from_yaml(&with_reason).unwrap();
-        assert_eq!(
-            catalog.get(&slug("acme")).unwrap().oauth().unwrap().pkce_off_reason.as_deref(),
-            Some("the provider rejects it")
-        );
-        let message = err(&VALID.replace("pkce: true", "pkce: true\n    pkce_off_reason: not needed"));
-        assert!(message.contains("`pkce_off_reason`") && message.contains("only allowed"), "{message}");
-    }
-
-    #[test]
-    fn rejects_reserved_authorization_params() {
-        let message = err(&format!("{VALID}    extra_authorization_params: {{redirect_uri: https://evil.example}}\n"));
-        assert!(message.contains("`acme`") && message.contains("`extra_authorization_params`"), "{message}");
-        assert!(message.contains("redirect_uri"), "{message}");
     }
 
     #[test]
@@ -1043,33 +908,8 @@ acme-keys:
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn quirks_are_known_names() {
-        let declared = Catalog::from_yaml(&format!(
-            "{VALID}    quirks: [token_response_form, non_expiring_tokens]\n    token_response_nested: authed_user\n"
-        ))
-        .unwrap();
-        let acme = declared.get(&slug("acme")).unwrap().oauth().unwrap();
-        assert_eq!(acme.quirks, [Quirk::TokenResponseForm, Quirk::NonExpiringTokens]);
-        assert_eq!(acme.token_response_nested.as_deref(), Some("authed_user"));
-        assert!(Catalog::from_yaml(VALID).unwrap().get(&slug("acme")).unwrap().oauth().unwrap().quirks.is_empty());
-
-        let error = Catalog::from_yaml(&format!("{VALID}    quirks: [token_response_xml]\n")).unwrap_err();
-        assert_eq!(error.line, Some(12), "{error}");
-        let message = error.to_string();
-        assert!(message.contains("`quirks[0]`") && message.contains("token_response_xml"), "{message}");
-        let message = err(&format!("{VALID}    quirks: [non_expiring_tokens, non_expiring_tokens]\n"));
-        assert!(message.contains("`quirks`") && message.contains("twice"), "{message}");
-        let message = err(&format!("{VALID}    token_response_nested: \"authed user\"\n"));
-        assert!(message.contains("`token_response_nested`"), "{message}");
-        assert_eq!(
-            catalog().get(&slug("slack")).unwrap().oauth().unwrap().token_response_nested.as_deref(),
-            Some("authed_user")
-        );
-    }
-
     /// A valid `API_KEY` entry; the table below splices in one defect each.
-    const KEYED: &str = "
+    pub(super) const KEYED: &str = "
 toolkits:
   - slug: keyed
     name: Keyed
@@ -1156,126 +996,5 @@ toolkits:
         assert!(message.contains("`fields`") && message.contains("OAUTH2"), "{message}");
         let message = err(&VALID.replace("    pkce: true\n", ""));
         assert!(message.contains("`pkce`") && message.contains("required on OAUTH2"), "{message}");
-    }
-
-    /// `KEYED` with a second secret (`app_key`) and `credential` replaced by `placements`.
-    fn two_secrets(placements: &str) -> String {
-        KEYED.replace("    credential: {in: header, name: X-Api-Key}\n", placements).replace(
-            "        secret: true\n",
-            "        secret: true\n      - name: app_key\n        display_name: App key\n        secret: true\n",
-        )
-    }
-
-    /// The list form places every value, in order, each with its field; the single form keeps
-    /// working (and still defaults to the first secret field).
-    #[test]
-    fn credential_takes_one_placement_or_a_list() {
-        let text = two_secrets(
-            "    credential:\n      - {in: header, name: X-Api-Key, field: api_key}\n      - {in: query, name: app, prefix: \"k:\", field: app_key}\n",
-        );
-        let parsed = Catalog::from_yaml(&text).unwrap();
-        let keyed = parsed.get(&slug("keyed")).unwrap();
-        let placed: Vec<(CredentialIn, &str, Option<&str>, &str)> = keyed
-            .placements()
-            .into_iter()
-            .map(|(c, f)| (c.location, c.name.as_str(), c.prefix.as_deref(), f.name.as_str()))
-            .collect();
-        assert_eq!(
-            placed,
-            [(CredentialIn::Header, "X-Api-Key", None, "api_key"), (CredentialIn::Query, "app", Some("k:"), "app_key")]
-        );
-        assert_eq!(keyed.credential_field().unwrap().name, "api_key");
-        let single = Catalog::from_yaml(KEYED).unwrap();
-        let placed: Vec<&str> =
-            single.get(&slug("keyed")).unwrap().placements().iter().map(|(_, f)| f.name.as_str()).collect();
-        assert_eq!(placed, ["api_key"]);
-
-        // The three entries of issue 16 whose second value was placed by nothing.
-        let embedded = catalog();
-        for (s, expected) in [
-            ("trello", &[("query", "key", "api_key"), ("query", "token", "token")]),
-            ("datadog", &[("header", "DD-API-KEY", "api_key"), ("header", "DD-APPLICATION-KEY", "application_key")]),
-            ("plaid", &[("header", "PLAID-CLIENT-ID", "client_id"), ("header", "PLAID-SECRET", "secret")]),
-        ] {
-            let p = embedded.get(&slug(s)).unwrap();
-            let got: Vec<(&str, &str, &str)> = p
-                .placements()
-                .into_iter()
-                .map(|(c, f)| (c.location.as_str(), c.name.as_str(), f.name.as_str()))
-                .collect();
-            assert_eq!(got, expected, "{s}");
-        }
-        assert_eq!(embedded.get(&slug("plaid")).unwrap().credential_field().unwrap().name, "secret");
-    }
-
-    /// Table: each rule of the placements refuses the entry naming `credential` and the rule.
-    #[test]
-    fn refuses_bad_placements() {
-        let one =
-            |extra: &str| format!("    credential:\n      - {{in: header, name: X-Api-Key, field: api_key}}\n{extra}");
-        let cases: [(&str, String, &str); 8] = [
-            ("an empty list", "    credential: []\n".into(), "at least one placement"),
-            ("a secret left unplaced", one(""), "\"app_key\" is placed by none"),
-            (
-                "a list entry without its field",
-                one("      - {in: query, name: app}\n"),
-                "credential[1].field is required",
-            ),
-            (
-                "an undeclared field",
-                one("      - {in: query, name: app, field: nope}\n"),
-                "credential[1].field \"nope\" is not one of the entry's fields",
-            ),
-            (
-                "the same header twice, in another case",
-                one("      - {in: header, name: x-api-key, field: app_key}\n"),
-                "placed twice",
-            ),
-            (
-                "a bad header name",
-                one("      - {in: header, name: \"X Key\", field: app_key}\n"),
-                "header or parameter name",
-            ),
-            (
-                "a control character in a prefix",
-                one("      - {in: query, name: app, prefix: \"a\\nb\", field: app_key}\n"),
-                "control characters",
-            ),
-            ("an unknown location", one("      - {in: body, name: app, field: app_key}\n"), "unknown variant `body`"),
-        ];
-        for (what, placements, rule) in cases {
-            let message = err(&two_secrets(&placements));
-            assert!(
-                message.contains("`keyed`") && message.contains("credential") && message.contains(rule),
-                "{what}: {message}"
-            );
-        }
-        // The same query parameter name is fine in a header (and vice versa).
-        Catalog::from_yaml(&two_secrets(&one("      - {in: query, name: X-Api-Key, field: app_key}\n"))).unwrap();
-    }
-
-    /// Table: `client_id_param` takes a plain, unused parameter name on OAUTH2 entries only.
-    #[test]
-    fn client_id_param_is_validated() {
-        let parsed = Catalog::from_yaml(&format!("{VALID}    client_id_param: client_key\n")).unwrap();
-        assert_eq!(parsed.get(&slug("acme")).unwrap().oauth().unwrap().client_id_param(), "client_key");
-        let cases = [
-            ("    client_id_param: client_id\n", "is the default"),
-            ("    client_id_param: Client-Key\n", "[a-z]"),
-            ("    client_id_param: redirect_uri\n", "authlink sends for itself"),
-            ("    client_id_param: client_secret\n", "authlink sends for itself"),
-            ("    client_id_param: grant_type\n", "authlink sends for itself"),
-            (
-                "    client_id_param: app\n    extra_authorization_params: {app: x}\n",
-                "also in extra_authorization_params",
-            ),
-        ];
-        for (extra, rule) in cases {
-            let message = err(&format!("{VALID}{extra}"));
-            assert!(message.contains("`client_id_param`") && message.contains(rule), "{extra}: {message}");
-        }
-        let message =
-            err(&KEYED.replace("    auth_scheme: API_KEY\n", "    auth_scheme: API_KEY\n    client_id_param: k\n"));
-        assert!(message.contains("`client_id_param`") && message.contains("OAuth 2.0 key"), "{message}");
     }
 }
