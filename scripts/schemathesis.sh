@@ -5,8 +5,8 @@
 #
 # `long` (the default): up to 100 examples per operation, at most 15 minutes (ST_MAX_TIME).
 # `ci` (what scripts/test.sh runs per store): up to 25 examples per operation from a fixed seed
-# (ST_SEED, default 17, so a CI run tests what the last one did and a failure reproduces), at
-# most 600 s, and the run fails unless it sent at least 2,000 requests (ST_MIN_REQUESTS), so a
+# (ST_SEED, default 17, so a run tests what the last one did and a failure reproduces), at
+# most 150 s, and the run fails unless it sent at least 2,000 requests (ST_MIN_REQUESTS), so a
 # starved machine cannot pass by testing little. The `long` mode draws a new seed each run.
 #
 # Starts the built binary on a fresh database (SQLite in a temporary directory, or a PostgreSQL
@@ -31,7 +31,7 @@ BACKEND=${1:-sqlite}
 MODE=${2:-long}
 case $MODE in
     long) EXAMPLES=100 MAX_TIME=${ST_MAX_TIME:-900} MIN_REQUESTS=${ST_MIN_REQUESTS:-0} ;;
-    ci) EXAMPLES=25 MAX_TIME=${ST_MAX_TIME:-600} MIN_REQUESTS=${ST_MIN_REQUESTS:-2000} SEED=${ST_SEED:-17} ;;
+    ci) EXAMPLES=25 MAX_TIME=${ST_MAX_TIME:-150} MIN_REQUESTS=${ST_MIN_REQUESTS:-2000} SEED=${ST_SEED:-17} ;;
     *[!0-9]* | '') echo "schemathesis: the second argument is long, ci or a number of examples" >&2; exit 2 ;;
     *) EXAMPLES=$MODE MAX_TIME=${ST_MAX_TIME:-110} MIN_REQUESTS=${ST_MIN_REQUESTS:-0} ;;
 esac
