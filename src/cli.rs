@@ -318,6 +318,7 @@ async fn connect(db: &DatabaseArgs) -> Result<Arc<dyn crate::store::Store>, CliE
 
 async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     init_tracing(cmd.log_format);
+    let shutdown = shutdown_signal()?;
     // The catalog first: an invalid `AUTHLINK_CATALOG_DIR` file stops the start before anything
     // (database, key files) is touched.
     let catalog = Catalog::load(cmd.serve.catalog_dir.as_deref())?;
@@ -358,7 +359,7 @@ async fn serve(cmd: ServeCommand) -> Result<(), CliError> {
     if let Some(refresh) = refresh_settings {
         crate::service::refresher::spawn(state.services(), refresh);
     }
-    crate::serve(listener, state, shutdown_signal())
+    crate::serve(listener, state, shutdown)
         .await
         .map_err(|source| CliError::Io { context: "server".into(), source })?;
     tracing::info!("shut down cleanly");
@@ -403,25 +404,33 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
-/// Resolves on SIGINT or SIGTERM; axum then stops accepting and drains in-flight requests.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT or SIGTERM; the server then stops accepting and drains in-flight requests.
+/// The handlers are registered when this is called, at the very start of `serve`: a signal that
+/// arrives during start-up (a slow migration, the first key) is then kept and answered by a clean
+/// drain as soon as serving begins, instead of the default action killing the process mid-write.
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, CliError> {
+    let io = |source| CliError::Io { context: "cannot install the SIGINT/SIGTERM handlers".into(), source };
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let wait = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).map_err(io)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(io)?;
+        async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received, draining");
+    let wait = {
+        let _ = io;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    Ok(async move {
+        wait.await;
+        tracing::info!("shutdown signal received, draining");
+    })
 }
