@@ -63,6 +63,10 @@ pub struct AclInput {
     #[validate(length(max = 1000), custom(function = "user_id_items"))]
     #[schema(schema_with = user_ids_schema)]
     pub not_allowed_user_ids: Option<Vec<String>>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 impl From<AclInput> for AclConfig {
@@ -82,6 +86,10 @@ pub struct LinkExperimental {
     pub account_type: Option<AccountType>,
     #[validate(nested)]
     pub acl_config_for_shared: Option<AclInput>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 impl LinkExperimental {

@@ -14,7 +14,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, de::DeserializeOwned};
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::{
@@ -63,6 +63,30 @@ pub(crate) fn body_rejection(rejection: &BytesRejection) -> Response {
     response
 }
 
+/// A marker field (`#[serde(flatten)] #[schema(ignore)]`) that makes a derived struct take a
+/// JSON object only. serde's derived structs also read a JSON array as their fields in order, so
+/// `"toolkits": [null, null]` would pass as an empty filter; a struct with a flattened field is
+/// read through `deserialize_map`, which refuses an array ("invalid type: sequence, expected a
+/// map"). It keeps nothing: the unknown keys it sees are ignored, as everywhere else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectOnly;
+
+impl<'de> Deserialize<'de> for ObjectOnly {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(serde::de::IgnoredAny).map(|_| Self)
+    }
+}
+
+/// Whether a JSON text holds NUL in a string or key (escaped: JSON has no raw control
+/// characters). PostgreSQL text cannot hold NUL; bodies are refused before they reach the store.
+pub fn holds_nul(json: &[u8]) -> bool {
+    json.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+}
+
+pub fn nul_in_body() -> ApiError {
+    ApiError::field("body", "strings must not contain NUL characters (\\u0000)")
+}
+
 /// Deserializes JSON, naming the field that failed.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // serde would accept a struct written as an array; the API only takes objects.
@@ -72,9 +96,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         return Err(ApiError::field("body", "must be a JSON object"));
     }
-    // PostgreSQL text cannot hold NUL; refuse it here rather than fail deep in the store.
-    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
-        return Err(ApiError::field("body", "strings must not contain NUL characters (\\u0000)"));
+    if holds_nul(bytes) {
+        return Err(nul_in_body());
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
@@ -93,10 +116,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             return ApiError::field(full, "is required");
         }
         let at = if path == "." { "body".to_owned() } else { path };
-        ApiError::field(at, message)
+        ApiError::field(at, plain_expectation(&message))
     })?;
     de.end().map_err(|_| ApiError::field("body", "has trailing characters after the JSON object"))?;
     Ok(value)
+}
+
+/// serde names the Rust type it expected (`expected struct ToolkitsInput`); a caller knows JSON.
+fn plain_expectation(message: &str) -> Cow<'_, str> {
+    match message.split_once(", expected struct ") {
+        Some((head, _)) => Cow::Owned(format!("{head}, expected a JSON object")),
+        None => Cow::Borrowed(message),
+    }
 }
 
 /// Flattens `validator`'s nested errors into `path: rule` entries, sorted for stable output.
@@ -177,6 +208,26 @@ impl FromRequestParts<AppState> for Project {
             KeyCheck::Unknown => Err(ApiError::InvalidApiKey(mask_key(key))),
         }
     }
+}
+
+/// Refuses a query string holding NUL (`%00`) anywhere under `/api` and on the MCP endpoints,
+/// whatever the handler reads of it: no parameter may hold NUL (PostgreSQL text cannot), and one a
+/// handler ignores (`version` on a toolkit) is still the caller's mistake, not something to drop.
+pub async fn refuse_nul_in_query(request: Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let json_api = path.starts_with("/api/") || super::mcp::is_mcp_path(path);
+    if let (true, Some(query)) = (json_api, request.uri().query())
+        && let Some((key, _)) =
+            url::form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        let key = key.replace('\0', "");
+        return ApiError::field(
+            if key.is_empty() { "query".to_owned() } else { key },
+            "must not contain NUL characters",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// A query string parsed into `T` with contract-envelope errors naming the parameter. Empty
@@ -334,6 +385,35 @@ mod tests {
         assert_eq!(err("nope"), ["body: is not valid JSON"]);
         assert_eq!(err(r#"{"toolkit":"x"} true"#), ["body: has trailing characters after the JSON object"]);
         assert_eq!(err(r#"{"toolkit":"a\u0000b"}"#), ["body: strings must not contain NUL characters (\\u0000)"]);
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Outer {
+        inner: Option<Filter>,
+    }
+    #[derive(Debug, Deserialize)]
+    struct Filter {
+        enable: Option<Vec<String>>,
+        #[serde(flatten)]
+        _object_only: ObjectOnly,
+    }
+
+    #[test]
+    fn object_only_structs_refuse_arrays_and_keep_paths() {
+        let parse = |json: &str| parse_json::<Outer>(json.as_bytes());
+        let messages = |json: &str| match parse(json).unwrap_err() {
+            ApiError::Validation(f) => f.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(messages(r#"{"inner":[null,null]}"#), ["inner: invalid type: sequence, expected a JSON object"]);
+        assert_eq!(messages(r#"{"inner":[["a"]]}"#), ["inner: invalid type: sequence, expected a JSON object"]);
+        assert_eq!(
+            messages(r#"{"inner":{"enable":[1]}}"#),
+            ["inner.enable[0]: invalid type: integer `1`, expected a string"]
+        );
+        let ok = parse(r#"{"inner":{"enable":["a"],"unknown":[1]}}"#).unwrap();
+        assert_eq!(ok.inner.unwrap().enable, Some(vec!["a".to_owned()]));
+        assert!(parse(r#"{"inner":null}"#).unwrap().inner.is_none());
     }
 
     #[test]

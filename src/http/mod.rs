@@ -146,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         // For per-route middleware, which runs without the router's state (`idempotency`).
         .layer(Extension(state.clone()))
         .with_state(state.clone())
+        .layer(middleware::from_fn(extract::refuse_nul_in_query))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))

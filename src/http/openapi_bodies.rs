@@ -73,6 +73,12 @@ fn trimmed_text(max: usize) -> String {
     format!("^[{WS}]*[^{WS}{CC}](?:[^{CC}]{{0,{}}}[^{WS}{CC}])?[{WS}]*$", max - 2)
 }
 
+/// An app credential (`auth_configs::no_control_characters`): 1 to `max` characters, none of
+/// them a control character.
+fn credential(max: usize) -> Value {
+    json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": format!("^[^{CC}]*$") })
+}
+
 /// Replaces (or adds) property `name` of object component `component`.
 fn set(components: &mut utoipa::openapi::Components, component: &str, name: &str, schema: Value) {
     #[expect(clippy::expect_used, reason = "the schemas above are literals this module's tests parse")]
@@ -140,7 +146,12 @@ pub fn refine(components: &mut utoipa::openapi::Components) {
         set(components, component, "issuer", nullable(string(&https_url(false))));
         set(components, component, "revocation_url", nullable(string(&https_url(true))));
         set(components, component, "client_auth", nullable(json!({ "type": "string", "enum": client_auth })));
+        set(components, component, "client_id", nullable(credential(512)));
+        set(components, component, "client_secret", nullable(credential(4096)));
     }
+    set(components, "CredentialsInput", "consumer_key", nullable(credential(512)));
+    set(components, "CredentialsInput", "consumer_secret", nullable(credential(4096)));
+    set(components, "CredentialsInput", "request_token_url", nullable(string(&https_url(true))));
     // PATCH auth_configs/{id}: every authlink config is `custom`.
     set(components, "UpdateAuthConfigRequest", "type", nullable(json!({ "type": "string", "enum": ["custom"] })));
 
@@ -237,8 +248,8 @@ pub fn refine(components: &mut utoipa::openapi::Components) {
 
 /// A JSON-RPC 2.0 message as the MCP transport parses it (`rmcp`'s `ClientJsonRpcMessage`):
 /// a request (`id` and `method`; a method the server does not know gets JSON-RPC's "method not
-/// found"), a notification (`method`), a response (`id` and `result`) or an error (`id` and
-/// `error`); `params`, when sent, is an object (or `null`). Anything else is the documented 400.
+/// found"), a notification (`method`), a response (`id` and `result`) or an error (`error`, and
+/// an `id` that may be null or absent); `params`, when sent, is an object (or `null`). Anything else is the documented 400.
 fn jsonrpc_message() -> Value {
     // `enum`, not `const`: utoipa's schema type keeps no `const` it reads back.
     let version = json!({ "type": "string", "enum": ["2.0"] });
@@ -248,7 +259,7 @@ fn jsonrpc_message() -> Value {
     ] });
     let code = json!({ "type": "integer", "minimum": i32::MIN, "maximum": i32::MAX });
     let params = json!({ "oneOf": [
-        { "type": "object", "properties": { "_meta": { "type": "object" } } },
+        { "type": "object", "properties": { "_meta": { "oneOf": [{ "type": "object" }, { "type": "null" }] } } },
         { "type": "null" },
     ] });
     json!({
@@ -260,8 +271,10 @@ fn jsonrpc_message() -> Value {
               "properties": { "jsonrpc": version, "method": { "type": "string" }, "params": params } },
             { "type": "object", "required": ["jsonrpc", "id", "result"],
               "properties": { "jsonrpc": version, "id": id } },
-            { "type": "object", "required": ["jsonrpc", "id", "error"],
-              "properties": { "jsonrpc": version, "id": id, "error": {
+            // JSON-RPC 2.0 §5: an error answers with `id` null when the request's id was unreadable;
+            // the transport reads a missing `id` as that null.
+            { "type": "object", "required": ["jsonrpc", "error"],
+              "properties": { "jsonrpc": version, "id": { "oneOf": [id, { "type": "null" }] }, "error": {
                   "type": "object", "required": ["code", "message"],
                   "properties": { "code": code, "message": { "type": "string" } } } } },
         ],

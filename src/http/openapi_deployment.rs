@@ -6,11 +6,12 @@
 //! no percent escapes or dot segments, the default port left out), so every URL it matches is
 //! accepted.
 //!
-//! `POST auth_configs`, from the catalog and the outbound policy: a catalog toolkit takes only its own `authScheme`; an `API_KEY` / `BEARER_TOKEN` /
-//! `BASIC` config takes no OAuth credential; an `OAUTH2` config needs `client_id` and
-//! `client_secret`; and a toolkit outside the catalog is `OAUTH2` and brings its own
-//! `authorization_url` and `token_url` (unless the operator forbids tenant endpoints, when it
-//! cannot be created at all). The body schema becomes `anyOf` these cases; the enums are the
+//! `POST auth_configs`, from the catalog and the outbound policy: a catalog toolkit takes only
+//! its own `authScheme`; an `API_KEY` / `BEARER_TOKEN` / `BASIC` config takes no OAuth
+//! credential; an `OAUTH2` config needs `client_id` and `client_secret` and takes no OAuth 1.0a
+//! setting; an `OAUTH1` config needs its consumer key and secret (under either name) and takes
+//! no OAuth 2.0 setting; and a toolkit outside the catalog brings its own endpoints (unless the
+//! operator forbids tenant endpoints, when it cannot be created at all). The body schema becomes `anyOf` these cases; the enums are the
 //! catalog's slugs, so an operator's catalog directory is described as it is.
 
 use serde_json::{Value, json};
@@ -69,7 +70,7 @@ pub fn link_url_pattern(allowlist: &LinkUrlAllowlist, public_base: &str) -> Stri
 
 /// Every credential field [`super::auth_configs::CredentialsInput`] has: what a non-OAuth config
 /// must leave out (or `null`).
-const OAUTH_FIELDS: [&str; 8] = [
+const OAUTH_FIELDS: [&str; 11] = [
     "client_id",
     "client_secret",
     "scopes",
@@ -78,28 +79,59 @@ const OAUTH_FIELDS: [&str; 8] = [
     "client_auth",
     "issuer",
     "revocation_url",
+    "consumer_key",
+    "consumer_secret",
+    "request_token_url",
 ];
 
-/// `credentials` with `required` present and not null; with `no_endpoints`, the endpoint fields
-/// absent or null (the policy refuses them).
-fn oauth_credentials(required: &[&str], no_endpoints: bool) -> Value {
+/// The OAuth 1.0a settings an `OAUTH2` config refuses.
+const OAUTH1_ONLY: [&str; 3] = ["consumer_key", "consumer_secret", "request_token_url"];
+/// The OAuth 2.0 settings an `OAUTH1` config refuses.
+const OAUTH2_ONLY: [&str; 4] = ["scopes", "client_auth", "issuer", "revocation_url"];
+/// The endpoints an `OAUTH1` config may override (required outside the catalog).
+const OAUTH1_ENDPOINTS: [&str; 3] = ["request_token_url", "authorization_url", "token_url"];
+
+fn not_null() -> Value {
+    json!({ "not": { "type": "null" } })
+}
+
+/// `credentials` with `required` present and not null, `refused` absent or null; with
+/// `no_endpoints`, the endpoint fields absent or null too (the policy refuses them).
+fn oauth_credentials(required: &[&str], refused: &[&str], no_endpoints: bool) -> Value {
     let mut properties = serde_json::Map::new();
     for field in required {
-        properties.insert((*field).to_owned(), json!({ "not": { "type": "null" } }));
+        properties.insert((*field).to_owned(), not_null());
     }
-    if no_endpoints {
-        // The issuer is an identifier, never fetched: the policy allows it still.
-        for field in ["authorization_url", "token_url", "revocation_url"] {
-            properties.insert(field.to_owned(), json!({ "type": "null" }));
-        }
+    let endpoints: &[&str] =
+        if no_endpoints { &["authorization_url", "token_url", "revocation_url", "request_token_url"] } else { &[] };
+    // The issuer is an identifier, never fetched: the policy allows it still.
+    for field in refused.iter().chain(endpoints) {
+        properties.insert((*field).to_owned(), json!({ "type": "null" }));
     }
     json!({ "type": "object", "required": required, "properties": properties })
 }
 
+/// `OAUTH1` credentials: the consumer key and secret under either name (`consumer_key` or
+/// `client_id`, `consumer_secret` or `client_secret`), `endpoints` present, no OAuth 2.0 setting.
+fn oauth1_credentials(endpoints: &[&str], no_endpoints: bool) -> Value {
+    let mut credentials = oauth_credentials(endpoints, &OAUTH2_ONLY, no_endpoints);
+    let either = |a: &str, b: &str| {
+        json!({ "anyOf": [
+            { "required": [a], "properties": { a: not_null() } },
+            { "required": [b], "properties": { b: not_null() } },
+        ] })
+    };
+    credentials["allOf"] = json!([either("consumer_key", "client_id"), either("consumer_secret", "client_secret")]);
+    credentials
+}
+
 fn case(slug: Value, scheme: AuthScheme, credentials: Value) -> Value {
     // OAuth credentials are required; the other schemes' may be left out.
-    let required = if scheme.is_oauth() { json!(["authScheme", "credentials"]) } else { json!(["authScheme"]) };
+    let oauth = matches!(scheme, AuthScheme::OAuth2 | AuthScheme::OAuth1);
+    let required = if oauth { json!(["authScheme", "credentials"]) } else { json!(["authScheme"]) };
     let mut case = json!({
+        // Without `auth_config` the server has nothing to register: refused, whatever the toolkit.
+        "required": ["toolkit", "auth_config"],
         "properties": {
             "toolkit": { "type": "object", "required": ["slug"], "properties": {} },
             "auth_config": { "type": "object", "required": required, "properties": {
@@ -112,7 +144,7 @@ fn case(slug: Value, scheme: AuthScheme, credentials: Value) -> Value {
     case
 }
 
-/// The cases, one per scheme the catalog has and one for toolkits outside it.
+/// The cases, one per scheme the catalog has and one per OAuth version for toolkits outside it.
 pub fn auth_config_cases(catalog: &Catalog, policy: &OutboundPolicy) -> Value {
     let no_endpoints = policy.tenant_endpoints_forbidden();
     let mut cases = Vec::new();
@@ -122,12 +154,14 @@ pub fn auth_config_cases(catalog: &Catalog, policy: &OutboundPolicy) -> Value {
             continue;
         }
         let slug = json!({ "type": "string", "enum": slugs });
-        let credentials = if scheme.is_oauth() {
-            oauth_credentials(&["client_id", "client_secret"], no_endpoints)
-        } else {
-            let none: serde_json::Map<String, Value> =
-                OAUTH_FIELDS.iter().map(|f| ((*f).to_owned(), json!({ "type": "null" }))).collect();
-            json!({ "oneOf": [{ "type": "null" }, { "type": "object", "properties": none }] })
+        let credentials = match scheme {
+            AuthScheme::OAuth2 => oauth_credentials(&["client_id", "client_secret"], &OAUTH1_ONLY, no_endpoints),
+            AuthScheme::OAuth1 => oauth1_credentials(&[], no_endpoints),
+            _ => {
+                let none: serde_json::Map<String, Value> =
+                    OAUTH_FIELDS.iter().map(|f| ((*f).to_owned(), json!({ "type": "null" }))).collect();
+                json!({ "oneOf": [{ "type": "null" }, { "type": "object", "properties": none }] })
+            }
         };
         cases.push(case(slug, scheme, credentials));
     }
@@ -135,8 +169,10 @@ pub fn auth_config_cases(catalog: &Catalog, policy: &OutboundPolicy) -> Value {
         let known: Vec<&str> = catalog.iter().map(|p| p.slug.as_str()).collect();
         // Lower case, as the catalog's keys are: another spelling of a catalog slug is that toolkit.
         let slug = json!({ "type": "string", "pattern": "^[a-z0-9_-]{1,64}$", "not": { "enum": known } });
-        let credentials = oauth_credentials(&["client_id", "client_secret", "authorization_url", "token_url"], false);
-        cases.push(case(slug, AuthScheme::OAuth2, credentials));
+        let credentials =
+            oauth_credentials(&["client_id", "client_secret", "authorization_url", "token_url"], &OAUTH1_ONLY, false);
+        cases.push(case(slug.clone(), AuthScheme::OAuth2, credentials));
+        cases.push(case(slug, AuthScheme::OAuth1, oauth1_credentials(&OAUTH1_ENDPOINTS, false)));
     }
     json!(cases)
 }
@@ -207,22 +243,30 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{scheme}");
             let creds = &case["properties"]["auth_config"]["properties"]["credentials"];
-            if scheme.is_oauth() {
+            if scheme == AuthScheme::OAuth2 {
                 assert_eq!(creds["required"], serde_json::json!(["client_id", "client_secret"]));
+                assert_eq!(creds["properties"]["consumer_key"]["type"], "null");
+            } else if scheme == AuthScheme::OAuth1 {
+                assert_eq!(creds["allOf"][0]["anyOf"][1]["required"], serde_json::json!(["client_id"]));
+                assert_eq!(creds["allOf"][1]["anyOf"][0]["required"], serde_json::json!(["consumer_secret"]));
+                assert_eq!(creds["properties"]["scopes"]["type"], "null");
             } else {
                 assert_eq!(creds["oneOf"][1]["properties"]["client_secret"]["type"], "null");
             }
         }
-        let outside =
-            cases.iter().find(|c| c["properties"]["toolkit"]["properties"]["slug"]["not"].is_object()).unwrap();
-        assert_eq!(scheme_of(outside), "OAUTH2");
-        let required = &outside["properties"]["auth_config"]["properties"]["credentials"]["required"];
+        let outside: Vec<&Value> =
+            cases.iter().filter(|c| c["properties"]["toolkit"]["properties"]["slug"]["not"].is_object()).collect();
+        assert_eq!(outside.iter().map(|c| scheme_of(c)).collect::<Vec<_>>(), ["OAUTH2", "OAUTH1"]);
+        let required = &outside[0]["properties"]["auth_config"]["properties"]["credentials"]["required"];
         assert_eq!(*required, serde_json::json!(["client_id", "client_secret", "authorization_url", "token_url"]));
+        let required = &outside[1]["properties"]["auth_config"]["properties"]["credentials"]["required"];
+        assert_eq!(*required, serde_json::json!(["request_token_url", "authorization_url", "token_url"]));
+        assert!(cases.iter().all(|c| c["required"] == serde_json::json!(["toolkit", "auth_config"])));
 
         // Tenant endpoints forbidden: no toolkit outside the catalog, no endpoint overrides.
         let strict = super::auth_config_cases(&catalog, &OutboundPolicy::new("".parse().unwrap(), true));
         let strict = strict.as_array().unwrap();
-        assert_eq!(strict.len(), cases.len() - 1);
+        assert_eq!(strict.len(), cases.len() - 2);
         let oauth = strict.iter().find(|c| scheme_of(c) == "OAUTH2").unwrap();
         assert_eq!(
             oauth["properties"]["auth_config"]["properties"]["credentials"]["properties"]["token_url"]["type"],

@@ -12,7 +12,7 @@
 use utoipa::openapi::{
     self, ArrayBuilder, ObjectBuilder, RefOr, Schema, SchemaFormat, Type,
     path::ParameterIn,
-    schema::{AdditionalProperties, AnyOfBuilder, ArrayItems, KnownFormat, OneOfBuilder, SchemaType},
+    schema::{AdditionalProperties, AnyOfBuilder, ArrayItems, KnownFormat, SchemaType},
 };
 
 use crate::domain::{
@@ -195,12 +195,13 @@ pub fn constrain(doc: &mut openapi::OpenApi) {
                     parameter.schema = Some(Schema::from(schema.build()).into());
                 }
                 // An empty `limit=` counts as absent (`LenientQuery`), like every other query value.
+                // `anyOf`: a `limit` that takes any string (ignored) already admits "".
                 if parameter.parameter_in == ParameterIn::Query
                     && parameter.name == "limit"
                     && let Some(limit) = parameter.schema.take()
                 {
                     parameter.schema =
-                        Some(Schema::from(OneOfBuilder::new().item(limit).item(one_of(&[""])).build()).into());
+                        Some(Schema::from(AnyOfBuilder::new().item(limit).item(one_of(&[""])).build()).into());
                 }
                 parameter.schema.iter_mut().for_each(forbid_nul);
             }

@@ -122,14 +122,150 @@ async fn nul_characters_are_400_not_500() {
         let r = send(app.api().request(method, &path).json(&body)).await;
         check_400(&mut failures, &r, case);
     }
-    for path in ["connected_accounts?user_ids=a%00b", "auth_configs?search=a%00b"] {
+    // Any query parameter, read by the handler or ignored by it (`version`), and on MCP too.
+    for (path, param) in [
+        ("connected_accounts?user_ids=a%00b", "user_ids"),
+        ("auth_configs?search=a%00b", "search"),
+        ("toolkits/github?version=1%00", "version"),
+        ("toolkits?x%00y=1", "xy"),
+    ] {
         let r = app.get(path).await;
-        if r.status != 400 && r.status != 200 {
-            failures.push(format!("[GET {path}] {}: {}", r.status, r.text.chars().take(200).collect::<String>()));
+        check_400(&mut failures, &r, &format!("GET {path}"));
+        if !error_text(&r).contains(&format!("{param}: must not contain NUL characters")) {
+            failures.push(format!("[GET {path}] does not name {param}: {}", r.text));
+        }
+    }
+    let r = send(app.client.get(format!("{}/mcp?x=%00", app.base)).header("x-api-key", &app.api_key)).await;
+    check_400(&mut failures, &r, "GET /mcp?x=%00");
+    // A JSON-RPC message with NUL in a key: refused before the transport reads it.
+    for body in [
+        r#"{"jsonrpc":"2.0","id":"","error":{"code":0,"message":""},"a\u0000":""}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"\u0000":1}}"#,
+    ] {
+        let r = send(
+            app.client
+                .post(format!("{}/mcp", app.base))
+                .header("x-api-key", &app.api_key)
+                .header("accept", "application/json, text/event-stream")
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+        if r.status != 400
+            || r.body["error"]["data"]["error"]["slug"] != "ToolRouterV2_BadRequest"
+            || !r.text.contains("NUL")
+        {
+            failures.push(format!("[POST /mcp {body}] {}: {}", r.status, r.text));
         }
     }
     assert_eq!(app.row_counts().await, before, "a refused request wrote rows");
     assert!(failures.is_empty(), "NUL characters were not answered with a 4xx:\n{}", failures.join("\n"));
+    app.cleanup().await;
+}
+
+/// serde reads a struct from a JSON array of its fields in order; every nested object of a body
+/// takes an object only, so `"toolkits": [null, null]` is not an empty filter.
+#[tokio::test]
+async fn nested_objects_written_as_arrays_are_400() {
+    let app = spawn_app().await;
+    let (ac, session) = fixture(&app).await;
+    let account = app.link_ok(&session, json!({"toolkit": "github"})).await;
+    let before = app.row_counts().await;
+    let link = format!("tool_router/session/{session}/link");
+    let creds = json!({"client_id": "id", "client_secret": "s"});
+    let cases: Vec<(&str, Method, String, Value)> = vec![
+        (
+            "session toolkits",
+            Method::PATCH,
+            format!("tool_router/session/{session}"),
+            json!({"toolkits": [null, null]}),
+        ),
+        (
+            "session create toolkits",
+            Method::POST,
+            "tool_router/session".into(),
+            json!({"user_id": "u", "toolkits": [["github"]]}),
+        ),
+        (
+            "manage_connections",
+            Method::POST,
+            "tool_router/session".into(),
+            json!({"user_id": "u", "manage_connections": [true]}),
+        ),
+        (
+            "multi_account",
+            Method::POST,
+            "tool_router/session".into(),
+            json!({"user_id": "u", "multi_account": [true, 3]}),
+        ),
+        (
+            "session experimental",
+            Method::POST,
+            "tool_router/session".into(),
+            json!({"user_id": "u", "experimental": [null]}),
+        ),
+        ("link experimental", Method::POST, link.clone(), json!({"toolkit": "github", "experimental": ["SHARED"]})),
+        (
+            "link ACL",
+            Method::POST,
+            link,
+            json!({"toolkit": "github", "experimental": {"account_type": "SHARED", "acl_config_for_shared": [true]}}),
+        ),
+        (
+            "account experimental",
+            Method::PATCH,
+            format!("connected_accounts/{account}"),
+            json!({"experimental": [null]}),
+        ),
+        (
+            "auth config toolkit",
+            Method::POST,
+            "auth_configs".into(),
+            json!({"toolkit": ["github"], "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "credentials": creds}}),
+        ),
+        (
+            "auth config",
+            Method::POST,
+            "auth_configs".into(),
+            json!({"toolkit": {"slug": "github"}, "auth_config": ["use_custom_auth", "OAUTH2"]}),
+        ),
+        (
+            "auth config credentials",
+            Method::POST,
+            "auth_configs".into(),
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "credentials": ["id", "s"]}}),
+        ),
+        (
+            "auth config update credentials",
+            Method::PATCH,
+            format!("auth_configs/{ac}"),
+            json!({"type": "custom", "credentials": ["id"]}),
+        ),
+        (
+            "legacy connection",
+            Method::POST,
+            "connected_accounts".into(),
+            json!({"auth_config": {"id": ac}, "connection": ["user_1"]}),
+        ),
+        (
+            "legacy auth config",
+            Method::POST,
+            "connected_accounts".into(),
+            json!({"auth_config": [ac], "connection": {"user_id": "user_1"}}),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, method, path, body) in cases {
+        let r = send(app.api().request(method, &path).json(&body)).await;
+        check_400(&mut failures, &r, case);
+        if !error_text(&r).contains("invalid type: sequence, expected a JSON object") {
+            failures.push(format!("[{case}] not the array error: {}", r.text.chars().take(300).collect::<String>()));
+        }
+    }
+    assert_eq!(app.row_counts().await, before, "a refused request wrote rows");
+    assert!(failures.is_empty(), "arrays were taken as objects:\n{}", failures.join("\n"));
+    let r = app.get(&format!("tool_router/session/{session}")).await;
+    assert_eq!(r.expect(200, "get")["config_version"], 0, "a refused PATCH changed the session");
     app.cleanup().await;
 }
 

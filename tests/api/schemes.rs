@@ -204,6 +204,26 @@ async fn auth_configs_take_the_toolkits_scheme_only() {
             "auth_config.credentials.client_secret",
         ),
         (
+            "consumer key on API_KEY",
+            json!({"toolkit": {"slug": "openai"}, "auth_config": {"type": "use_custom_auth", "authScheme": "API_KEY", "credentials": {"consumer_key": "k"}}}),
+            "auth_config.credentials.consumer_key: is an OAuth 1.0a credential",
+        ),
+        (
+            "request token URL on BASIC",
+            json!({"toolkit": {"slug": "twilio"}, "auth_config": {"type": "use_custom_auth", "authScheme": "BASIC", "credentials": {"request_token_url": "https://x.example.com/r"}}}),
+            "auth_config.credentials.request_token_url: is an OAuth 1.0a credential",
+        ),
+        (
+            "consumer secret on OAUTH2",
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "credentials": {"client_id": "a", "client_secret": "b", "consumer_secret": "s"}}}),
+            "auth_config.credentials.consumer_secret: is an OAuth 1.0a setting: not allowed on OAUTH2",
+        ),
+        (
+            "request token URL on OAUTH2",
+            json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "credentials": {"client_id": "a", "client_secret": "b", "request_token_url": "https://x.example.com/r"}}}),
+            "auth_config.credentials.request_token_url: is an OAuth 1.0a setting",
+        ),
+        (
             "OAUTH2 without client_id",
             json!({"toolkit": {"slug": "github"}, "auth_config": {"type": "use_custom_auth", "authScheme": "OAUTH2", "credentials": {"client_secret": "s"}}}),
             "auth_config.credentials.client_id",

@@ -73,10 +73,16 @@ export async function startIdp({ authlinkCallback, port = 0, frontChannel } = {}
   }
   const issuer = tlsServer ? `https://${frontChannel.host}:${tlsServer.address().port}` : backChannel;
 
+  // Client ids are unique to this instance. Test files run one after another on a small pool of
+  // allowlisted ports, so a port freed by one file's provider is often taken by the next file's:
+  // authlink's background refresher then still calls it for the earlier file's accounts. Those
+  // requests name a client this instance never registered, and land in `foreign`, not `counters`.
+  const tag = randomBytes(4).toString('hex');
   const clients = {
-    basic: { client_id: 'basic-client', client_secret: `basic-secret-${randomBytes(16).toString('hex')}` },
-    post: { client_id: 'post-client', client_secret: `post-secret-${randomBytes(16).toString('hex')}` },
+    basic: { client_id: `basic-client-${tag}`, client_secret: `basic-secret-${randomBytes(16).toString('hex')}` },
+    post: { client_id: `post-client-${tag}`, client_secret: `post-secret-${randomBytes(16).toString('hex')}` },
   };
+  const ownClientIds = new Set([clients.basic.client_id, clients.post.client_id]);
   const clientMeta = (c, method) => ({
     ...c,
     token_endpoint_auth_method: method,
@@ -88,9 +94,12 @@ export async function startIdp({ authlinkCallback, port = 0, frontChannel } = {}
   const counters = {
     authorizationCode: 0, // successful authorization_code grants
     refresh: 0, // successful refresh_token grants
-    tokenErrors: 0, // failed token endpoint requests of any grant type
+    tokenErrors: 0, // failed token endpoint requests of any grant type, naming one of our clients
     revocations: 0,
   };
+  /** Token endpoint requests naming a client of no one here (see `clients`); never counted above.
+   * @type {Array<{grantType?: string, clientId?: string, error: string, at: number}>} */
+  const foreign = [];
   /** @type {Array<{grantType: string, clientId: string, clientAuthMethod?: string, code?: string, codeVerifier?: string,
    *   refreshTokenUsed?: string, accessToken?: string, refreshToken?: string, idToken?: string,
    *   expiresIn?: number, at: number}>} */
@@ -167,7 +176,23 @@ export async function startIdp({ authlinkCallback, port = 0, frontChannel } = {}
       at: Date.now(),
     });
   });
+  // The client a token request names, authenticated or not: the Basic user name or `client_id`.
+  const requestedClientId = (ctx) => {
+    if (ctx.oidc?.client?.clientId) return ctx.oidc.client.clientId;
+    const auth = ctx.headers.authorization;
+    if (auth?.startsWith('Basic ')) {
+      const user = Buffer.from(auth.slice(6), 'base64').toString().split(':')[0];
+      try { return decodeURIComponent(user); } catch { return user; }
+    }
+    return ctx.oidc?.params?.client_id ?? ctx.request?.body?.client_id;
+  };
+
   provider.on('grant.error', (ctx, err) => {
+    const clientId = requestedClientId(ctx);
+    if (!ownClientIds.has(clientId)) {
+      foreign.push({ grantType: ctx.oidc?.params?.grant_type, clientId, error: err.error || err.message, at: Date.now() });
+      return;
+    }
     counters.tokenErrors += 1;
     tokenErrors.push({
       grantType: ctx.oidc?.params?.grant_type,
@@ -294,6 +319,7 @@ export async function startIdp({ authlinkCallback, port = 0, frontChannel } = {}
     backChannel,
     clients,
     counters,
+    foreign,
     issued,
     tokenErrors,
     provider,

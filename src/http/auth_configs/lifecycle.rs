@@ -39,6 +39,10 @@ pub struct CredentialsUpdate {
     pub client_auth: Option<ClientAuth>,
     pub issuer: Option<String>,
     pub revocation_url: Option<String>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 /// Body of `PATCH auth_configs/{id}`, as the SDKs send it (`type` is `custom` for every authlink
@@ -90,6 +94,8 @@ pub async fn update(
         Some(_) => errors.push(FieldError::new("type", "must be custom")),
     }
     let creds = body.credentials.unwrap_or_default();
+    super::no_control_characters(&mut errors, "credentials.client_id", creds.client_id.as_deref());
+    super::no_control_characters(&mut errors, "credentials.client_secret", creds.client_secret.as_deref());
     let policy = &state.settings.outbound;
     let update = auth_configs::OAuth2ConfigUpdate {
         authorization_url: endpoint(

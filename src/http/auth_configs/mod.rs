@@ -32,6 +32,10 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ToolkitInput {
     pub slug: String,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 /// `scopes` as a list or a comma/space separated string.
@@ -92,6 +96,10 @@ pub struct CredentialsInput {
     /// `OAUTH1`, `authorization_url` and `token_url` are the authorization and token-credentials
     /// endpoints.
     pub request_token_url: Option<String>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -108,6 +116,10 @@ pub struct AuthConfigInput {
     pub name: Option<String>,
     #[validate(nested)]
     pub credentials: Option<CredentialsInput>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 /// Body of `POST auth_configs`.
@@ -226,6 +238,14 @@ pub struct ListQuery {
     pub limit: Option<String>,
 }
 
+/// An app credential (client id or secret, consumer key or secret) holds no control character:
+/// it travels in headers, signatures and form bodies, and no real one has a newline or a NUL.
+pub(super) fn no_control_characters(errors: &mut Vec<FieldError>, path: &str, value: Option<&str>) {
+    if value.is_some_and(|v| v.chars().any(char::is_control)) {
+        errors.push(FieldError::new(path, "must not contain control characters"));
+    }
+}
+
 /// A URL field, checked against the operator's outbound policy (issue 11).
 fn endpoint(
     errors: &mut Vec<FieldError>,
@@ -288,8 +308,22 @@ pub async fn create(
         return Err(ApiError::Validation(errors));
     };
     for (name, value) in [("client_id", &creds.client_id), ("client_secret", &creds.client_secret)] {
+        let path = format!("auth_config.credentials.{name}");
+        no_control_characters(&mut errors, &path, value.as_deref());
         if value.is_none() {
-            errors.push(FieldError::new(format!("auth_config.credentials.{name}"), "is required"));
+            errors.push(FieldError::new(path, "is required"));
+        }
+    }
+    for (name, sent) in [
+        ("consumer_key", creds.consumer_key.is_some()),
+        ("consumer_secret", creds.consumer_secret.is_some()),
+        ("request_token_url", creds.request_token_url.is_some()),
+    ] {
+        if sent {
+            errors.push(FieldError::new(
+                format!("auth_config.credentials.{name}"),
+                "is an OAuth 1.0a setting: not allowed on OAUTH2",
+            ));
         }
     }
     let policy = &state.settings.outbound;
@@ -360,11 +394,15 @@ async fn create_for_scheme(
             ("client_auth", c.client_auth.is_some()),
             ("issuer", c.issuer.is_some()),
             ("revocation_url", c.revocation_url.is_some()),
+            ("consumer_key", c.consumer_key.is_some()),
+            ("consumer_secret", c.consumer_secret.is_some()),
+            ("request_token_url", c.request_token_url.is_some()),
         ];
         for (field, _) in sent.into_iter().filter(|(_, s)| *s) {
+            let version = if field.starts_with("consumer_") || field == "request_token_url" { "1.0a" } else { "2.0" };
             errors.push(FieldError::new(
                 format!("auth_config.credentials.{field}"),
-                format!("is an OAuth 2.0 credential: {scheme} auth configs take none (each connected account supplies its own secret)"),
+                format!("is an OAuth {version} credential: {scheme} auth configs take none (each connected account supplies its own secret)"),
             ));
         }
     }

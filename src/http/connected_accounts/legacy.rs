@@ -24,6 +24,10 @@ use crate::{
 pub struct LegacyAuthConfigRef {
     #[schema(pattern = "^ac_[A-Za-z0-9_-]{12}$")]
     pub id: String,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -46,6 +50,10 @@ pub struct LegacyConnection {
     /// The older form of `state.val`.
     #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 /// Body of the legacy `POST connected_accounts` (what `toolkits.authorize` / `initiate` send).

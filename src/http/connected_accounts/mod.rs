@@ -258,6 +258,10 @@ fn nullable_alias<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Optio
 pub struct UpdateAccountExperimental {
     #[validate(nested)]
     pub acl_config_for_shared: Option<AclInput>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

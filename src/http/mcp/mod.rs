@@ -147,6 +147,9 @@ async fn forward(state: AppState, caller: Caller, request: Request) -> Response 
         let error = ApiError::field("body", format!("is not valid JSON ({e})"));
         return jsonrpc_error(StatusCode::BAD_REQUEST, PARSE_ERROR, &error, &request_id);
     }
+    if parts.method == Method::POST && super::extract::holds_nul(&bytes) {
+        return jsonrpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &super::extract::nul_in_body(), &request_id);
+    }
     // A JSON body that is no JSON-RPC message is a bad request; the transport would call it
     // an unsupported media type (415), which it is not.
     // Before parsing: a request whose id is `3.0` would otherwise be read as a notification.

@@ -34,6 +34,10 @@ use crate::{
 pub struct ToolkitsInput {
     pub enable: Option<Vec<String>>,
     pub disable: Option<Vec<String>>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 /// A pin: one id (v3) or a list (v3.1); both accepted on either path.
@@ -51,6 +55,10 @@ pub struct ManageConnectionsInput {
     pub callback_url: Option<String>,
     pub enable_wait_for_connections: Option<bool>,
     pub enable_connection_removal: Option<bool>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
@@ -61,12 +69,20 @@ pub struct MultiAccountInput {
     #[serde(default, deserialize_with = "super::common::whole_number")]
     pub max_accounts_per_toolkit: Option<u8>,
     pub require_explicit_selection: Option<bool>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct SessionExperimentalInput {
     /// Base URL for `redirect_url` instead of authlink's public URL.
     pub link_url_overwrite: Option<String>,
+    /// Takes a JSON object only, not an array of the fields in order.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub(crate) _object_only: crate::http::extract::ObjectOnly,
 }
 
 /// Body of `POST tool_router/session`. Unknown keys are ignored.

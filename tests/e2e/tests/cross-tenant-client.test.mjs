@@ -78,6 +78,9 @@ test("a tenant using another tenant's client_id never receives a code", async ()
   assert.match(textOf(res.html), /redirect_uri/i);
 
   assert.equal(attacker.counters.authorizationCode + attacker.counters.tokenErrors, 0, "the attacker's token endpoint was called");
+  // A request for the victim's client is foreign to the attacker's provider: it would land there.
+  assert.deepEqual(attacker.foreign.filter((f) => f.clientId === victimClient.client_id), [],
+    "the attacker's token endpoint saw the victim's client");
   assert.equal(honest.counters.authorizationCode, 0, 'a code for the victim client was redeemed');
   assert.equal((await getAccount(link.connected_account_id, { key })).status, 'INITIATED');
 });
