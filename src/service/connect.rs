@@ -236,6 +236,44 @@ pub struct CallbackParams {
     pub oauth_verifier: Option<String>,
 }
 
+/// Spends the sign-in attempt a callback names (by the hash of its `state`, or of an OAuth 1.0a
+/// temporary token) and returns it with its link, after every check both callbacks share: the
+/// attempt is known, unused and unexpired, the browser is the one that pressed Continue, no
+/// concurrent callback spent it first, the link and its account still exist, and it came back
+/// on the redirect URI of the link's project.
+pub(super) async fn claim_attempt(
+    ctx: &ServiceContext,
+    hash: &[u8],
+    bindings: &[&str],
+    redirect_key: Option<&str>,
+) -> Result<(OAuthStateRecord, LinkView), Stop> {
+    let Some(st) = ctx.store.oauth_state(hash).await? else { return Err(Stop::UnknownState) };
+    if st.used_at.is_some() {
+        return Err(Stop::StateUsed);
+    }
+    if st.expires_at <= Utc::now() {
+        return Err(Stop::StateExpired);
+    }
+    if !bindings.iter().any(|b| sha256(b) == st.binding_hash) {
+        tracing::warn!(connected_account_id = %st.account_id, "sign-in attempt presented without its browser binding");
+        return Err(Stop::ForeignBrowser);
+    }
+    if !ctx.store.consume_oauth_state(hash).await? {
+        return Err(Stop::StateUsed);
+    }
+    let link = ctx
+        .store
+        .link_by_token(&st.link_token_hash)
+        .await?
+        .filter(|l| l.account.id == st.account_id && !l.account_deleted)
+        .ok_or(Stop::ConnectionGone)?;
+    if link.redirect_key.as_deref() != redirect_key {
+        tracing::warn!(connected_account_id = %link.account.id, "sign-in attempt delivered to another project's redirect URI");
+        return Err(Stop::WrongCallback);
+    }
+    Ok((st, link))
+}
+
 /// `GET /oauth/callback`.
 #[tracing::instrument(name = "connect::callback", skip_all)]
 ///
@@ -255,31 +293,7 @@ pub async fn callback(
     let Some(state_value) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
         return Err(Stop::MissingState);
     };
-    let state_hash = sha256(state_value);
-    let Some(st) = ctx.store.oauth_state(&state_hash).await? else { return Err(Stop::UnknownState) };
-    if st.used_at.is_some() {
-        return Err(Stop::StateUsed);
-    }
-    if st.expires_at <= Utc::now() {
-        return Err(Stop::StateExpired);
-    }
-    if !bindings.iter().any(|b| sha256(b) == st.binding_hash) {
-        tracing::warn!(connected_account_id = %st.account_id, "state presented without its browser binding");
-        return Err(Stop::ForeignBrowser);
-    }
-    if !ctx.store.consume_oauth_state(&state_hash).await? {
-        return Err(Stop::StateUsed);
-    }
-    let link = ctx
-        .store
-        .link_by_token(&st.link_token_hash)
-        .await?
-        .filter(|l| l.account.id == st.account_id && !l.account_deleted)
-        .ok_or(Stop::ConnectionGone)?;
-    if link.redirect_key.as_deref() != redirect_key {
-        tracing::warn!(connected_account_id = %link.account.id, "state delivered to another project's redirect URI");
-        return Err(Stop::WrongCallback);
-    }
+    let (st, link) = claim_attempt(ctx, &sha256(state_value), bindings, redirect_key).await?;
     // A link that ran out while the user was at the provider already reads EXPIRED to the app,
     // so it must not turn ACTIVE now.
     usability(&link).map_err(|stop| if matches!(stop, Stop::LinkExpired) { stop } else { Stop::LinkUsed })?;

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::{
     completion::{self, VerifierError},
-    connect::{Outcome, Stop, fail, finish, usability},
+    connect::{Outcome, Stop, claim_attempt, fail, finish, usability},
     oauth::TokenSet,
     oauth1::{self, Signer},
 };
@@ -152,31 +152,7 @@ pub async fn callback(
     if token.is_empty() || token.len() > 1024 {
         return Err(Stop::MissingState);
     }
-    let hash = attempt_hash(token);
-    let Some(st) = ctx.store.oauth_state(&hash).await? else { return Err(Stop::UnknownState) };
-    if st.used_at.is_some() {
-        return Err(Stop::StateUsed);
-    }
-    if st.expires_at <= Utc::now() {
-        return Err(Stop::StateExpired);
-    }
-    if !bindings.iter().any(|b| sha256(b) == st.binding_hash) {
-        tracing::warn!(connected_account_id = %st.account_id, "OAuth 1.0a callback without its browser binding");
-        return Err(Stop::ForeignBrowser);
-    }
-    if !ctx.store.consume_oauth_state(&hash).await? {
-        return Err(Stop::StateUsed);
-    }
-    let link = ctx
-        .store
-        .link_by_token(&st.link_token_hash)
-        .await?
-        .filter(|l| l.account.id == st.account_id && !l.account_deleted)
-        .ok_or(Stop::ConnectionGone)?;
-    if link.redirect_key.as_deref() != redirect_key {
-        tracing::warn!(connected_account_id = %link.account.id, "OAuth 1.0a callback on another project's URI");
-        return Err(Stop::WrongCallback);
-    }
+    let (st, link) = claim_attempt(ctx, &attempt_hash(token), bindings, redirect_key).await?;
     usability(&link).map_err(|stop| if matches!(stop, Stop::LinkExpired) { stop } else { Stop::LinkUsed })?;
     if link.auth_config.auth_scheme != SCHEME {
         return Err(Stop::BadAttempt("The sign-in attempt does not belong to an OAuth 1.0a connection.".into()));
