@@ -9,7 +9,10 @@
 //! not match the field's pattern, and fills every template of the entry to prove the values keep
 //! each URL on its host. Its errors name the field and the rule and never echo a value.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{LazyLock, Mutex, PoisonError},
+};
 
 use serde::Deserialize;
 use url::Url;
@@ -48,10 +51,17 @@ fn yes() -> bool {
 }
 
 impl FieldSpec {
-    /// The compiled, anchored pattern (`None` when the field has none or it does not compile,
-    /// which the catalog validator refuses at start-up).
+    /// The compiled, anchored pattern (`None` when the field has none or it does not compile;
+    /// the catalog validator refuses a pattern that does not parse). Compiled once per pattern
+    /// and process, on first use: compiling costs far more than matching.
     pub fn regex(&self) -> Option<regex::Regex> {
-        self.pattern.as_deref().and_then(|p| regex::Regex::new(&format!("^(?:{p})$")).ok())
+        static COMPILED: LazyLock<Mutex<HashMap<String, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+        let pattern = self.pattern.as_deref()?;
+        let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+        compiled
+            .entry(pattern.to_owned())
+            .or_insert_with(|| regex::Regex::new(&format!("^(?:{pattern})$")).ok())
+            .clone()
     }
 
     /// Checks one value against the field's rules; the message never contains the value.
